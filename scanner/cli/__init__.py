@@ -1,0 +1,27 @@
+"""``fundscan`` command line: one typer app, one module per command group.
+
+Why a package: each command group (config, collect, db, emulator, scan/demo) lives in its own
+small module that registers itself here, so a reader finds a command by its name.
+Only this package configures logging handlers; library code only uses getLogger(__name__).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from scanner.cli import config_cmd
+
+app = typer.Typer(
+    name="fundscan",
+    help="Find (and optionally trade) funding-rate arbitrage between perpetual-futures venues.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+config_cmd.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

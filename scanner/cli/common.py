@@ -1,0 +1,49 @@
+"""Options and error handling shared by every command."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scanner.settings import ConfigError, Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Path to config.yaml (default: ./config.yaml if present, else embedded defaults).",
+        envvar="FUNDSCAN_CONFIG",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
+    """Print one error line (no traceback) and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise fail(f"config: {exc}") from None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Only the CLI configures handlers; library modules just log."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
