@@ -163,11 +163,6 @@ class StorageSettings(_Frozen):
             raise ValueError(f"not a database URL: {v!r}") from exc
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
-        if url.password:
-            raise ValueError(
-                "a password in the storage URL is a secret: drop it from the file and set "
-                "PGPASSWORD, or pass the whole URL as FUNDSCAN__STORAGE__URL"
-            )
         return v
 
 
@@ -235,6 +230,10 @@ class Settings(_Frozen):
         return self.model_copy(update={"venues": self.venues.model_copy(update=venues)})
 
 
+def _url_has_password(url: str) -> bool:
+    return re.match(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", url) is not None
+
+
 def _scan_for_secrets(node: Any, path: str, source: str) -> None:
     if isinstance(node, Mapping):
         for key, value in node.items():
@@ -247,6 +246,13 @@ def _scan_for_secrets(node: Any, path: str, source: str) -> None:
                     "secrets must not be written in the config file; name an environment "
                     "variable instead (e.g. url_env: MY_WEBHOOK_URL) and set it in the "
                     "environment or .env",
+                )
+            if sub == "storage.url" and isinstance(value, str) and _url_has_password(value):
+                raise ConfigError(
+                    source,
+                    sub,
+                    "a password in the storage URL is a secret: drop it from the file and set "
+                    "PGPASSWORD, or pass the whole URL as FUNDSCAN__STORAGE__URL",
                 )
             _scan_for_secrets(value, sub, source)
     elif isinstance(node, list):
