@@ -226,7 +226,9 @@ class Settings(_Frozen):
     def with_base_url(self, base_url: str) -> Settings:
         """Point every venue at one URL prefix (the emulator): ``{base_url}/{venue}``."""
         root = base_url.rstrip("/")
-        venues = {v: self.venues.get(v).model_copy(update={"base_url": f"{root}/{v}"}) for v in VENUES}
+        venues = {
+            v: self.venues.get(v).model_copy(update={"base_url": f"{root}/{v}"}) for v in VENUES
+        }
         return self.model_copy(update={"venues": self.venues.model_copy(update=venues)})
 
 
@@ -239,7 +241,11 @@ def _scan_for_secrets(node: Any, path: str, source: str) -> None:
         for key, value in node.items():
             sub = f"{path}.{key}" if path else str(key)
             in_alerts = sub.startswith("alerts.") and key == "url"
-            if isinstance(key, str) and (_SECRET_KEY.search(key) or in_alerts) and not key.endswith("_env"):
+            if (
+                isinstance(key, str)
+                and (_SECRET_KEY.search(key) or in_alerts)
+                and not key.endswith("_env")
+            ):
                 raise ConfigError(
                     source,
                     sub,
@@ -283,8 +289,10 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[s
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"]
+    loc = ""
+    for part in err["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling against config.yaml's comments)"
     elif err["type"] == "literal_error" and "enabled" in loc:
@@ -329,7 +337,9 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         _scan_for_secrets(data, "", source)
     if env is None:
         dot = cfg_path.parent / ".env" if source != "<defaults>" else Path(".env")
-        file_env = {k: v for k, v in dotenv_values(dot).items() if v is not None} if dot.exists() else {}
+        file_env = (
+            {k: v for k, v in dotenv_values(dot).items() if v is not None} if dot.exists() else {}
+        )
         env = {**file_env, **os.environ}
     data = _apply_env_overrides(data, env)
     try:
@@ -342,7 +352,11 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 def masked_dict(settings: Settings) -> dict[str, Any]:
     """Settings as plain data for display, with which secrets are set (never their values)."""
     data = settings.model_dump(mode="json")
-    names = [settings.execution.api_key_env, settings.execution.api_secret_env, settings.llm.api_key_env]
+    names = [
+        settings.execution.api_key_env,
+        settings.execution.api_secret_env,
+        settings.llm.api_key_env,
+    ]
     names += [c.url_env for c in settings.alerts.channels]
     names += [c.chat_id_env for c in settings.alerts.channels if c.chat_id_env]
     data["secrets"] = {n: ("**********" if settings.env.get(n) else "(not set)") for n in names}
