@@ -1,0 +1,274 @@
+"""How much to trust an opportunity: five components in [0, 1] and their weighted mean.
+
+Why components and not one number: a user deciding whether to act must see *why* a score is
+low (a thin book is a different problem from a differential that flips sign every hour), so
+every component is reported next to the total, and a component we cannot compute is ``None``
+(nan in frames), never a guess.
+
+Components (each in [0, 1]):
+
+- persistence: share of the pair's last ``persistence_points`` observed differentials (hourly
+  buckets, see below) that had the same sign as the current one.
+- stability: x / (1 + x) with x = max(mean * sign, 0) / std of the differential over the
+  lookback (sign = sign of the current differential, std with ddof=1). x/(1+x) maps the
+  signal-to-noise ratio 0 -> 0, 1 -> 0.5, 3 -> 0.75 and never reaches 1; a constant non-zero
+  differential of the current sign (std 0) scores 1. A mean of the opposite sign scores 0.
+- liquidity: min over the legs' entry and exit sides of (USD depth within ``depth_band_bps``
+  of mid) / notional, capped at 1 (computed by the engine from the books).
+- freshness: 1 - age / stale_after_s of the OLDEST quote or book used, clipped to [0, 1].
+- prediction: per venue series, 1 - MAE / scale between the rate a venue showed for a
+  settlement (the last live observation before it) and the rate actually settled, clipped to
+  [0, 1]; scale = max(mean |settled rate_per_h|, 0.0001 / 8). The floor (1 bp per 8 h, the
+  common base rate) keeps near-zero funding from turning tiny errors into a score of 0. A pair
+  scores the weaker of its perp legs and is ``None`` unless every perp leg has matched data.
+
+Total: weighted mean over the components that are present (weights renormalised). If all three
+history-based components (persistence, stability, prediction) are missing the total is
+``None``: liquidity and freshness alone say nothing about whether the spread will last.
+
+History input (what storage's ``quote_history_for_confidence`` must return), one row per
+observation, see ``HISTORY_COLUMNS``:
+
+==================  ======  ===============================================================
+canonical           str     canonical id of the perp (``PEPE/USDT:USDT``)
+venue               str     engine venue id (``bybit``)
+ts_ms               int     observation time; for a settled row the settlement time
+rate_per_h          float   rate_per_interval / interval_h
+is_settled          bool    True: a paid rate; False: a live/predicted rate seen at ts_ms
+next_funding_ms     float   for live rows, the settlement the rate is for (nan if unknown);
+                            ignored for settled rows
+==================  ======  ===============================================================
+
+The differential series buckets observations per hour (last observation in a bucket wins,
+settled beats live at the same instant) and forward-fills each venue series for up to 8
+buckets, because an 8-hourly venue with only settlements has a value every 8th bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "canonical",
+    "venue",
+    "ts_ms",
+    "rate_per_h",
+    "is_settled",
+    "next_funding_ms",
+)
+PAIR_COLUMNS: tuple[str, ...] = (
+    "pair_type",
+    "long_venue",
+    "long_canonical",
+    "short_venue",
+    "short_canonical",
+    "diff_per_h",
+)
+COMPONENTS: tuple[str, ...] = ("persistence", "stability", "liquidity", "freshness", "prediction")
+HISTORY_COMPONENTS: tuple[str, ...] = ("persistence", "stability", "prediction")
+
+MS_PER_H = 3_600_000
+BUCKET_MS = MS_PER_H
+FILL_LIMIT_BUCKETS = 8
+PREDICTION_SCALE_FLOOR_PER_H = 0.0001 / 8
+_MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceWeights:
+    """Weights of the components; mirrors ``scanner.settings.ConfidenceWeights``."""
+
+    persistence: float = 0.3
+    stability: float = 0.2
+    liquidity: float = 0.2
+    freshness: float = 0.15
+    prediction: float = 0.15
+
+    @classmethod
+    def from_any(cls, weights: Any) -> ConfidenceWeights:
+        """From a mapping, this class, or any object with the five attributes (settings)."""
+        if isinstance(weights, ConfidenceWeights):
+            return weights
+        if isinstance(weights, Mapping):
+            unknown = set(weights) - set(COMPONENTS)
+            if unknown:
+                raise ValueError(f"unknown confidence weight(s): {sorted(unknown)}")
+            return cls(**{k: float(v) for k, v in weights.items()})
+        return cls(**{k: float(getattr(weights, k)) for k in COMPONENTS})
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in asdict(self).items() if not (np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"confidence weights must be finite and >= 0; got {bad}")
+
+
+def freshness_component(age_s: np.ndarray, stale_after_s: float) -> np.ndarray:
+    """1 at age 0, falling linearly to 0 at ``stale_after_s``; nan where the age is unknown."""
+    age = np.asarray(age_s, dtype=float)
+    return np.where(np.isnan(age), np.nan, np.clip(1.0 - age / stale_after_s, 0.0, 1.0))
+
+
+def liquidity_component(depth_usd: np.ndarray, notional_usd: float) -> np.ndarray:
+    """Depth within the band relative to the notional, capped at 1; nan without a book."""
+    depth = np.asarray(depth_usd, dtype=float)
+    return np.where(np.isnan(depth), np.nan, np.clip(depth / notional_usd, 0.0, 1.0))
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {missing}; required: {list(columns)}")
+
+
+def _series_key(venue: pd.Series, canonical: pd.Series) -> pd.Series:
+    return venue.astype(str) + "|" + canonical.astype(str)
+
+
+def _rate_matrix(window: pd.DataFrame, first_bucket: int, last_bucket: int) -> pd.DataFrame:
+    """Buckets x series matrix of rate_per_h, forward-filled per series."""
+    ordered = window.sort_values(["ts_ms", "is_settled"], kind="stable")
+    ordered = ordered.assign(
+        bucket=ordered["ts_ms"].to_numpy(dtype=np.int64) // BUCKET_MS,
+        key=_series_key(ordered["venue"], ordered["canonical"]),
+    )
+    last = ordered.groupby(["bucket", "key"], sort=False)["rate_per_h"].last()
+    wide = last.unstack("key")
+    wide = wide.reindex(pd.RangeIndex(first_bucket, last_bucket + 1))
+    return wide.ffill(limit=FILL_LIMIT_BUCKETS)
+
+
+def _leg_columns(
+    wide: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rate matrix with two extra columns (zeros, nan) and each leg's column index."""
+    matrix = wide.to_numpy(dtype=float)
+    n_t, n_s = matrix.shape
+    matrix = np.hstack([matrix, np.zeros((n_t, 1)), np.full((n_t, 1), np.nan)])
+    cols = pd.Index(wide.columns.astype(str))
+    long_idx = cols.get_indexer(_series_key(pairs["long_venue"], pairs["long_canonical"]))
+    short_idx = cols.get_indexer(_series_key(pairs["short_venue"], pairs["short_canonical"]))
+    carry = (pairs["pair_type"] == "carry").to_numpy()
+    long_idx = np.where(carry, n_s, np.where(long_idx < 0, n_s + 1, long_idx))
+    short_idx = np.where(short_idx < 0, n_s + 1, short_idx)
+    return matrix, long_idx, short_idx
+
+
+def _persistence_stability(
+    diffs: np.ndarray, current: np.ndarray, points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both series-based components for a (T, P) matrix of differentials."""
+    valid = ~np.isnan(diffs)
+    sign = np.sign(current)[None, :]
+    from_end = np.cumsum(valid[::-1], axis=0)[::-1]
+    recent = valid & (from_end <= points)
+    n_recent = recent.sum(axis=0)
+    same = (recent & (np.sign(np.where(valid, diffs, 0.0)) == sign)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        persistence = np.where(n_recent >= 2, same / n_recent, np.nan)
+        n = valid.sum(axis=0)
+        filled = np.where(valid, diffs, 0.0)
+        mean = filled.sum(axis=0) / n
+        var = (np.where(valid, diffs - mean, 0.0) ** 2).sum(axis=0) / (n - 1)
+        std = np.sqrt(var)
+        signed_mean = np.maximum(mean * sign[0], 0.0)
+        x = signed_mean / std
+        stability = np.where(std > 0, x / (1.0 + x), np.where(signed_mean > 0, 1.0, 0.0))
+    stability = np.where(n >= 2, stability, np.nan)
+    return persistence, stability
+
+
+def prediction_scores(history: pd.DataFrame, start_ms: float, end_ms: float) -> pd.Series:
+    """Score in [0, 1] per ``venue|canonical`` series: how well live rates predicted settlements.
+
+    A settlement at T is matched with the last live row whose ``next_funding_ms`` is T (to the
+    minute: venues jitter settlement stamps by a few seconds) and whose ``ts_ms`` precedes T.
+    """
+    settled = history[history["is_settled"].astype(bool)]
+    settled = settled[(settled["ts_ms"] > start_ms) & (settled["ts_ms"] <= end_ms)]
+    live = history[~history["is_settled"].astype(bool) & history["next_funding_ms"].notna()]
+    live = live[live["ts_ms"] < live["next_funding_ms"]]
+    if settled.empty or live.empty:
+        return pd.Series(dtype=float)
+    live = live.assign(minute=np.rint(live["next_funding_ms"].to_numpy(float) / _MINUTE_MS))
+    live = live.sort_values("ts_ms", kind="stable")
+    last_pred = live.groupby(["venue", "canonical", "minute"], as_index=False)["rate_per_h"].last()
+    settled = settled.assign(minute=np.rint(settled["ts_ms"].to_numpy(float) / _MINUTE_MS))
+    matched = settled.merge(
+        last_pred, on=["venue", "canonical", "minute"], suffixes=("_settled", "_pred")
+    )
+    if matched.empty:
+        return pd.Series(dtype=float)
+    matched = matched.assign(
+        key=_series_key(matched["venue"], matched["canonical"]),
+        err=(matched["rate_per_h_pred"] - matched["rate_per_h_settled"]).abs(),
+        mag=matched["rate_per_h_settled"].abs(),
+    )
+    per = matched.groupby("key")[["err", "mag"]].mean()
+    scale = np.maximum(per["mag"].to_numpy(), PREDICTION_SCALE_FLOOR_PER_H)
+    return pd.Series(np.clip(1.0 - per["err"].to_numpy() / scale, 0.0, 1.0), index=per.index)
+
+
+def history_components(
+    history: pd.DataFrame,
+    pairs: pd.DataFrame,
+    lookback_h: float,
+    persistence_points: int,
+    now_ms: int | None = None,
+) -> pd.DataFrame:
+    """persistence, stability and prediction per row of ``pairs`` (nan where not computable).
+
+    ``pairs`` needs ``PAIR_COLUMNS`` (the engine's output has them); a carry pair's long leg is
+    spot and pays no funding, so its differential is the perp's rate. ``now_ms`` defaults to
+    the newest observation in ``history``; the lookback window is ``(now - lookback_h, now]``.
+    """
+    _require(history, HISTORY_COLUMNS, "confidence history")
+    _require(pairs, PAIR_COLUMNS, "pairs frame")
+    out = pd.DataFrame(index=pairs.index, columns=list(HISTORY_COMPONENTS), dtype=float)
+    if history.empty or pairs.empty:
+        return out
+    end_ms = float(history["ts_ms"].max()) if now_ms is None else float(now_ms)
+    start_ms = end_ms - lookback_h * MS_PER_H
+    ts = history["ts_ms"]
+    window = history[(ts > start_ms) & (ts <= end_ms)]
+    if not window.empty:
+        wide = _rate_matrix(window, int(start_ms // BUCKET_MS) + 1, int(end_ms // BUCKET_MS))
+        matrix, long_idx, short_idx = _leg_columns(wide, pairs)
+        diffs = matrix[:, short_idx] - matrix[:, long_idx]
+        current = pairs["diff_per_h"].to_numpy(dtype=float)
+        persistence, stability = _persistence_stability(diffs, current, persistence_points)
+        out["persistence"] = persistence
+        out["stability"] = stability
+    scores = prediction_scores(history, start_ms, end_ms)
+    short_score = _series_key(pairs["short_venue"], pairs["short_canonical"]).map(scores)
+    long_score = _series_key(pairs["long_venue"], pairs["long_canonical"]).map(scores)
+    carry = pairs["pair_type"] == "carry"
+    long_score = long_score.where(~carry, 1.0)  # spot leg: nothing to predict
+    out["prediction"] = np.fmin(short_score.to_numpy(float), long_score.to_numpy(float))
+    both = short_score.notna() & long_score.notna()
+    out.loc[~both.to_numpy(), "prediction"] = np.nan
+    return out
+
+
+def combine(components: pd.DataFrame, weights: Any = None) -> pd.Series:
+    """Weighted mean of the present components per row; nan if no history component exists.
+
+    ``weights`` is anything ``ConfidenceWeights.from_any`` accepts (None: the defaults).
+    Columns of ``components`` not among ``COMPONENTS`` are ignored; absent ones count as nan.
+    """
+    w = ConfidenceWeights() if weights is None else ConfidenceWeights.from_any(weights)
+    frame = components.reindex(columns=list(COMPONENTS)).astype(float)
+    values = frame.to_numpy()
+    w_vec = np.array([getattr(w, c) for c in COMPONENTS])
+    present = ~np.isnan(values)
+    w_present = (present * w_vec).sum(axis=1)
+    weighted = (np.where(present, values, 0.0) * w_vec).sum(axis=1)
+    hist_cols = [COMPONENTS.index(c) for c in HISTORY_COMPONENTS]
+    has_history = present[:, hist_cols].any(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.where(has_history & (w_present > 0), weighted / w_present, np.nan)
+    return pd.Series(total, index=components.index, name="confidence")

@@ -1,0 +1,499 @@
+"""The spread engine: one moment's funding quotes -> ranked, cost-aware opportunities.
+
+The money math is docs/design.md section 4. Sign convention: a positive rate means longs pay
+shorts. For a pair "long a, short b" the funding earned per hour per unit notional is
+``d = r_b/h_b - r_a/h_a`` (rates per interval, intervals in hours, never assumed 8 h); only
+``d > 0`` is an opportunity. Everything is vectorised over pairs: quotes are self-merged on
+the base asset and every column is numpy arithmetic on gathered arrays; the only Python loop
+is the one converting each order book to arrays, once per book (``books.BookTable``).
+
+Decisions documented here (callers rely on them):
+
+- Which quotes enter (``quotes_frame``): live quotes (``is_settled`` False) whose canonical id
+  has the perpetual form ``BASE/QUOTE:SETTLE`` (ccxt dated futures carry a ``-YYMMDD`` suffix,
+  spot has no ``:SETTLE``), and, when an ``instruments`` mapping is given, whose instrument is
+  ``Kind.PERPETUAL``. One row per venue x canonical (the newest ``ts_ms`` wins).
+- Pairs match on the base asset, so ``PEPE/USDT:USDT`` pairs with ``PEPE/USDC:USDC``
+  (``settle_mismatch`` True). Prices are compared only after ``OrderBook.canonical_side``
+  rescales multipliers (1000PEPE, kPEPE, OKX ctVal, Gate quanto). ``symbol`` is the canonical
+  of the short (perp) leg; ``long_canonical``/``short_canonical`` name both.
+- Costs: ``fee_frac = 2 (f_a + f_b)`` taker fees; ``slippage_frac`` is the sum of four book
+  walks for ``notional_usd``, each relative to its own book's mid: entry buys a's asks and
+  sells b's bids, exit (estimated on today's book) sells a's bids and buys b's asks.
+- A missing book (either leg) gives ``slippage_frac`` nan, ``book_missing`` True, cost = fees
+  only (a lower bound) and ``executable`` False. A book too thin for the notional gives the
+  slippage of taking the whole visible book (a lower bound, so cost still grows with size),
+  ``book_thin`` True and ``executable`` False. ``executable`` also needs the total slippage
+  within ``max_slippage_bps``. ``max_notional_usd``: the largest notional all four walks can
+  fill; ``max_notional_within_slippage_usd``: the largest whose total slippage stays within
+  ``max_slippage_bps`` (vectorised bisection, relative precision ~1e-12).
+- Settlement alignment, per unit notional, assuming the current rates are the ones settled:
+  ``funding_to_next_long = -r_a`` (what the long pays at T_a), ``funding_to_next_short = +r_b``
+  (what the short receives at T_b); ``first_cycle_h = (max(T_a, T_b) - now)`` in hours, and
+  ``collected_first_cycle = n_b r_b - n_a r_a`` where ``n_v = floor((max(T_a,T_b) - T_v) / h_v)
+  + 1`` counts leg v's settlements in (now, max(T_a, T_b)]. ``interval_mismatch`` flags
+  different intervals. Unknown next settlement times give nan.
+- Same-venue carry: spot long + perp short on the venue of the spot book (Bybit in practice).
+  ``spot_books`` maps the spot canonical id (``PEPE/USDT``) to that venue's spot book; the
+  long venue is ``"<venue>-spot"`` (fee key too), its rate 0 and interval nan; a carry row
+  exists only where a spot book was given.
+- Basis: ``(best_bid_b - best_ask_a) / mean(mid_a, mid_b)`` in canonical prices; nan
+  without both books. ``confidence`` parameter: the history frame described in
+  ``strategies.confidence`` (None: the history components and the total are None).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scanner.domain import HOURS_PER_YEAR, FundingQuote, Instrument, Kind, Opportunity, OrderBook
+from strategies import confidence as conf
+from strategies.books import BookTable
+from strategies.costs import BPS, FeeSchedule
+
+log = logging.getLogger(__name__)
+
+MS_PER_H = 3_600_000
+_PERP = re.compile(r"^(?P<base>[^/:\s]+)/(?P<quote>[^/:\s]+):(?P<settle>[A-Za-z0-9]+)$")
+
+QUOTE_COLUMNS: tuple[str, ...] = (
+    "venue", "venue_symbol", "canonical", "base", "quote", "settle", "rate_per_interval",
+    "interval_h", "rate_per_h", "next_funding_ms", "ts_ms", "mark_price", "index_price",
+    "multiplier",
+)  # fmt: skip
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "symbol", "pair_type", "long_venue", "short_venue", "long_symbol", "short_symbol",
+    "long_canonical", "short_canonical", "long_rate", "long_interval_h", "short_rate",
+    "short_interval_h", "diff_per_h", "gross_apr", "fee_frac", "slippage_frac", "cost_frac",
+    "basis_frac", "net_apr", "breakeven_h", "long_next_funding_ms", "short_next_funding_ms",
+    "funding_to_next_long", "funding_to_next_short", "first_cycle_h", "collected_first_cycle",
+    "interval_mismatch", "settle_mismatch", "book_missing", "book_thin", "notional_usd",
+    "max_notional_usd", "max_notional_within_slippage_usd", "executable", "confidence",
+    "confidence_components",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EngineParams:
+    """Knobs of one scan; the CLI builds it from ``settings.engine`` (``from_settings``)."""
+
+    notional_usd: float = 10_000.0
+    horizon_h: float = 72.0
+    max_slippage_bps: float = 30.0
+    min_net_apr: float = 0.0
+    include_carry: bool = True
+    lookback_h: float = 7 * 24.0
+    persistence_points: int = 24
+    stale_after_s: float = 120.0
+    depth_band_bps: float = 10.0
+    confidence_weights: conf.ConfidenceWeights = field(default_factory=conf.ConfidenceWeights)
+
+    def __post_init__(self) -> None:
+        for name in ("notional_usd", "horizon_h", "max_slippage_bps", "stale_after_s",
+                     "depth_band_bps", "lookback_h"):  # fmt: skip
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"EngineParams.{name} must be a finite number > 0; got {value!r}")
+        if self.persistence_points < 2:
+            raise ValueError(
+                f"EngineParams.persistence_points must be >= 2; got {self.persistence_points}"
+            )
+
+    @classmethod
+    def from_settings(cls, engine: Any) -> EngineParams:
+        """From ``settings.engine`` (duck-typed: strategies never import scanner.settings)."""
+        names = ("notional_usd", "horizon_h", "max_slippage_bps", "min_net_apr", "include_carry",
+                 "lookback_h", "persistence_points", "stale_after_s", "depth_band_bps")  # fmt: skip
+        values = {n: getattr(engine, n) for n in names}
+        weights = conf.ConfidenceWeights.from_any(engine.confidence_weights)
+        return cls(**values, confidence_weights=weights)
+
+
+def _perp_parts(quote: FundingQuote, instruments: Mapping[tuple[str, str], Instrument] | None):
+    """(base, quote, settle) if the quote may enter the engine, else None (logged why)."""
+    if quote.is_settled:
+        return None
+    match = _PERP.match(quote.canonical)
+    if match is None:
+        return None  # dated future or spot: never enters
+    if instruments is not None:
+        inst = instruments.get((quote.venue, quote.venue_symbol))
+        if inst is not None and inst.kind is not Kind.PERPETUAL:
+            return None
+    if not (math.isfinite(quote.rate_per_interval) and quote.interval_h > 0):
+        log.warning(
+            "dropping %s %s: rate %r / interval_h %r not usable",
+            quote.venue, quote.venue_symbol, quote.rate_per_interval, quote.interval_h,
+        )  # fmt: skip
+        return None
+    return match["base"], match["quote"], match["settle"]
+
+
+def quotes_frame(
+    quotes: Sequence[FundingQuote],
+    instruments: Mapping[tuple[str, str], Instrument] | None = None,
+) -> pd.DataFrame:
+    """One row per venue x canonical perpetual, columns ``QUOTE_COLUMNS``.
+
+    ``instruments`` (optional, keyed by (venue, venue_symbol)) lets a venue's own contract
+    type exclude dated futures whose canonical id looks perpetual.
+    """
+    rows = []
+    for q in quotes:
+        parts = _perp_parts(q, instruments)
+        if parts is None:
+            continue
+        nxt = float("nan") if q.next_funding_ms is None else float(q.next_funding_ms)
+        rows.append(
+            (q.venue, q.venue_symbol, q.canonical, *parts, float(q.rate_per_interval),
+             float(q.interval_h), q.rate_per_interval / q.interval_h, nxt, int(q.ts_ms),
+             _opt(q.mark_price), _opt(q.index_price), float(q.multiplier))
+        )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(QUOTE_COLUMNS))
+    frame = frame.astype({"next_funding_ms": float, "ts_ms": np.int64, "rate_per_h": float})
+    frame = frame.sort_values("ts_ms", kind="stable")
+    frame = frame.drop_duplicates(["venue", "canonical"], keep="last")
+    return frame.sort_values(["canonical", "venue"], kind="stable").reset_index(drop=True)
+
+
+def _opt(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def all_pairs(quotes: pd.DataFrame) -> pd.DataFrame:
+    """Every ordered cross-venue pair of the same base asset: long_pos, short_pos, diff_per_h.
+
+    Positions index ``quotes`` rows; both orientations are present, so ``diff_per_h`` of
+    (a, b) is minus that of (b, a).
+    """
+    _require(quotes, QUOTE_COLUMNS, "quotes frame")
+    keys = pd.DataFrame({"base": quotes["base"].to_numpy(), "pos": np.arange(len(quotes))})
+    merged = keys.merge(keys, on="base", suffixes=("_long", "_short"))
+    merged = merged[merged["pos_long"] != merged["pos_short"]]
+    long_pos = merged["pos_long"].to_numpy(dtype=np.int64)
+    short_pos = merged["pos_short"].to_numpy(dtype=np.int64)
+    rph = quotes["rate_per_h"].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {"long_pos": long_pos, "short_pos": short_pos, "diff_per_h": rph[short_pos] - rph[long_pos]}
+    )
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {missing}; build it with quotes_frame()")
+
+
+def select_book_candidates(quotes: pd.DataFrame, top_n: int) -> list[tuple[str, str]]:
+    """(venue, venue_symbol) legs of the ``top_n`` best cross pairs by gross differential.
+
+    The collector fetches books only for these. Carry pairs are not included: spot books are
+    a separate fetch. Order: best pair first, each leg once.
+    """
+    pairs = all_pairs(quotes)
+    pairs = pairs[pairs["diff_per_h"] > 0].sort_values("diff_per_h", ascending=False, kind="stable")
+    pairs = pairs.head(max(top_n, 0))
+    legs = np.column_stack([pairs["long_pos"], pairs["short_pos"]]).ravel()
+    _, first = np.unique(legs, return_index=True)
+    ordered = legs[np.sort(first)]
+    venues = quotes["venue"].to_numpy()
+    symbols = quotes["venue_symbol"].to_numpy()
+    return [(str(venues[i]), str(symbols[i])) for i in ordered]
+
+
+@dataclass(frozen=True, slots=True)
+class _Legs:
+    """Every leg a pair can use: the perp quotes, then one spot leg per spot book."""
+
+    fee_venue: np.ndarray
+    venue: np.ndarray
+    symbol: np.ndarray
+    canonical: np.ndarray
+    settle: np.ndarray
+    rate: np.ndarray
+    interval_h: np.ndarray
+    rate_per_h: np.ndarray
+    next_ms: np.ndarray
+    ts_ms: np.ndarray
+    book_row: np.ndarray
+    is_spot: np.ndarray
+
+
+def _build_legs(
+    quotes: pd.DataFrame, books: Mapping[tuple[str, str], OrderBook],
+    spot_books: Mapping[str, OrderBook], band_frac: float,
+) -> tuple[_Legs, BookTable]:  # fmt: skip
+    venue = quotes["venue"].to_numpy(dtype=object)
+    symbol = quotes["venue_symbol"].to_numpy(dtype=object)
+    used = [books.get((str(v), str(s))) for v, s in zip(venue, symbol, strict=True)]
+    book_list = [b for b in used if b is not None]
+    perp_rows = np.cumsum([b is not None for b in used]) - 1
+    perp_rows = np.where([b is not None for b in used], perp_rows, -1).astype(np.int64)
+    spot_keys = list(spot_books)
+    spot_list = [spot_books[k] for k in spot_keys]
+    n_spot = len(spot_list)
+    table = BookTable.build(book_list + spot_list, band_frac)
+    spot_venue = np.array([b.venue for b in spot_list], dtype=object)
+    spot_settle = np.array([k.split("/")[-1] for k in spot_keys], dtype=object)
+    nan_spot = np.full(n_spot, np.nan)
+
+    def cat(perp: Any, spot: Any) -> np.ndarray:
+        return np.concatenate([np.asarray(perp), np.asarray(spot)])
+
+    legs = _Legs(
+        fee_venue=cat(venue, np.array([f"{v}-spot" for v in spot_venue], dtype=object)),
+        venue=cat(venue, spot_venue),
+        symbol=cat(symbol, np.array([b.venue_symbol for b in spot_list], dtype=object)),
+        canonical=cat(
+            quotes["canonical"].to_numpy(dtype=object), np.array(spot_keys, dtype=object)
+        ),
+        settle=cat(quotes["settle"].to_numpy(dtype=object), spot_settle),
+        rate=cat(quotes["rate_per_interval"].to_numpy(float), np.zeros(n_spot)),
+        interval_h=cat(quotes["interval_h"].to_numpy(float), nan_spot),
+        rate_per_h=cat(quotes["rate_per_h"].to_numpy(float), np.zeros(n_spot)),
+        next_ms=cat(quotes["next_funding_ms"].to_numpy(float), nan_spot),
+        ts_ms=cat(quotes["ts_ms"].to_numpy(float), table.ts_ms[len(book_list) :]),
+        book_row=cat(perp_rows, np.arange(len(book_list), len(book_list) + n_spot)),
+        is_spot=cat(np.zeros(len(quotes), bool), np.ones(n_spot, bool)),
+    )
+    return legs, table
+
+
+def _carry_pairs(quotes: pd.DataFrame, legs: _Legs) -> tuple[np.ndarray, np.ndarray]:
+    """(long spot leg, short perp leg) positions for every perp with a same-venue spot book."""
+    n_perp = len(quotes)
+    spot = pd.DataFrame(
+        {"venue": legs.venue[n_perp:], "key": legs.canonical[n_perp:],
+         "spot_pos": np.arange(n_perp, legs.venue.size)}
+    )  # fmt: skip
+    spot_key = (quotes["base"] + "/" + quotes["quote"]).to_numpy()
+    perp = pd.DataFrame(
+        {"venue": quotes["venue"].to_numpy(), "key": spot_key, "perp_pos": np.arange(n_perp)}
+    )
+    merged = spot.merge(perp, on=["venue", "key"])
+    return merged["spot_pos"].to_numpy(np.int64), merged["perp_pos"].to_numpy(np.int64)
+
+
+def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict[str, np.ndarray]:
+    t_a, t_b = legs.next_ms[lo], legs.next_ms[sh]
+    t_end = np.fmax(t_a, t_b)
+    with np.errstate(invalid="ignore"):
+        n_a = np.floor((t_end - t_a) / (legs.interval_h[lo] * MS_PER_H)) + 1.0
+        n_b = np.floor((t_end - t_b) / (legs.interval_h[sh] * MS_PER_H)) + 1.0
+    n_a = np.where(legs.is_spot[lo], 0.0, n_a)
+    return {
+        "long_next_funding_ms": t_a,
+        "short_next_funding_ms": t_b,
+        "funding_to_next_long": np.where(legs.is_spot[lo], 0.0, -legs.rate[lo]),
+        "funding_to_next_short": legs.rate[sh],
+        "first_cycle_h": (t_end - now_ms) / MS_PER_H,
+        "collected_first_cycle": n_b * legs.rate[sh] - n_a * legs.rate[lo],
+    }
+
+
+def _total_slippage(table: BookTable, la: np.ndarray, sb: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return (
+        table.slippage("buy", la, n) + table.slippage("sell", sb, n)
+        + table.slippage("sell", la, n) + table.slippage("buy", sb, n)
+    )  # fmt: skip
+
+
+def _max_within(table: BookTable, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float,
+                iterations: int = 40) -> np.ndarray:  # fmt: skip
+    """Largest notional in [0, hi] whose total slippage is <= limit (bisection, vectorised)."""
+    ok = ~np.isnan(hi)
+    la, sb, top = la[ok], sb[ok], hi[ok]
+    fits_all = _total_slippage(table, la, sb, top) <= limit
+    fits_any = _total_slippage(table, la, sb, np.zeros_like(top)) <= limit
+    lo, up = np.zeros_like(top), top.copy()
+    for _ in range(iterations):
+        mid = (lo + up) / 2.0
+        good = _total_slippage(table, la, sb, mid) <= limit
+        lo, up = np.where(good, mid, lo), np.where(good, up, mid)
+    out = np.full(hi.shape, np.nan)
+    out[ok] = np.where(fits_all, top, np.where(fits_any, lo, 0.0))
+    return out
+
+
+def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: FeeSchedule,
+           params: EngineParams) -> dict[str, np.ndarray]:  # fmt: skip
+    n = params.notional_usd
+    la, sb = legs.book_row[lo], legs.book_row[sh]
+    every = np.arange(table.mid.size)
+    slip = {  # per book once, then gathered per pair
+        side: table.slippage(side, every, np.full(every.size, n)) for side in ("buy", "sell")
+    }
+    slippage = (table.gather(slip["buy"], la) + table.gather(slip["sell"], sb)
+                + table.gather(slip["sell"], la) + table.gather(slip["buy"], sb))  # fmt: skip
+    missing = np.isnan(slippage)
+    depth = np.fmin(
+        np.fmin(table.gather(table.asks.depth, la), table.gather(table.bids.depth, la)),
+        np.fmin(table.gather(table.bids.depth, sb), table.gather(table.asks.depth, sb)),
+    )
+    depth = np.where(missing, np.nan, depth)
+    fee = 2.0 * (fees.taker_array(legs.fee_venue[lo]) + fees.taker_array(legs.fee_venue[sh]))
+    limit = params.max_slippage_bps * BPS
+    thin = ~missing & (depth < n)
+    mean_mid = (table.gather(table.mid, la) + table.gather(table.mid, sb)) / 2.0
+    basis = (table.gather(table.best_bid, sb) - table.gather(table.best_ask, la)) / mean_mid
+    return {
+        "fee_frac": fee,
+        "slippage_frac": slippage,
+        "cost_frac": fee + np.where(missing, 0.0, slippage),
+        "basis_frac": basis,
+        "book_missing": missing,
+        "book_thin": thin,
+        "max_notional_usd": depth,
+        "max_notional_within_slippage_usd": _max_within(table, la, sb, depth, limit),
+        "executable": ~missing & ~thin & (np.nan_to_num(slippage, nan=np.inf) <= limit),
+    }
+
+
+def _confidence(
+    legs: _Legs,
+    table: BookTable,
+    lo: np.ndarray,
+    sh: np.ndarray,
+    frame: pd.DataFrame,
+    history: pd.DataFrame | None,
+    params: EngineParams,
+    now_ms: int,
+) -> pd.DataFrame:
+    la, sb = legs.book_row[lo], legs.book_row[sh]
+    band = np.fmin(
+        np.fmin(table.gather(table.ask_band, la), table.gather(table.bid_band, la)),
+        np.fmin(table.gather(table.bid_band, sb), table.gather(table.ask_band, sb)),
+    )
+    stamps = np.column_stack(
+        [
+            legs.ts_ms[lo],
+            legs.ts_ms[sh],
+            table.gather(table.ts_ms, la),
+            table.gather(table.ts_ms, sb),
+        ]
+    )
+    oldest = np.nanmin(stamps, axis=1)
+    comps = pd.DataFrame(index=frame.index, columns=list(conf.COMPONENTS), dtype=float)
+    comps["liquidity"] = conf.liquidity_component(band, params.notional_usd)
+    comps["freshness"] = conf.freshness_component((now_ms - oldest) / 1000.0, params.stale_after_s)
+    if history is not None:
+        hist = conf.history_components(
+            history, frame, params.lookback_h, params.persistence_points, now_ms=now_ms
+        )
+        comps[list(conf.HISTORY_COMPONENTS)] = hist[list(conf.HISTORY_COMPONENTS)].to_numpy()
+    return comps
+
+
+def compute_opportunities(
+    quotes: pd.DataFrame,
+    books: Mapping[tuple[str, str], OrderBook],
+    fees: FeeSchedule,
+    params: EngineParams,
+    now_ms: int,
+    confidence: pd.DataFrame | None = None,
+    spot_books: Mapping[str, OrderBook] | None = None,
+) -> pd.DataFrame:
+    """Ranked opportunities (``OUTPUT_COLUMNS``), best ``net_apr`` first, ``net_apr >= min``.
+
+    ``quotes`` comes from ``quotes_frame``; ``books`` is keyed by (venue, venue_symbol).
+    See the module docstring for every convention.
+    """
+    _require(quotes, QUOTE_COLUMNS, "quotes frame")
+    quotes = quotes.reset_index(drop=True)
+    band = params.depth_band_bps * BPS
+    legs, table = _build_legs(quotes, books, spot_books or {}, band)
+    pairs = all_pairs(quotes)
+    pairs = pairs[pairs["diff_per_h"] > 0]
+    lo, sh = pairs["long_pos"].to_numpy(np.int64), pairs["short_pos"].to_numpy(np.int64)
+    carry = np.zeros(lo.size, dtype=bool)
+    if params.include_carry:
+        c_lo, c_sh = _carry_pairs(quotes, legs)
+        keep = legs.rate_per_h[c_sh] > 0
+        lo, sh = np.concatenate([lo, c_lo[keep]]), np.concatenate([sh, c_sh[keep]])
+        carry = np.concatenate([carry, np.ones(int(keep.sum()), dtype=bool)])
+    frame = _frame(legs, table, lo, sh, carry, fees, params, now_ms)
+    comps = _confidence(legs, table, lo, sh, frame, confidence, params, now_ms)
+    frame["confidence"] = conf.combine(comps, params.confidence_weights).to_numpy()
+    frame["confidence_components"] = [
+        {k: (None if np.isnan(v) else float(v)) for k, v in row.items()}
+        for row in comps.to_dict("records")
+    ]
+    frame = frame[frame["net_apr"] >= params.min_net_apr]
+    frame = frame.sort_values(
+        ["net_apr", "symbol", "long_venue", "short_venue"],
+        ascending=[False, True, True, True], kind="stable",
+    )  # fmt: skip
+    frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
+    return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+
+
+def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
+           fees: FeeSchedule, params: EngineParams, now_ms: int) -> pd.DataFrame:  # fmt: skip
+    diff = legs.rate_per_h[sh] - legs.rate_per_h[lo]
+    costs = _costs(legs, table, lo, sh, fees, params)
+    horizon = params.horizon_h
+    cols: dict[str, Any] = {
+        "symbol": legs.canonical[sh],
+        "pair_type": np.where(carry, "carry", "cross"),
+        "long_venue": legs.fee_venue[lo],
+        "short_venue": legs.venue[sh],
+        "long_symbol": legs.symbol[lo],
+        "short_symbol": legs.symbol[sh],
+        "long_canonical": legs.canonical[lo],
+        "short_canonical": legs.canonical[sh],
+        "long_rate": legs.rate[lo],
+        "long_interval_h": legs.interval_h[lo],
+        "short_rate": legs.rate[sh],
+        "short_interval_h": legs.interval_h[sh],
+        "diff_per_h": diff,
+        "gross_apr": diff * HOURS_PER_YEAR,
+        "net_apr": (diff * horizon - costs["cost_frac"]) / horizon * HOURS_PER_YEAR,
+        "breakeven_h": costs["cost_frac"] / diff,
+        "interval_mismatch": ~carry & (legs.interval_h[lo] != legs.interval_h[sh]),
+        "settle_mismatch": legs.settle[lo] != legs.settle[sh],
+        "notional_usd": np.full(lo.size, params.notional_usd),
+        **costs,
+        **_alignment(legs, lo, sh, now_ms),
+    }
+    return pd.DataFrame(cols)
+
+
+def to_opportunities(frame: pd.DataFrame) -> list[Opportunity]:
+    """Rows of ``compute_opportunities`` as ``scanner.domain.Opportunity`` objects."""
+    out = []
+    for row in frame.to_dict("records"):
+        conf_value = row["confidence"]
+        out.append(
+            Opportunity(
+                **{k: float(row[k]) for k in _OPPORTUNITY_FLOATS},
+                symbol=str(row["symbol"]), pair_type=str(row["pair_type"]),
+                long_venue=str(row["long_venue"]), short_venue=str(row["short_venue"]),
+                long_next_funding_ms=_opt_int(row["long_next_funding_ms"]),
+                short_next_funding_ms=_opt_int(row["short_next_funding_ms"]),
+                executable=bool(row["executable"]),
+                interval_mismatch=bool(row["interval_mismatch"]),
+                settle_mismatch=bool(row["settle_mismatch"]),
+                confidence=None if pd.isna(conf_value) else float(conf_value),
+                confidence_components=dict(row["confidence_components"]),
+            )
+        )  # fmt: skip
+    return out
+
+
+_OPPORTUNITY_FLOATS = (
+    "long_rate", "long_interval_h", "short_rate", "short_interval_h", "diff_per_h", "gross_apr",
+    "fee_frac", "slippage_frac", "cost_frac", "basis_frac", "net_apr", "breakeven_h",
+    "notional_usd", "max_notional_usd",
+)  # fmt: skip
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
