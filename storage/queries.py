@@ -1,0 +1,334 @@
+"""The read API: pandas DataFrames with stable columns and dtypes on both backends.
+
+Why DataFrames with fixed dtypes: the engine, the backtester and notebooks all read through
+here, and an empty result must have the same columns and dtypes as a full one so vectorised
+code needs no special cases. Rows are fetched with the driver and typed here rather than with
+``pandas.read_sql``, which infers dtypes per result (object columns for an empty frame, ints
+that become floats when a NULL appears).
+
+Per-hour normalisation (``rate_per_h = rate_per_interval / interval_h``) happens here so no
+caller ever compares raw per-interval rates across venues with different intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, and_, func, select
+
+from storage import tables as T
+from storage.db import Database
+
+HOUR_MS = 3_600_000
+MAX_INTERVAL_H = 24
+
+QUOTE_DTYPES: dict[str, str] = {
+    "venue": "string",
+    "venue_symbol": "string",
+    "canonical": "string",
+    "ts_ms": "int64",
+    "rate_per_interval": "float64",
+    "interval_h": "float64",
+    "rate_per_h": "float64",
+    "next_funding_ms": "Int64",
+    "mark_price": "float64",
+    "index_price": "float64",
+    "multiplier": "float64",
+    "is_settled": "bool",
+}
+SETTLEMENT_DTYPES: dict[str, str] = {
+    "venue": "string",
+    "venue_symbol": "string",
+    "canonical": "string",
+    "funding_time_ms": "int64",
+    "rate_per_interval": "float64",
+    "interval_h": "float64",
+    "rate_per_h": "float64",
+}
+CONFIDENCE_DTYPES: dict[str, str] = {
+    "canonical": "string",
+    "venue": "string",
+    "venue_symbol": "string",
+    "ts_ms": "int64",
+    "rate_per_h": "float64",
+    "next_funding_ms": "Int64",
+    "is_settled": "bool",
+}
+
+
+def frame(rows: Iterable[Sequence[Any]], dtypes: dict[str, str]) -> pd.DataFrame:
+    """Rows (in ``dtypes`` column order) -> a DataFrame with exactly those dtypes."""
+    df = pd.DataFrame.from_records(list(rows), columns=list(dtypes))
+    return df.astype(dtypes) if len(df) else _empty(dtypes)
+
+
+def _empty(dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
+
+
+def _between(stmt: Select[Any], col: Any, since_ms: int | None, until_ms: int | None) -> Any:
+    if since_ms is not None:
+        stmt = stmt.where(col >= since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(col < until_ms)
+    return stmt
+
+
+class Queries:
+    """Read-only DataFrame queries over a ``Database``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _fetch(self, stmt: Any, dtypes: dict[str, str]) -> pd.DataFrame:
+        with self.db.read() as conn:
+            return frame(conn.execute(stmt), dtypes)
+
+    # -- quotes -------------------------------------------------------------------------
+
+    def _quote_select(self) -> Select[Any]:
+        q = T.funding_quotes.c
+        return select(
+            q.venue,
+            q.venue_symbol,
+            q.canonical,
+            q.ts_ms,
+            q.rate_per_interval,
+            q.interval_h,
+            (q.rate_per_interval / q.interval_h).label("rate_per_h"),
+            q.next_funding_ms,
+            q.mark_price,
+            q.index_price,
+            q.multiplier,
+            q.is_settled,
+        )
+
+    def quotes(
+        self,
+        canonical: str | None = None,
+        venue: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> pd.DataFrame:
+        """Funding quotes in ``[since_ms, until_ms)``, ordered by time; see ``QUOTE_DTYPES``."""
+        q = T.funding_quotes.c
+        stmt = self._quote_select()
+        if canonical is not None:
+            stmt = stmt.where(q.canonical == canonical)
+        if venue is not None:
+            stmt = stmt.where(q.venue == venue)
+        stmt = _between(stmt, q.ts_ms, since_ms, until_ms)
+        return self._fetch(stmt.order_by(q.ts_ms, q.venue, q.venue_symbol), QUOTE_DTYPES)
+
+    def latest_quotes(
+        self, canonical: str | None = None, since_ms: int | None = None
+    ) -> pd.DataFrame:
+        """The newest live (not settled) quote per venue and symbol."""
+        q = T.funding_quotes.c
+        newest = select(q.venue, q.venue_symbol, func.max(q.ts_ms).label("ts_ms")).where(
+            q.is_settled.is_(False)
+        )
+        if since_ms is not None:
+            newest = newest.where(q.ts_ms >= since_ms)
+        if canonical is not None:
+            newest = newest.where(q.canonical == canonical)
+        last = newest.group_by(q.venue, q.venue_symbol).subquery()
+        stmt = self._quote_select().join(
+            last,
+            and_(
+                q.venue == last.c.venue,
+                q.venue_symbol == last.c.venue_symbol,
+                q.ts_ms == last.c.ts_ms,
+            ),
+        )
+        return self._fetch(stmt.order_by(q.canonical, q.venue, q.venue_symbol), QUOTE_DTYPES)
+
+    # -- settlements --------------------------------------------------------------------
+
+    def settlements(
+        self,
+        canonical: str | None = None,
+        venue: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> pd.DataFrame:
+        """Settled funding in ``[since_ms, until_ms)`` by ``funding_time_ms``.
+
+        A missing ``interval_h`` is filled from the instrument table, then from the gap to
+        the previous settlement of the same symbol; ``rate_per_h`` is NaN only when none of
+        those is known.
+        """
+        s = T.funding_settlements.c
+        i = T.instruments.c
+        stmt = select(
+            s.venue,
+            s.venue_symbol,
+            s.canonical,
+            s.funding_time_ms,
+            s.rate_per_interval,
+            func.coalesce(s.interval_h, i.funding_interval_h).label("interval_h"),
+        ).outerjoin(T.instruments, and_(i.venue == s.venue, i.venue_symbol == s.venue_symbol))
+        if canonical is not None:
+            stmt = stmt.where(s.canonical == canonical)
+        if venue is not None:
+            stmt = stmt.where(s.venue == venue)
+        stmt = _between(stmt, s.funding_time_ms, since_ms, until_ms)
+        stmt = stmt.order_by(s.venue, s.venue_symbol, s.funding_time_ms)
+        with self.db.read() as conn:
+            rows = [(*r, None) for r in conn.execute(stmt)]
+        df = frame(rows, SETTLEMENT_DTYPES)
+        df["interval_h"] = df["interval_h"].fillna(_interval_from_gaps(df))
+        df["rate_per_h"] = df["rate_per_interval"] / df["interval_h"]
+        return df.sort_values(["funding_time_ms", "venue"], kind="stable").reset_index(drop=True)
+
+    def settled_pivot(self, canonical: str, since_ms: int, until_ms: int) -> pd.DataFrame:
+        """Hour x venue table of settled per-hour funding rates for one canonical instrument.
+
+        A settlement at ``T`` with interval ``h`` paid for the hours ``[T - h, T)``; its
+        per-hour rate ``r / h`` is spread over those ``h`` hourly rows, so venues with 1 h,
+        4 h and 8 h intervals line up and ``column.sum()`` is the funding (fraction of
+        notional) a position collected over the window. Index: ``hour_ms`` (start of each
+        hour in ``[since_ms, until_ms)``); columns: venues; NaN where nothing was recorded.
+        Settlement times are floored to the hour first (venues stamp them a few ms late).
+        """
+        # A settlement up to one longest interval after ``until_ms`` still pays for hours in it.
+        later = until_ms + MAX_INTERVAL_H * HOUR_MS
+        df = self.settlements(canonical=canonical, since_ms=since_ms, until_ms=later)
+        hours = np.arange(since_ms - since_ms % HOUR_MS, until_ms, HOUR_MS, dtype=np.int64)
+        df = df[df["rate_per_h"].notna()]
+        n = np.rint(df["interval_h"].to_numpy(dtype=float)).astype(np.int64).clip(min=1)
+        end = df["funding_time_ms"].to_numpy(dtype=np.int64) // HOUR_MS * HOUR_MS
+        reps = np.repeat(np.arange(len(df)), n)
+        offsets = np.concatenate([np.arange(k, 0, -1) for k in n]) if len(n) else np.array([], int)
+        long = pd.DataFrame(
+            {
+                "hour_ms": end[reps] - offsets * HOUR_MS,
+                "venue": df["venue"].to_numpy()[reps],
+                "rate_per_h": df["rate_per_h"].to_numpy(dtype=float)[reps],
+            }
+        )
+        inside = long["hour_ms"].isin(hours)
+        pivot = long[inside].pivot_table(
+            index="hour_ms", columns="venue", values="rate_per_h", aggfunc="mean"
+        )
+        pivot = pivot.reindex(hours)
+        pivot.index.name = "hour_ms"
+        pivot.columns.name = "venue"
+        return pivot.astype("float64")
+
+    # -- engine inputs ------------------------------------------------------------------
+
+    def quote_history_for_confidence(
+        self, canonicals: Sequence[str], since_ms: int
+    ) -> pd.DataFrame:
+        """Long frame for confidence scoring: quotes and settlements since ``since_ms``.
+
+        Columns: canonical, venue, venue_symbol, ts_ms, rate_per_h, next_funding_ms,
+        is_settled. Settlements appear with ``is_settled`` True at their funding time (and
+        ``next_funding_ms`` equal to it), so predicted (live quotes) and realised
+        (settlements) rates sit side by side.
+        """
+        if not canonicals:
+            return _empty(CONFIDENCE_DTYPES)
+        q = T.funding_quotes.c
+        live = select(
+            q.canonical,
+            q.venue,
+            q.venue_symbol,
+            q.ts_ms,
+            (q.rate_per_interval / q.interval_h).label("rate_per_h"),
+            q.next_funding_ms,
+            q.is_settled,
+        ).where(q.canonical.in_(list(canonicals)), q.ts_ms >= since_ms)
+        quotes = self._fetch(live, CONFIDENCE_DTYPES)
+        parts = [quotes]
+        for canonical in canonicals:
+            st = self.settlements(canonical=canonical, since_ms=since_ms)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "canonical": st["canonical"],
+                        "venue": st["venue"],
+                        "venue_symbol": st["venue_symbol"],
+                        "ts_ms": st["funding_time_ms"],
+                        "rate_per_h": st["rate_per_h"],
+                        "next_funding_ms": st["funding_time_ms"].astype("Int64"),
+                        "is_settled": True,
+                    }
+                ).astype(CONFIDENCE_DTYPES)
+            )
+        out = pd.concat(parts, ignore_index=True)
+        out = out.drop_duplicates(["canonical", "venue", "venue_symbol", "ts_ms", "is_settled"])
+        out = out.sort_values(["canonical", "venue", "ts_ms"], kind="stable")
+        return out.reset_index(drop=True)
+
+    def opportunity_history(
+        self, symbol: str | None = None, since_ms: int | None = None
+    ) -> pd.DataFrame:
+        """Every stored opportunity (oldest first) with its scan id and scan time ``ts_ms``."""
+        o = T.opportunities.c
+        stmt = select(*[c for c in T.opportunities.c if c.name != "id"])
+        if symbol is not None:
+            stmt = stmt.where(o.symbol == symbol)
+        if since_ms is not None:
+            stmt = stmt.where(o.ts_ms >= since_ms)
+        dtypes = _opportunity_dtypes()
+        with self.db.read() as conn:
+            return frame(conn.execute(stmt.order_by(o.ts_ms, o.id)), dtypes)
+
+    def scans(self, since_ms: int | None = None) -> pd.DataFrame:
+        sc = T.scans.c
+        stmt = _between(select(*T.scans.c), sc.started_ms, since_ms, None).order_by(sc.id)
+        dtypes = {
+            "id": "int64",
+            "started_ms": "int64",
+            "finished_ms": "Int64",
+            "venue_status": "object",
+            "notes": "object",
+        }
+        return self._fetch(stmt, dtypes)
+
+    def instruments(self, venue: str | None = None) -> pd.DataFrame:
+        """Instrument table; exact columns (tick, lot, ...) stay ``Decimal`` (object dtype)."""
+        stmt = select(*[c for c in T.instruments.c if c.name != "id"])
+        if venue is not None:
+            stmt = stmt.where(T.instruments.c.venue == venue)
+        with self.db.read() as conn:
+            result = conn.execute(
+                stmt.order_by(T.instruments.c.venue, T.instruments.c.venue_symbol)
+            )
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def count(self, table: str) -> int:
+        with self.db.read() as conn:
+            stmt = select(func.count()).select_from(T.metadata.tables[table])
+            return int(conn.execute(stmt).scalar_one())
+
+
+def _opportunity_dtypes() -> dict[str, str]:
+    dtypes: dict[str, str] = {}
+    for col in T.opportunities.c:
+        if col.name == "id":
+            continue
+        if col.name in T.OPPORTUNITY_FLOATS:
+            dtypes[col.name] = "float64"
+        elif col.name in ("scan_id", "ts_ms"):
+            dtypes[col.name] = "int64"
+        elif col.name.endswith("_ms"):
+            dtypes[col.name] = "Int64"
+        elif col.name in ("executable", "interval_mismatch", "settle_mismatch"):
+            dtypes[col.name] = "bool"
+        elif col.name == "confidence_components":
+            dtypes[col.name] = "object"
+        else:
+            dtypes[col.name] = "string"
+    return dtypes
+
+
+def _interval_from_gaps(df: pd.DataFrame) -> pd.Series:
+    """Hours since the previous settlement of the same venue symbol (rows sorted by it)."""
+    gap = df.groupby(["venue", "venue_symbol"])["funding_time_ms"].diff()
+    return (gap / HOUR_MS).round()

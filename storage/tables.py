@@ -1,0 +1,321 @@
+"""SQLAlchemy Core tables: the one description of the schema that migrations must match.
+
+Why Core tables and not ORM classes: rows are written in bulk and read back as DataFrames, and
+the domain objects in ``scanner.domain`` stay free of persistence concerns. ``repository.py``
+maps domain objects to row dicts; nothing else knows column names.
+
+Column types follow one rule: anything that may be sent to a venue (order sizes and prices,
+tick, lot, multipliers) is ``ExactDecimal`` - NUMERIC on PostgreSQL, decimal text on SQLite
+(SQLite has no exact decimal type; SQLAlchemy would round-trip it through float). Analytics
+columns (rates, prices observed in the market, depth) are double precision floats.
+Timestamps are integer UTC epoch milliseconds (``*_ms``), as everywhere in the program.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC(38, 18) on PostgreSQL, canonical text on SQLite.
+
+    Values come back as ``Decimal`` on both backends. Text on SQLite compares as text, so do
+    not filter or sort on these columns in SQL; they are for exact round trips.
+    """
+
+    impl = Numeric(38, 18)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(38, 18, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            if isinstance(value, float):
+                raise TypeError(f"exact decimal column given a float ({value!r}); use Decimal(str)")
+            value = Decimal(value)
+        if not value.is_finite():
+            raise ValueError(f"exact decimal column given {value!r}")
+        return format(value, "f") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            # PostgreSQL pads to the column scale (1.500000000000000000); normalise the look
+            # without changing the value, so both backends return the same Decimal text.
+            return _strip_zeros(value)
+        return _strip_zeros(Decimal(value))
+
+
+def _strip_zeros(value: Decimal) -> Decimal:
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def _ms(name: str, nullable: bool = False, **kw: Any) -> Column[Any]:
+    return Column(name, BigInteger, nullable=nullable, **kw)
+
+
+def _f(name: str, nullable: bool = True) -> Column[Any]:
+    return Column(name, Double, nullable=nullable)
+
+
+instruments = Table(
+    "instruments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("venue", String(32), nullable=False),
+    Column("venue_symbol", String(64), nullable=False),
+    Column("canonical", String(64), nullable=False),
+    Column("base", String(32), nullable=False),
+    Column("quote", String(16), nullable=False),
+    Column("settle", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("multiplier", ExactDecimal, nullable=False),
+    Column("contract_size", ExactDecimal, nullable=False),
+    Column("tick", ExactDecimal),
+    Column("lot", ExactDecimal),
+    Column("min_qty", ExactDecimal),
+    _f("funding_interval_h"),
+    _f("funding_cap"),
+    _f("funding_floor"),
+    _ms("expiry_ms", nullable=True),
+    Column("active", Boolean, nullable=False),
+    _ms("first_seen_ms"),
+    _ms("last_seen_ms"),
+    UniqueConstraint("venue", "venue_symbol"),
+    Index(None, "canonical"),
+)
+
+funding_quotes = Table(
+    "funding_quotes",
+    metadata,
+    Column("venue", String(32), primary_key=True),
+    Column("venue_symbol", String(64), primary_key=True),
+    _ms("ts_ms", primary_key=True),
+    Column("canonical", String(64), nullable=False),
+    _f("rate_per_interval", nullable=False),
+    _f("interval_h", nullable=False),
+    _ms("next_funding_ms", nullable=True),
+    _f("mark_price"),
+    _f("index_price"),
+    _f("multiplier", nullable=False),
+    Column("is_settled", Boolean, nullable=False),
+    Index(None, "canonical", "ts_ms"),
+    Index(None, "ts_ms"),
+)
+
+funding_settlements = Table(
+    "funding_settlements",
+    metadata,
+    Column("venue", String(32), primary_key=True),
+    Column("venue_symbol", String(64), primary_key=True),
+    _ms("funding_time_ms", primary_key=True),
+    Column("canonical", String(64), nullable=False),
+    _f("rate_per_interval", nullable=False),
+    _f("interval_h"),
+    Index(None, "canonical", "funding_time_ms"),
+)
+
+DEPTH_BANDS_BPS: tuple[int, ...] = (5, 10, 25)
+"""Depth columns are kept for these distances from mid, per side, in base units and USD."""
+
+
+def _depth_columns() -> list[Column[Any]]:
+    cols: list[Column[Any]] = []
+    for side in ("bid", "ask"):
+        for bps in DEPTH_BANDS_BPS:
+            cols.append(_f(f"{side}_depth_{bps}bps_base"))
+            cols.append(_f(f"{side}_depth_{bps}bps_usd"))
+    return cols
+
+
+book_snapshots = Table(
+    "book_snapshots",
+    metadata,
+    Column("venue", String(32), primary_key=True),
+    Column("venue_symbol", String(64), primary_key=True),
+    _ms("ts_ms", primary_key=True),
+    Column("canonical", String(64), nullable=False),
+    _f("best_bid"),
+    _f("best_ask"),
+    _f("mid"),
+    _f("multiplier", nullable=False),
+    _f("contract_size", nullable=False),
+    *_depth_columns(),
+    Column("top_levels", JSON, nullable=False),
+    Index(None, "canonical", "ts_ms"),
+    Index(None, "ts_ms"),
+)
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ms("started_ms"),
+    _ms("finished_ms", nullable=True),
+    Column("venue_status", JSON),
+    Column("notes", Text),
+    Index(None, "started_ms"),
+)
+
+OPPORTUNITY_FLOATS: tuple[str, ...] = (
+    "long_rate",
+    "long_interval_h",
+    "short_rate",
+    "short_interval_h",
+    "diff_per_h",
+    "gross_apr",
+    "fee_frac",
+    "slippage_frac",
+    "cost_frac",
+    "basis_frac",
+    "net_apr",
+    "breakeven_h",
+    "notional_usd",
+    "max_notional_usd",
+    "confidence",
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), nullable=False),
+    _ms("ts_ms"),
+    Column("symbol", String(64), nullable=False),
+    Column("pair_type", String(16), nullable=False),
+    Column("long_venue", String(32), nullable=False),
+    Column("short_venue", String(32), nullable=False),
+    *[_f(name) for name in OPPORTUNITY_FLOATS],  # NaN (e.g. no book) is stored as NULL
+    _ms("long_next_funding_ms", nullable=True),
+    _ms("short_next_funding_ms", nullable=True),
+    Column("executable", Boolean, nullable=False),
+    Column("interval_mismatch", Boolean, nullable=False),
+    Column("settle_mismatch", Boolean, nullable=False),
+    Column("confidence_components", JSON, nullable=False),
+    Index(None, "scan_id"),
+    Index(None, "symbol", "ts_ms"),
+    Index(None, "ts_ms"),
+)
+
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("key", String(200), nullable=False),
+    _ms("sent_ms"),
+    Column("payload_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text),
+    Index(None, "channel", "key", "sent_ms"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pair_key", String(200), nullable=False, unique=True),
+    Column("symbol", String(64), nullable=False),
+    Column("long_venue", String(32), nullable=False),
+    Column("short_venue", String(32), nullable=False),
+    Column("notional_usd", ExactDecimal, nullable=False),
+    Column("state", String(24), nullable=False),
+    _ms("opened_ms"),
+    _ms("updated_ms"),
+    _ms("closed_ms", nullable=True),
+    Column("realised_pnl_usd", ExactDecimal),
+    Column("notes", Text),
+    Index(None, "state"),
+)
+
+legs = Table(
+    "legs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("position_id", Integer, ForeignKey("positions.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(8), nullable=False),  # "long" | "short"
+    Column("venue", String(32), nullable=False),
+    Column("venue_symbol", String(64), nullable=False),
+    Column("side", String(8), nullable=False),  # "buy" | "sell" to open
+    Column("target_qty", ExactDecimal, nullable=False),
+    Column("filled_qty", ExactDecimal, nullable=False),
+    Column("avg_price", ExactDecimal),
+    Column("state", String(24), nullable=False),
+    _ms("updated_ms"),
+    UniqueConstraint("position_id", "role"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_link_id", String(64), nullable=False, unique=True),
+    Column("venue", String(32), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("order_type", String(16), nullable=False),
+    Column("qty", ExactDecimal, nullable=False),
+    Column("price", ExactDecimal),
+    Column("filled_qty", ExactDecimal, nullable=False),
+    Column("avg_price", ExactDecimal),
+    Column("status", String(24), nullable=False),
+    Column("venue_order_id", String(64)),
+    Column("position_id", Integer, ForeignKey("positions.id", ondelete="SET NULL")),
+    Column("leg_id", Integer, ForeignKey("legs.id", ondelete="SET NULL")),
+    Column("reduce_only", Boolean, nullable=False),
+    _ms("created_ms"),
+    _ms("updated_ms"),
+    Column("error", Text),
+    Index(None, "status"),
+    Index(None, "position_id"),
+)
+
+TIME_COLUMN: dict[str, str] = {
+    "instruments": "last_seen_ms",
+    "funding_quotes": "ts_ms",
+    "funding_settlements": "funding_time_ms",
+    "book_snapshots": "ts_ms",
+    "scans": "started_ms",
+    "opportunities": "ts_ms",
+    "alerts_sent": "sent_ms",
+    "positions": "updated_ms",
+    "legs": "updated_ms",
+    "orders": "updated_ms",
+}
+"""The column each table is filtered on by time (export ``--since``, retention)."""
