@@ -6,6 +6,9 @@ code needs no special cases. Rows are fetched with the driver and typed here rat
 ``pandas.read_sql``, which infers dtypes per result (object columns for an empty frame, ints
 that become floats when a NULL appears).
 
+Nullable epoch-ms columns (``next_funding_ms``, ``finished_ms``) are float64 with NaN for
+unknown, so numpy arithmetic works on them (ms epochs are exact in a double until 2255).
+
 Per-hour normalisation (``rate_per_h = rate_per_interval / interval_h``) happens here so no
 caller ever compares raw per-interval rates across venues with different intervals.
 """
@@ -26,35 +29,35 @@ HOUR_MS = 3_600_000
 MAX_INTERVAL_H = 24
 
 QUOTE_DTYPES: dict[str, str] = {
-    "venue": "string",
-    "venue_symbol": "string",
-    "canonical": "string",
+    "venue": "str",
+    "venue_symbol": "str",
+    "canonical": "str",
     "ts_ms": "int64",
     "rate_per_interval": "float64",
     "interval_h": "float64",
     "rate_per_h": "float64",
-    "next_funding_ms": "Int64",
+    "next_funding_ms": "float64",
     "mark_price": "float64",
     "index_price": "float64",
     "multiplier": "float64",
     "is_settled": "bool",
 }
 SETTLEMENT_DTYPES: dict[str, str] = {
-    "venue": "string",
-    "venue_symbol": "string",
-    "canonical": "string",
+    "venue": "str",
+    "venue_symbol": "str",
+    "canonical": "str",
     "funding_time_ms": "int64",
     "rate_per_interval": "float64",
     "interval_h": "float64",
     "rate_per_h": "float64",
 }
 CONFIDENCE_DTYPES: dict[str, str] = {
-    "canonical": "string",
-    "venue": "string",
-    "venue_symbol": "string",
+    "canonical": "str",
+    "venue": "str",
+    "venue_symbol": "str",
     "ts_ms": "int64",
     "rate_per_h": "float64",
-    "next_funding_ms": "Int64",
+    "next_funding_ms": "float64",
     "is_settled": "bool",
 }
 
@@ -255,7 +258,7 @@ class Queries:
                         "venue_symbol": st["venue_symbol"],
                         "ts_ms": st["funding_time_ms"],
                         "rate_per_h": st["rate_per_h"],
-                        "next_funding_ms": st["funding_time_ms"].astype("Int64"),
+                        "next_funding_ms": st["funding_time_ms"].astype("float64"),
                         "is_settled": True,
                     }
                 ).astype(CONFIDENCE_DTYPES)
@@ -285,7 +288,7 @@ class Queries:
         dtypes = {
             "id": "int64",
             "started_ms": "int64",
-            "finished_ms": "Int64",
+            "finished_ms": "float64",
             "venue_status": "object",
             "notes": "object",
         }
@@ -318,13 +321,13 @@ def _opportunity_dtypes() -> dict[str, str]:
         elif col.name in ("scan_id", "ts_ms"):
             dtypes[col.name] = "int64"
         elif col.name.endswith("_ms"):
-            dtypes[col.name] = "Int64"
+            dtypes[col.name] = "float64"  # nullable epoch ms: NaN when unknown
         elif col.name in ("executable", "interval_mismatch", "settle_mismatch"):
             dtypes[col.name] = "bool"
         elif col.name == "confidence_components":
             dtypes[col.name] = "object"
         else:
-            dtypes[col.name] = "string"
+            dtypes[col.name] = "str"
     return dtypes
 
 
