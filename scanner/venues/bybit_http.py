@@ -1,0 +1,433 @@
+"""Bybit V5 transport: exact-bytes signing, server-time offset, rate limits, retries.
+
+Why hand-rolled instead of ``params=``/``json=``: Bybit verifies an HMAC over the exact query
+string or body it receives. httpx re-encodes ``params`` (``,`` -> ``%2C``) and serialises
+``json=`` its own way, so we build the query/body string once, sign that string and send it
+verbatim (URL string / ``content=``). See docs/exchange-api-facts.md A.2.
+
+Why a time offset: Bybit rejects a timestamp more than 1 s ahead of its clock (retCode 10002).
+We take ``offset = server_time - local_time_after_the_reply``; the reply's server time is
+earlier than the server's "now" when we read it, so our stamps err on the *late* side, which
+recv_window absorbs.
+
+Rate limits: public endpoints share the IP budget (600 requests / 5 s); private endpoints have
+per-endpoint per-second budgets (A.5). On top of those static limiters we honour the
+``X-Bapi-Limit-Status``/``X-Bapi-Limit-Reset-Timestamp`` headers: when the remaining budget
+hits 0 the endpoint waits until the reset time. An HTTP 403 is an IP ban: every later request
+fails fast with ``RateLimited(ban=True)`` for >= 10 minutes instead of hammering the venue.
+
+Retries (tenacity, exponential backoff with jitter) only for temporary errors, and never for
+calls marked ``idempotent=False`` (order create): those are resolved by the caller looking the
+order up by its orderLinkId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from aiolimiter import AsyncLimiter
+from pydantic import SecretStr
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from scanner.venues.base import (
+    BAN_BACKOFF_S,
+    AuthError,
+    BadRequest,
+    BadSymbol,
+    MalformedResponse,
+    PermanentVenueError,
+    RateLimited,
+    TemporaryVenueError,
+    VenueError,
+    VenueTimeout,
+    VenueUnavailable,
+    is_retryable,
+    to_int,
+)
+
+log = logging.getLogger(__name__)
+
+HOSTS: Mapping[str, str] = {
+    "mainnet": "https://api.bybit.com",
+    "testnet": "https://api-testnet.bybit.com",
+    "demo": "https://api-demo.bybit.com",
+}
+
+PRIVATE_LIMITS_PER_S: Mapping[str, int] = {
+    "/v5/order/create": 10,
+    "/v5/order/cancel": 10,
+    "/v5/order/realtime": 50,
+    "/v5/order/history": 50,
+    "/v5/execution/list": 50,
+    "/v5/position/list": 50,
+    "/v5/position/set-leverage": 10,
+    "/v5/account/wallet-balance": 50,
+    "/v5/account/fee-rate": 5,
+}
+"""UTA default per-UID limits (facts A.5); unknown private paths get 10/s."""
+
+TEMPORARY_CODES = {10000, 10016, 5004, 10429}
+RATE_LIMIT_CODES = {10006, 10018}
+AUTH_CODES = {10003, 10004, 10005, 10007, 10009, 10010, 33004}
+TIMESTAMP_CODE = 10002
+SYMBOL_CODES = {10029, 110023, 110126}
+
+_BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2)
+"""0.2 s, 0.4 s, 0.8 s ... capped at 5 s, plus up to 0.2 s of jitter."""
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BybitCredentials:
+    """API key pair; ``SecretStr`` keeps both out of every repr and log line."""
+
+    api_key: SecretStr
+    api_secret: SecretStr
+
+
+def build_query(params: Mapping[str, Any]) -> str:
+    """``key=value&...`` sorted by key, ``None`` dropped; the exact string we sign and send.
+
+    Values are percent-encoded except for characters that are safe in a query (``,`` stays
+    literal like Bybit's own examples), so what is signed is byte-identical to what is sent.
+    """
+    pairs = []
+    for key in sorted(params):
+        value = params[key]
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        pairs.append(f"{key}={quote(str(value), safe=',-_.~:')}")
+    return "&".join(pairs)
+
+
+def json_body(params: Mapping[str, Any]) -> str:
+    """Compact JSON body, ``None`` dropped; the exact bytes we sign and send."""
+    return json.dumps({k: v for k, v in params.items() if v is not None}, separators=(",", ":"))
+
+
+def sign(secret: str, timestamp_ms: int, api_key: str, recv_window_ms: int, payload: str) -> str:
+    """HMAC-SHA256 (lowercase hex) of ``timestamp + api_key + recv_window + payload``.
+
+    ``payload`` is the query string (GET, without ``?``) or the raw JSON body (POST).
+    """
+    message = f"{timestamp_ms}{api_key}{recv_window_ms}{payload}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _wall_ms() -> float:
+    return time.time() * 1000.0
+
+
+@dataclass
+class _EndpointGate:
+    """Static limiter plus the header-driven 'wait until reset' for one endpoint bucket."""
+
+    limiter: AsyncLimiter
+    blocked_until_ms: float = 0.0
+
+
+@dataclass
+class _LimitState:
+    public: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(600, 5))
+    private: dict[str, _EndpointGate] = field(default_factory=dict)
+    banned_until_ms: float = 0.0
+
+
+class BybitHttp:
+    """One httpx client for one Bybit host (or any base URL, e.g. the emulator's /bybit)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credentials: BybitCredentials | None = None,
+        recv_window_ms: int = 5000,
+        timeout_s: float = 10.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = _wall_ms,
+        sleep: Sleep = asyncio.sleep,
+        venue: str = "bybit",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.venue = venue
+        self.recv_window_ms = recv_window_ms
+        self.retries = retries
+        self._credentials = credentials
+        self._clock = clock
+        self._sleep = sleep
+        self._offset_ms: float | None = None
+        self._limits = _LimitState()
+        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    def __repr__(self) -> str:
+        keyed = "with key" if self._credentials else "public only"
+        return f"BybitHttp({self.base_url!r}, {keyed})"
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._credentials is not None
+
+    @property
+    def time_offset_ms(self) -> float | None:
+        return self._offset_ms
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    # --- public API --------------------------------------------------------------------
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Public GET returning ``result`` (retried on temporary errors)."""
+        return await self._retrying(lambda: self._send("GET", path, params or {}, signed=False))
+
+    async def signed_get(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return await self._retrying(lambda: self._send("GET", path, params or {}, signed=True))
+
+    async def signed_post(
+        self, path: str, body: Mapping[str, Any], *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        """Signed POST. ``idempotent=False`` sends exactly once (order create)."""
+        call = lambda: self._send("POST", path, body, signed=True)  # noqa: E731
+        if not idempotent:
+            return await call()
+        return await self._retrying(call)
+
+    async def sync_time(self) -> float:
+        """Measure ``server - local`` ms from /v5/market/time; returns the offset."""
+        result, envelope = await self._request("GET", "/v5/market/time", {}, signed=False)
+        after = self._clock()
+        server_ms = to_int(envelope.get("time"))
+        if server_ms is None:
+            nano = to_int(result.get("timeNano"))
+            server_ms = nano // 1_000_000 if nano is not None else None
+        if server_ms is None:
+            secs = to_int(result.get("timeSecond"))
+            server_ms = secs * 1000 if secs is not None else None
+        if server_ms is None:
+            raise MalformedResponse(self.venue, "/v5/market/time has no time field")
+        self._offset_ms = server_ms - after
+        return self._offset_ms
+
+    def timestamp_ms(self) -> int:
+        """Local clock corrected by the last measured server offset."""
+        return int(self._clock() + (self._offset_ms or 0.0))
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _retrying(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    @staticmethod
+    def _wait(state: RetryCallState) -> float:
+        backoff = _BACKOFF(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            return max(exc.retry_after_s, backoff)
+        return backoff
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, Any], *, signed: bool
+    ) -> dict[str, Any]:
+        if signed and self._offset_ms is None:
+            await self.sync_time()
+        try:
+            result, _ = await self._request(method, path, params, signed=signed)
+        except TemporaryVenueError as exc:
+            if exc.code == TIMESTAMP_CODE:
+                self._offset_ms = None  # re-sync before the retry
+            raise
+        return result
+
+    async def _request(
+        self, method: str, path: str, params: Mapping[str, Any], *, signed: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        await self._throttle(path, signed)
+        url = self.base_url + path
+        headers: dict[str, str] = {}
+        content: str | None = None
+        if method == "GET":
+            payload = build_query(params)
+            if payload:
+                url = f"{url}?{payload}"
+        else:
+            payload = content = json_body(params)
+            headers["Content-Type"] = "application/json"
+        if signed:
+            headers.update(self._auth_headers(payload))
+        try:
+            resp = await self._client.request(method, url, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise VenueTimeout(
+                self.venue, f"{method} {path} timed out ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise VenueUnavailable(
+                self.venue, f"{method} {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._note_limit_headers(path, signed, resp.headers)
+        return self._parse(method, path, resp)
+
+    def _auth_headers(self, payload: str) -> dict[str, str]:
+        if self._credentials is None:
+            raise AuthError(self.venue, "this call needs an API key and secret (none configured)")
+        key = self._credentials.api_key.get_secret_value()
+        ts = self.timestamp_ms()
+        signature = sign(
+            self._credentials.api_secret.get_secret_value(), ts, key, self.recv_window_ms, payload
+        )
+        return {
+            "X-BAPI-API-KEY": key,
+            "X-BAPI-TIMESTAMP": str(ts),
+            "X-BAPI-RECV-WINDOW": str(self.recv_window_ms),
+            "X-BAPI-SIGN": signature,
+            "X-BAPI-SIGN-TYPE": "2",
+        }
+
+    async def _throttle(self, path: str, signed: bool) -> None:
+        now = self._clock()
+        if now < self._limits.banned_until_ms:
+            left = (self._limits.banned_until_ms - now) / 1000.0
+            raise RateLimited(
+                self.venue, "IP ban in force, not sending", retry_after_s=left, code=403, ban=True
+            )
+        if not signed:
+            await self._limits.public.acquire()
+            return
+        gate = self._gate(path)
+        wait_ms = gate.blocked_until_ms - now
+        if wait_ms > 0:
+            if wait_ms > 10_000:
+                raise RateLimited(
+                    self.venue, f"{path} budget exhausted", retry_after_s=wait_ms / 1e3
+                )
+            await self._sleep(wait_ms / 1000.0)
+        await gate.limiter.acquire()
+
+    def _gate(self, path: str) -> _EndpointGate:
+        gate = self._limits.private.get(path)
+        if gate is None:
+            gate = _EndpointGate(AsyncLimiter(PRIVATE_LIMITS_PER_S.get(path, 10), 1))
+            self._limits.private[path] = gate
+        return gate
+
+    def _note_limit_headers(self, path: str, signed: bool, headers: httpx.Headers) -> None:
+        remaining = headers.get("X-Bapi-Limit-Status")
+        reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
+        if not signed or remaining is None or reset is None:
+            return
+        try:
+            if int(remaining) <= 0:
+                self._gate(path).blocked_until_ms = float(reset)
+        except ValueError:
+            log.debug("ignoring unparsable rate-limit headers on %s", path)
+
+    def _reset_wait_s(self, headers: httpx.Headers, default_s: float) -> float:
+        reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
+        try:
+            if reset is not None:
+                return max(0.0, (float(reset) - self.timestamp_ms()) / 1000.0)
+        except ValueError:
+            pass
+        retry_after = headers.get("Retry-After")
+        try:
+            return float(retry_after) if retry_after is not None else default_s
+        except ValueError:
+            return default_s
+
+    def _parse(
+        self, method: str, path: str, resp: httpx.Response
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        where = f"{method} {path}"
+        self._raise_for_http_status(where, resp)
+        try:
+            envelope = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MalformedResponse(self.venue, f"{where}: body is not JSON ({exc})") from None
+        if not isinstance(envelope, dict) or "retCode" not in envelope:
+            raise MalformedResponse(self.venue, f"{where}: no retCode in the response envelope")
+        code = to_int(envelope.get("retCode"))
+        if code != 0:
+            raise self._business_error(where, code, str(envelope.get("retMsg", "")), resp.headers)
+        result = envelope.get("result")
+        if result is None:
+            result = {}
+        if not isinstance(result, dict):
+            raise MalformedResponse(self.venue, f"{where}: result is {type(result).__name__}")
+        return result, envelope
+
+    def _raise_for_http_status(self, where: str, resp: httpx.Response) -> None:
+        status = resp.status_code
+        if status == 200:
+            return
+        if status == 403:
+            self._limits.banned_until_ms = self._clock() + BAN_BACKOFF_S * 1000
+            raise RateLimited(
+                self.venue,
+                f"{where}: HTTP 403 (IP rate-limit ban); backing off for 10 minutes",
+                retry_after_s=BAN_BACKOFF_S,
+                code=403,
+                ban=True,
+            )
+        if status == 429:
+            wait = self._reset_wait_s(resp.headers, 1.0)
+            raise RateLimited(self.venue, f"{where}: HTTP 429", retry_after_s=wait, code=429)
+        if status >= 500:
+            raise VenueUnavailable(self.venue, f"{where}: HTTP {status}", code=status)
+        if status == 401:
+            raise AuthError(self.venue, f"{where}: HTTP 401 (key or auth headers)", code=401)
+        raise BadRequest(self.venue, f"{where}: HTTP {status}", code=status)
+
+    def _business_error(
+        self, where: str, code: int | None, msg: str, headers: httpx.Headers
+    ) -> VenueError:
+        text = f"{where}: {msg or 'error'}"
+        if code in RATE_LIMIT_CODES:
+            wait = self._reset_wait_s(headers, 1.0)
+            return RateLimited(self.venue, text, retry_after_s=wait, code=code)
+        if code in TEMPORARY_CODES or code == TIMESTAMP_CODE:
+            return VenueUnavailable(self.venue, text, code=code)
+        if code in AUTH_CODES:
+            return AuthError(self.venue, text, code=code)
+        if code in SYMBOL_CODES or (code == 10001 and "symbol" in msg.lower()):
+            return BadSymbol(self.venue, text, code=code)
+        if code is not None and code < 100000:
+            return BadRequest(self.venue, text, code=code)
+        return _business_rejection(self.venue, text, code)
+
+
+def _business_rejection(venue: str, text: str, code: int | None) -> PermanentVenueError:
+    """Trading rule rejections (110xxx, 170xxx ...) are permanent for this request."""
+    return BadRequest(venue, text, code=code)
