@@ -12,22 +12,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from scanner.emulator.bybit_account import (
-    MAINTENANCE_RATE,
-    AccountState,
-    Execution,
-    Order,
-    Position,
-    money,
-)
+from scanner.emulator.bybit_account import AccountState
+from scanner.emulator.bybit_records import MAINTENANCE_RATE, Execution, Order, Position, money
 
 
 def fmt(value: Decimal) -> str:
     """Plain decimal text without exponent or trailing zeros ("100", "0.001", "0")."""
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def envelope(result: Any, now_ms: int, ret_code: int = 0, ret_msg: str = "OK") -> dict[str, Any]:

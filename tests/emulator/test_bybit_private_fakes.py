@@ -1,4 +1,6 @@
-"""A small MarketView for the Bybit private-API tests (no tests in this module).
+"""Test support for the Bybit private API: a small MarketView and a live loopback server.
+
+No tests in this module.
 
 Instrument rows are the real Bybit instruments-info rows recorded from mainnet; the BTCUSDT
 book is the real recorded orderbook.200 snapshot. ETHUSDT gets a short synthetic book whose
@@ -7,12 +9,22 @@ levels make expected fills easy to derive by hand in the tests.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from scanner.emulator.bybit_account import BybitAccount
+from scanner.emulator.bybit_private import BybitPrivateApi, register
 from scanner.emulator.interfaces import Clock, Levels, SettlementListener
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -82,3 +94,74 @@ class FakeMarket:
     def settle(self, venue: str, symbol: str, rate: float, funding_time_ms: int) -> None:
         for listener in self.listeners:
             listener(venue, symbol, rate, self.marks[symbol], funding_time_ms)
+
+
+KEY = "emu-key-1"
+SECRET = "emu-secret-1"
+OTHER_KEY = "emu-key-2"
+OTHER_SECRET = "emu-secret-2"
+
+
+def hand_sign(secret: str, timestamp: str, key: str, recv_window: str, payload: bytes) -> str:
+    """The test's own HMAC (independent of the server's code)."""
+    message = (timestamp + key + recv_window).encode() + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Harness:
+    """A live loopback server with the private routes, plus a signing httpx client."""
+
+    base: str
+    market: FakeMarket
+    api: BybitPrivateApi
+    http: httpx.AsyncClient
+
+    def headers(
+        self,
+        payload: bytes,
+        *,
+        key: str = KEY,
+        secret: str = SECRET,
+        timestamp: int | None = None,
+        recv_window: str = "5000",
+    ) -> dict[str, str]:
+        ts = str(self.market.clock.now_ms() if timestamp is None else timestamp)
+        return {
+            "X-BAPI-API-KEY": key,
+            "X-BAPI-TIMESTAMP": ts,
+            "X-BAPI-RECV-WINDOW": recv_window,
+            "X-BAPI-SIGN": hand_sign(secret, ts, key, recv_window, payload),
+        }
+
+    async def get(self, path: str, query: str, **signing: Any) -> httpx.Response:
+        """GET with the query string signed and sent verbatim (no httpx re-encoding)."""
+        headers = self.headers(query.encode(), **signing)
+        return await self.http.get(f"{self.base}{path}?{query}", headers=headers)
+
+    async def post(self, path: str, body: dict[str, Any] | str, **signing: Any) -> httpx.Response:
+        raw = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        headers = self.headers(raw.encode(), **signing)
+        headers["Content-Type"] = "application/json"
+        return await self.http.post(f"{self.base}{path}", content=raw.encode(), headers=headers)
+
+
+async def _serve_instruments(request: web.Request) -> web.Response:
+    """Public instruments-info for ccxt's load_markets (the core emulator serves the real one)."""
+    return web.Response(body=INSTRUMENTS_FILE.read_bytes(), content_type="application/json")
+
+
+@asynccontextmanager
+async def running_emulator(market: FakeMarket | None = None) -> AsyncIterator[Harness]:
+    market = market or FakeMarket()
+    app = web.Application()
+    app.router.add_get("/v5/market/instruments-info", _serve_instruments)
+    accounts = [BybitAccount(KEY, SECRET), BybitAccount(OTHER_KEY, OTHER_SECRET)]
+    api = register(app, "", market, accounts)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            yield Harness(str(server.make_url("")).rstrip("/"), market, api, http)
+    finally:
+        await server.close()
