@@ -1,0 +1,274 @@
+"""Bybit V5 public market data as a ``Venue`` (direct httpx client, not ccxt).
+
+Why direct: Bybit is the venue we trade on, so we want its exact semantics (per-symbol
+intervals, dated futures mixed into ``category=linear``, cursor pagination) under our
+control. Parsing is split into pure ``parse_*`` functions (one per message, raw kept on the
+domain object) so golden tests feed them recorded payloads without any HTTP.
+
+Interval per symbol: tickers carry ``fundingIntervalHour`` (hours, string) since ~2024; older
+payloads (the 2023 TESTNET fixture) lack it, and then the instrument's ``fundingInterval``
+(instruments-info, **minutes**) is used. Dated futures report ``fundingRate: ""`` and are
+skipped: they never pay funding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.settings import VenueSettings
+from scanner.symbols import instrument_from_bybit
+from scanner.venues.base import (
+    BadSymbol,
+    MalformedResponse,
+    hours_from,
+    to_float,
+    to_int,
+)
+from scanner.venues.bybit_http import HOSTS, BybitCredentials, BybitHttp
+
+log = logging.getLogger(__name__)
+
+VENUE = "bybit"
+INSTRUMENTS_PAGE = 1000
+HISTORY_PAGE = 200
+MAX_PAGES = 50
+"""Guard against a venue that keeps returning a cursor forever."""
+
+
+# --- pure parsing --------------------------------------------------------------------------
+
+
+def _rows(result: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    rows = result.get("list")
+    if not isinstance(rows, list):
+        raise MalformedResponse(VENUE, f"{where}: result.list missing or not a list")
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def parse_instrument(row: Mapping[str, Any]) -> Instrument:
+    """One instruments-info row; the interval comes from ``fundingInterval`` (minutes)."""
+    inst = instrument_from_bybit(dict(row), category="linear")
+    interval_h = hours_from(row.get("fundingInterval"), "min")
+    if interval_h is not None and inst.funding_interval_h != interval_h:
+        inst = dataclasses.replace(inst, funding_interval_h=interval_h)
+    return inst
+
+
+def parse_instruments(result: Mapping[str, Any]) -> list[Instrument]:
+    """Every row of one instruments-info page; rows that cannot be mapped are logged, skipped."""
+    out = []
+    for row in _rows(result, "instruments-info"):
+        try:
+            out.append(parse_instrument(row))
+        except (ValueError, KeyError) as exc:
+            log.warning("bybit: skipping instrument %s: %s", row.get("symbol"), exc)
+    return out
+
+
+def parse_ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> FundingQuote | None:
+    """A linear ticker -> live funding quote, or None for a contract that pays no funding."""
+    rate = to_float(row.get("fundingRate"))
+    next_ms = to_int(row.get("nextFundingTime"))
+    if rate is None or not next_ms or not instrument.is_perpetual:
+        return None
+    interval_h = hours_from(row.get("fundingIntervalHour"), "h") or instrument.funding_interval_h
+    if interval_h is None:
+        raise MalformedResponse(VENUE, f"{instrument.venue_symbol}: no funding interval known")
+    return FundingQuote(
+        venue=VENUE,
+        venue_symbol=instrument.venue_symbol,
+        canonical=instrument.canonical,
+        rate_per_interval=rate,
+        interval_h=interval_h,
+        ts_ms=ts_ms,
+        next_funding_ms=next_ms,
+        mark_price=to_float(row.get("markPrice")),
+        index_price=to_float(row.get("indexPrice")),
+        multiplier=float(instrument.multiplier),
+        raw=dict(row),
+    )
+
+
+def parse_tickers(
+    result: Mapping[str, Any], instruments: Mapping[str, Instrument], ts_ms: int
+) -> list[FundingQuote]:
+    """All tickers of one call; symbols without a known instrument are skipped (logged)."""
+    quotes = []
+    unknown = 0
+    for row in _rows(result, "tickers"):
+        inst = instruments.get(str(row.get("symbol")))
+        if inst is None:
+            unknown += 1
+            continue
+        quote = parse_ticker(row, inst, ts_ms)
+        if quote is not None:
+            quotes.append(quote)
+    if unknown:
+        log.info("bybit: %d tickers had no instrument (new listing?); skipped", unknown)
+    return quotes
+
+
+def parse_funding_history(
+    result: Mapping[str, Any], instrument: Instrument
+) -> list[FundingSettlement]:
+    """One funding/history page (newest first on the wire) -> settlements, oldest first."""
+    out = []
+    for row in _rows(result, "funding/history"):
+        ts = to_int(row.get("fundingRateTimestamp"))
+        rate = to_float(row.get("fundingRate"))
+        if ts is None or rate is None:
+            raise MalformedResponse(VENUE, f"funding/history row without time or rate: {row}")
+        out.append(
+            FundingSettlement(
+                venue=VENUE,
+                venue_symbol=instrument.venue_symbol,
+                canonical=instrument.canonical,
+                funding_time_ms=ts,
+                rate_per_interval=rate,
+                interval_h=instrument.funding_interval_h,
+            )
+        )
+    return sorted(out, key=lambda s: s.funding_time_ms)
+
+
+def _levels(raw: Any, where: str) -> list[tuple[float, float]]:
+    if not isinstance(raw, list):
+        raise MalformedResponse(VENUE, f"{where}: levels are not a list")
+    out = []
+    for level in raw:
+        price, qty = to_float(level[0]), to_float(level[1])
+        if price is None or qty is None:
+            raise MalformedResponse(VENUE, f"{where}: empty price or size in {level}")
+        out.append((price, qty))
+    return out
+
+
+def parse_orderbook(result: Mapping[str, Any], instrument: Instrument) -> OrderBook:
+    """``{s, b, a, ts}`` -> OrderBook (bids descending, asks ascending, as Bybit sends)."""
+    ts = to_int(result.get("ts")) or int(time.time() * 1000)
+    return OrderBook(
+        venue=VENUE,
+        venue_symbol=instrument.venue_symbol,
+        canonical=instrument.canonical,
+        bids=_levels(result.get("b"), "orderbook bids"),
+        asks=_levels(result.get("a"), "orderbook asks"),
+        ts_ms=ts,
+        multiplier=float(instrument.multiplier),
+        contract_size=float(instrument.contract_size),
+    )
+
+
+# --- the adapter ---------------------------------------------------------------------------
+
+
+def base_url_for(settings: VenueSettings) -> str:
+    """Explicit ``base_url`` wins (emulator); else the host of the configured environment."""
+    return settings.base_url or HOSTS[settings.environment]
+
+
+class BybitVenue:
+    """``Venue`` over Bybit V5 linear (USDT and USDC) contracts."""
+
+    name = VENUE
+
+    def __init__(self, http: BybitHttp) -> None:
+        self.http = http
+        self._instruments: dict[str, Instrument] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: VenueSettings,
+        *,
+        credentials: BybitCredentials | None = None,
+        retries: int = 3,
+        **http_kwargs: Any,
+    ) -> BybitVenue:
+        http = BybitHttp(
+            base_url_for(settings),
+            credentials=credentials,
+            recv_window_ms=settings.recv_window_ms,
+            timeout_s=settings.timeout_s,
+            retries=retries,
+            **http_kwargs,
+        )
+        return cls(http)
+
+    def __repr__(self) -> str:
+        return f"BybitVenue({self.http!r})"
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self._instruments
+
+    async def load_instruments(self) -> list[Instrument]:
+        """All linear instruments, following ``nextPageCursor`` until it is empty."""
+        found: list[Instrument] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"category": "linear", "limit": INSTRUMENTS_PAGE, "cursor": cursor}
+            result = await self.http.get("/v5/market/instruments-info", params)
+            found.extend(parse_instruments(result))
+            cursor = str(result.get("nextPageCursor") or "") or None
+            if cursor is None:
+                break
+        else:
+            log.warning("bybit: instruments-info still paging after %d pages", MAX_PAGES)
+        self._instruments = {i.venue_symbol: i for i in found}
+        return found
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        """One ``tickers?category=linear`` call for the whole universe."""
+        if not self._instruments:
+            await self.load_instruments()
+        result = await self.http.get("/v5/market/tickers", {"category": "linear"})
+        return parse_tickers(result, self._instruments, int(time.time() * 1000))
+
+    async def fetch_spot_tickers(self) -> list[dict[str, Any]]:
+        """Raw spot tickers (for same-venue carry: spot long vs perp short)."""
+        result = await self.http.get("/v5/market/tickers", {"category": "spot"})
+        return _rows(result, "spot tickers")
+
+    async def fetch_history(
+        self, instrument: Instrument, since_ms: int, until_ms: int
+    ) -> list[FundingSettlement]:
+        """Page backwards from ``until_ms``: next ``endTime = oldest - 1``, 200 per page."""
+        out: dict[int, FundingSettlement] = {}
+        end = until_ms
+        for _ in range(MAX_PAGES):
+            params = {
+                "category": "linear",
+                "symbol": instrument.venue_symbol,
+                "endTime": end,
+                "limit": HISTORY_PAGE,
+            }
+            page = parse_funding_history(
+                await self.http.get("/v5/market/funding/history", params), instrument
+            )
+            for s in page:
+                if since_ms <= s.funding_time_ms <= until_ms:
+                    out[s.funding_time_ms] = s
+            if len(page) < HISTORY_PAGE or page[0].funding_time_ms <= since_ms:
+                break
+            end = page[0].funding_time_ms - 1
+        return [out[k] for k in sorted(out)]
+
+    async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        limit = max(1, min(depth, 1000))
+        params = {"category": "linear", "symbol": instrument.venue_symbol, "limit": limit}
+        result = await self.http.get("/v5/market/orderbook", params)
+        if not result.get("s") and not result.get("b") and not result.get("a"):
+            raise BadSymbol(VENUE, f"orderbook: no book for {instrument.venue_symbol}")
+        return parse_orderbook(result, instrument)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def index_by_symbol(instruments: Iterable[Instrument]) -> dict[str, Instrument]:
+    return {i.venue_symbol: i for i in instruments}

@@ -1,0 +1,109 @@
+"""Venue quirks as data: how each ccxt venue gives us funding, intervals, history and books.
+
+Why a table and not ``if venue == ...`` branches: a new venue should be a new row plus, at
+worst, a tiny parser. Every fact below is checked against ccxt 4.5.90's source
+(``ccxt/async_support/<venue>.py``) and docs/exchange-api-facts.md (B.2, C.2, C.3):
+
+* binanceusdm - bulk ``premiumIndex`` has no interval; ``fetch_funding_intervals``
+  (``/fapi/v1/fundingInfo``) lists only *adjusted* symbols, all others are 8 h.
+* okx - bulk ``funding-rate?instId=ANY``; interval = ``nextFundingTime - fundingTime``.
+* bitget - the default bulk call (tickers) has neither interval nor next time; the
+  ``current-fund-rate`` method has both (``fundingRateInterval`` hours, ``nextUpdate``).
+  Its history endpoint pages by page number, not by time (``paginate``).
+* gate - contracts list carries ``funding_interval`` in **seconds**; ccxt turns
+  ``funding_next_apply`` seconds into ms for us.
+* hyperliquid - ``metaAndAssetCtxs``; funding is hourly, always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+IntervalSource = Literal["funding_info", "time_gap", "info_seconds", "info_hours", "fixed"]
+
+
+@dataclass(frozen=True)
+class VenueQuirks:
+    """Everything venue-specific the generic ccxt adapter needs to know."""
+
+    venue: str
+    interval_source: IntervalSource
+    interval_field: str | None = None
+    """Field of the raw funding payload holding the interval (info_seconds / info_hours)."""
+    default_interval_h: float | None = None
+    """Interval for symbols the interval source does not list (Binance: 8 h)."""
+    fixed_interval_h: float | None = None
+    funding_calls: tuple[Mapping[str, Any], ...] = ({},)
+    """``params`` for each bulk ``fetch_funding_rates`` call that together cover the universe."""
+    history_page: int = 100
+    history_params: Mapping[str, Any] = field(default_factory=dict)
+    history_by_time: bool = True
+    """False: the history endpoint ignores since/until and pages by number (Bitget)."""
+    book_depths: tuple[int, ...] | None = None
+    """Depths the book endpoint accepts; a request is rounded up to the next one."""
+    ccxt_options: Mapping[str, Any] = field(default_factory=dict)
+    """Merged into the ccxt config ``options`` (which market types to load)."""
+    instrument_from_index: bool = False
+    """Hyperliquid: the symbols parser needs the asset's index in the universe."""
+
+    def book_limit(self, depth: int) -> int:
+        if not self.book_depths:
+            return depth
+        for allowed in self.book_depths:
+            if allowed >= depth:
+                return allowed
+        return self.book_depths[-1]
+
+
+QUIRKS: Mapping[str, VenueQuirks] = {
+    "binanceusdm": VenueQuirks(
+        venue="binanceusdm",
+        interval_source="funding_info",
+        default_interval_h=8.0,
+        history_page=1000,
+        book_depths=(5, 10, 20, 50, 100, 500, 1000),
+        ccxt_options={"fetchMarkets": {"types": ["linear"]}},
+    ),
+    "okx": VenueQuirks(
+        venue="okx",
+        interval_source="time_gap",
+        history_page=100,
+        book_depths=None,
+        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+    ),
+    "bitget": VenueQuirks(
+        venue="bitget",
+        interval_source="info_hours",
+        interval_field="fundingRateInterval",
+        funding_calls=(
+            {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": "USDT-FUTURES"},
+        ),
+        history_page=100,
+        history_params={"paginate": True, "paginationCalls": 3},
+        history_by_time=False,
+        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+    ),
+    "gate": VenueQuirks(
+        venue="gate",
+        interval_source="info_seconds",
+        interval_field="funding_interval",
+        funding_calls=({"settle": "usdt"},),
+        history_page=1000,
+        ccxt_options={
+            "fetchMarkets": {"types": ["swap"]},
+            "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
+        },
+    ),
+    "hyperliquid": VenueQuirks(
+        venue="hyperliquid",
+        interval_source="fixed",
+        fixed_interval_h=1.0,
+        history_page=500,
+        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+        instrument_from_index=True,
+    ),
+}
+
+CCXT_VENUES: tuple[str, ...] = tuple(QUIRKS)

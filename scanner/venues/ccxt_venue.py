@@ -1,0 +1,344 @@
+"""One ``Venue`` adapter over ``ccxt.async_support`` for every peer venue.
+
+Why one class: ccxt already unifies the wire formats; what differs between venues (where the
+funding interval comes from, bulk call parameters, history paging, allowed book depths) is
+data in ``capabilities.QUIRKS``. This module only turns ccxt's unified structures into
+scanner.domain objects and translates ccxt's exception tree into ours (see base.py):
+
+    RateLimitExceeded / DDoSProtection          -> RateLimited (HTTP 403/418: ban, 600 s)
+    RequestTimeout                              -> VenueTimeout
+    other NetworkError (ExchangeNotAvailable..) -> VenueUnavailable (HTTP 403: ban)
+    AuthenticationError                         -> AuthError
+    BadSymbol                                   -> BadSymbol
+    BadRequest / InvalidOrder / NotSupported    -> BadRequest
+    BadResponse, or ccxt choking on a body      -> MalformedResponse
+
+ccxt returns an unparsable body as raw text instead of raising, so the adapter turns on
+``enableLastJsonResponse``/``enableLastHttpResponse`` and checks them after each call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base import errors as cx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.symbols import PARSERS
+from scanner.venues.base import (
+    BAN_BACKOFF_S,
+    AuthError,
+    BadRequest,
+    BadSymbol,
+    MalformedResponse,
+    PermanentVenueError,
+    RateLimited,
+    VenueError,
+    VenueTimeout,
+    VenueUnavailable,
+    hours_from,
+    is_retryable,
+    to_float,
+    to_int,
+)
+from scanner.venues.capabilities import QUIRKS, VenueQuirks
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_HTTP_STATUS = re.compile(r" (?:GET|POST|PUT|DELETE) \S+ (\d{3}) ")
+_SETTLES = ("USDT", "USDC")
+
+
+def _http_status(exc: BaseException) -> int | None:
+    match = _HTTP_STATUS.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def translate_ccxt_error(venue: str, what: str, exc: BaseException) -> VenueError:
+    """Map one ccxt (or parsing) exception onto the venue error tree."""
+    text = f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
+    status = _http_status(exc)
+    if status in (403, 418):
+        return RateLimited(venue, text, retry_after_s=BAN_BACKOFF_S, code=status, ban=True)
+    if isinstance(exc, cx.RateLimitExceeded | cx.DDoSProtection):
+        return RateLimited(venue, text, retry_after_s=1.0, code=status)
+    if isinstance(exc, cx.RequestTimeout):
+        return VenueTimeout(venue, text, code=status)
+    if isinstance(exc, cx.NetworkError):
+        return VenueUnavailable(venue, text, code=status)
+    if isinstance(exc, cx.AuthenticationError):
+        return AuthError(venue, text, code=status)
+    if isinstance(exc, cx.BadSymbol):
+        return BadSymbol(venue, text, code=status)
+    if isinstance(exc, cx.BadRequest | cx.InvalidOrder | cx.NotSupported | cx.InsufficientFunds):
+        return BadRequest(venue, text, code=status)
+    if isinstance(exc, cx.BadResponse):
+        return MalformedResponse(venue, text, code=status)
+    if status is not None and status >= 500:
+        return VenueUnavailable(venue, text, code=status)
+    if isinstance(exc, cx.BaseError):
+        return PermanentVenueError(venue, text, code=status)
+    return MalformedResponse(venue, text)
+
+
+class CcxtVenue:
+    """``Venue`` over one ccxt async exchange instance (one instance per venue)."""
+
+    def __init__(
+        self,
+        venue: str,
+        exchange: ccxt_async.Exchange,
+        *,
+        quirks: VenueQuirks | None = None,
+        retries: int = 2,
+    ) -> None:
+        self.name = venue
+        self.exchange = exchange
+        self.quirks = quirks or QUIRKS[venue]
+        self.retries = retries
+        self._by_symbol: dict[str, Instrument] = {}
+        self._symbol_by_id: dict[str, str] = {}
+        exchange.enableLastJsonResponse = True
+        exchange.enableLastHttpResponse = True
+
+    def __repr__(self) -> str:
+        return f"CcxtVenue({self.name!r})"
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run one ccxt call with error translation and retries for temporary errors."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential_jitter(multiplier=0.2, max=4.0, jitter=0.2),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(what, fn)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _once(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        ex = self.exchange
+        ex.last_http_response = None
+        ex.last_json_response = None
+        try:
+            result = await fn()
+        except VenueError:
+            raise
+        except (cx.BaseError, TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+            raise translate_ccxt_error(self.name, what, exc) from exc
+        if ex.last_http_response and ex.last_json_response is None:
+            raise MalformedResponse(self.name, f"{what}: response body is not JSON")
+        return result
+
+    # --- Venue ---------------------------------------------------------------------------
+
+    async def load_instruments(self) -> list[Instrument]:
+        markets = await self._call("load_markets", lambda: self.exchange.load_markets(True))
+        parse = PARSERS[self.name]
+        found: dict[str, Instrument] = {}
+        for symbol, market in markets.items():
+            if not (market.get("swap") and market.get("linear")):
+                continue
+            if market.get("settle") not in _SETTLES:
+                continue
+            try:
+                if self.quirks.instrument_from_index:
+                    inst = parse(market["info"], int(market["baseId"]))
+                else:
+                    inst = parse(market["info"])
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s: skipping market %s: %s", self.name, symbol, exc)
+                continue
+            found[symbol] = inst
+        self._by_symbol = found
+        self._symbol_by_id = {inst.venue_symbol: sym for sym, inst in found.items()}
+        return list(found.values())
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        """Bulk funding rates (one call per ``funding_calls`` entry), intervals per quirk."""
+        if not self._by_symbol:
+            await self.load_instruments()
+        rates: dict[str, Mapping[str, Any]] = {}
+        for params in self.quirks.funding_calls:
+            batch = await self._call(
+                "fetch_funding_rates",
+                partial(self.exchange.fetch_funding_rates, None, dict(params)),
+            )
+            rates.update(batch)
+        adjusted = await self._adjusted_intervals()
+        now = int(time.time() * 1000)
+        quotes = []
+        for symbol, fr in rates.items():
+            inst = self._by_symbol.get(symbol)
+            if inst is None:
+                continue
+            quote = quote_from_unified(self.quirks, inst, fr, adjusted, now)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
+
+    async def _adjusted_intervals(self) -> Mapping[str, float]:
+        if self.quirks.interval_source != "funding_info":
+            return {}
+        got = await self._call(
+            "fetch_funding_intervals", lambda: self.exchange.fetch_funding_intervals()
+        )
+        out = {}
+        for symbol, fr in got.items():
+            hours = _interval_h(fr)
+            if hours is not None:
+                out[symbol] = hours
+        return out
+
+    def _symbol_of(self, instrument: Instrument) -> str:
+        symbol = self._symbol_by_id.get(instrument.venue_symbol)
+        if symbol is not None:
+            return symbol
+        raise BadSymbol(self.name, f"{instrument.venue_symbol} is not a loaded instrument")
+
+    async def fetch_history(
+        self, instrument: Instrument, since_ms: int, until_ms: int
+    ) -> list[FundingSettlement]:
+        """Page forward from ``since_ms`` (or by page number where the venue needs it)."""
+        if not self._by_symbol:
+            await self.load_instruments()
+        symbol = self._symbol_of(instrument)
+        q = self.quirks
+        seen: dict[int, FundingSettlement] = {}
+        cursor = since_ms
+        for _ in range(50):
+            params = (
+                {**q.history_params, "until": until_ms}
+                if q.history_by_time
+                else dict(q.history_params)
+            )
+            since = cursor if q.history_by_time else None
+            rows = await self._call(
+                "fetch_funding_rate_history",
+                partial(
+                    self.exchange.fetch_funding_rate_history, symbol, since, q.history_page, params
+                ),
+            )
+            times = [self._settlement(instrument, r) for r in rows]
+            for s in times:
+                if s is not None and since_ms <= s.funding_time_ms <= until_ms:
+                    seen[s.funding_time_ms] = s
+            last = max((s.funding_time_ms for s in times if s is not None), default=None)
+            if not q.history_by_time or last is None or len(rows) < q.history_page:
+                break
+            if last >= until_ms or last < cursor:
+                break
+            cursor = last + 1
+        return [seen[k] for k in sorted(seen)]
+
+    def _settlement(self, inst: Instrument, row: Mapping[str, Any]) -> FundingSettlement | None:
+        ts, rate = to_int(row.get("timestamp")), to_float(row.get("fundingRate"))
+        if ts is None or rate is None:
+            return None
+        return FundingSettlement(
+            venue=self.name,
+            venue_symbol=inst.venue_symbol,
+            canonical=inst.canonical,
+            funding_time_ms=ts,
+            rate_per_interval=rate,
+            interval_h=inst.funding_interval_h or self.quirks.fixed_interval_h,
+        )
+
+    async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        if not self._by_symbol:
+            await self.load_instruments()
+        symbol = self._symbol_of(instrument)
+        limit = self.quirks.book_limit(depth)
+        book = await self._call(
+            "fetch_order_book", lambda: self.exchange.fetch_order_book(symbol, limit)
+        )
+        bids = [(float(p), float(a)) for p, a, *_ in book.get("bids") or []][:depth]
+        asks = [(float(p), float(a)) for p, a, *_ in book.get("asks") or []][:depth]
+        return OrderBook(
+            venue=self.name,
+            venue_symbol=instrument.venue_symbol,
+            canonical=instrument.canonical,
+            bids=bids,
+            asks=asks,
+            ts_ms=to_int(book.get("timestamp")) or int(time.time() * 1000),
+            multiplier=float(instrument.multiplier),
+            contract_size=float(instrument.contract_size),
+        )
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+
+def _interval_h(fr: Mapping[str, Any]) -> float | None:
+    """ccxt's unified ``interval`` string (``"8h"``) in hours."""
+    text = fr.get("interval")
+    if not isinstance(text, str) or not text.endswith("h"):
+        return None
+    return hours_from(text[:-1], "h")
+
+
+def interval_h_for(
+    quirks: VenueQuirks, inst: Instrument, fr: Mapping[str, Any], adjusted: Mapping[str, float]
+) -> float | None:
+    """The funding interval of one unified funding-rate structure, per the venue's quirk.
+
+    ``adjusted``: hours per ccxt symbol from a separate interval endpoint (Binance
+    fundingInfo); symbols missing there get ``default_interval_h``.
+    """
+    info = fr.get("info") or {}
+    src = quirks.interval_source
+    hours: float | None = None
+    if src == "fixed":
+        hours = quirks.fixed_interval_h
+    elif src == "funding_info":
+        hours = adjusted.get(str(fr.get("symbol")), quirks.default_interval_h)
+    elif src == "time_gap":
+        first, second = to_int(info.get("fundingTime")), to_int(info.get("nextFundingTime"))
+        if first and second and second > first:
+            hours = hours_from(second - first, "ms")
+    elif src == "info_seconds" and quirks.interval_field:
+        hours = hours_from(info.get(quirks.interval_field), "s")
+    elif src == "info_hours" and quirks.interval_field:
+        hours = hours_from(info.get(quirks.interval_field), "h")
+    return hours or inst.funding_interval_h or _interval_h(fr) or quirks.default_interval_h
+
+
+def quote_from_unified(
+    quirks: VenueQuirks,
+    inst: Instrument,
+    fr: Mapping[str, Any],
+    adjusted: Mapping[str, float],
+    now_ms: int,
+) -> FundingQuote | None:
+    """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate)."""
+    rate = to_float(fr.get("fundingRate"))
+    if rate is None or not inst.is_perpetual:
+        return None
+    interval_h = interval_h_for(quirks, inst, fr, adjusted)
+    if interval_h is None:
+        log.warning("%s: no funding interval for %s; skipped", quirks.venue, inst.venue_symbol)
+        return None
+    return FundingQuote(
+        venue=quirks.venue,
+        venue_symbol=inst.venue_symbol,
+        canonical=inst.canonical,
+        rate_per_interval=rate,
+        interval_h=interval_h,
+        ts_ms=to_int(fr.get("timestamp")) or now_ms,
+        next_funding_ms=to_int(fr.get("fundingTimestamp")) or None,
+        mark_price=to_float(fr.get("markPrice")),
+        index_price=to_float(fr.get("indexPrice")),
+        multiplier=float(inst.multiplier),
+        raw=fr.get("info"),
+    )
