@@ -10,6 +10,7 @@ The walk here is the same arithmetic as ``costs.walk_book`` (a test checks they 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from scanner.domain import OrderBook
 from strategies.costs import Side, as_levels, depth_within, side_slippage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +112,19 @@ class BookTable:
         bids = [b[np.argsort(-b[:, 0], kind="stable")] for b in bids]
         best_ask = np.array([a[0, 0] if a.shape[0] else np.nan for a in asks])
         best_bid = np.array([b[0, 0] if b.shape[0] else np.nan for b in bids])
-        mid = (best_ask + best_bid) / 2.0
+        crossed = best_bid >= best_ask
+        for book in (b for b, bad in zip(books, crossed, strict=True) if bad):
+            log.warning("ignoring crossed book %s %s", book.venue, book.venue_symbol)
+        # a crossed or one-sided book has no usable mid: the engine treats it as missing
+        mid = np.where(crossed, np.nan, (best_ask + best_bid) / 2.0)
         ask_band = np.array(
             [depth_within(a, m, band_frac, "buy") for a, m in zip(asks, mid, strict=True)]
         )
         bid_band = np.array(
             [depth_within(b, m, band_frac, "sell") for b, m in zip(bids, mid, strict=True)]
         )
+        ask_band = np.where(np.isnan(mid), np.nan, ask_band)
+        bid_band = np.where(np.isnan(mid), np.nan, bid_band)
         ts = np.array([float(b.ts_ms) for b in books])
         return cls(
             SideTable.build(asks), SideTable.build(bids), mid, best_bid, best_ask, ts,
