@@ -120,7 +120,11 @@ _INVERSE_DATED = re.compile(r"^([A-Z0-9]+)USD([FGHJKMNQUVXZ])(\d{2})$")
 
 
 def parse_bybit_symbol(symbol: str) -> SymbolParts:
-    """A linear/inverse symbol string -> parts (tickers carry no baseCoin, only the symbol)."""
+    """A linear/inverse symbol string -> parts (tickers carry no baseCoin, only the symbol).
+
+    Dated names give midnight UTC of their date; ``BTCUSDH26`` names only a month, so its
+    ``expiry_ms`` is the 1st of that month (the instrument row has the real delivery time).
+    """
     for pattern, quote in ((_LINEAR_DATED, "USDT"), (_USDC_DATED, "USDC")):
         match = pattern.match(symbol)
         if match:
