@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from scanner.cli import config_cmd, db_cmd
+from scanner.cli import collect_cmd, config_cmd, db_cmd
 
 app = typer.Typer(
     name="fundscan",
@@ -21,6 +21,7 @@ app = typer.Typer(
 
 config_cmd.register(app)
 db_cmd.register(app)
+collect_cmd.register(app)
 
 
 def main() -> None:

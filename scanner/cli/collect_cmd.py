@@ -1,0 +1,117 @@
+"""``fundscan collect``: one collection from every enabled venue, printed, not stored.
+
+Why a separate command: it is the quickest way to see whether each venue answers, how fast,
+and with how many instruments and quotes — the first thing to check when a scan looks wrong.
+Exit codes: 0 at least one venue delivered quotes, 1 every venue failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scanner.cli.common import ConfigOption, console, fail, settings_or_exit
+from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
+from scanner.domain import VENUES
+from scanner.settings import Settings
+from scanner.venues.registry import build_venues, close_all, max_concurrency
+
+_STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
+
+
+def _parse_venues(raw: str | None, settings: Settings) -> list[str]:
+    if raw is None:
+        return list(settings.venues.enabled)
+    names = [v.strip() for v in raw.split(",") if v.strip()]
+    unknown = [n for n in names if n not in VENUES]
+    if not names or unknown:
+        raise fail(
+            f"--venues: unknown venue(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(VENUES)}"
+        )
+    return names
+
+
+def _print_progress(event: ProgressEvent) -> None:
+    r = event.result
+    if event.stage == "start":
+        console.print(f"  {event.venue}: collecting ...", highlight=False)
+    elif event.stage == "quotes":
+        style = _STYLE[r.status]
+        detail = f"{len(r.quotes)} quotes" if r.status is not VenueStatus.FAILED else r.reason
+        console.print(f"  {event.venue}: [{style}]{r.status}[/] {detail}", highlight=False)
+    elif event.stage == "books":
+        console.print(f"  {event.venue}: {len(r.books)} books", highlight=False)
+
+
+def _summary(collection: Collection) -> Table:
+    table = Table(title="collection")
+    for col in ("venue", "status", "instruments", "quotes", "books", "latency ms", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in collection.results.values():
+        table.add_row(
+            r.venue,
+            f"[{_STYLE[r.status]}]{r.status}[/]",
+            str(len(r.instruments)),
+            str(len(r.quotes)),
+            str(len(r.books)),
+            f"{r.latency_ms:.0f}",
+            r.reason or "",
+        )
+    return table
+
+
+async def _collect(settings: Settings, names: list[str], books: int) -> Collection:
+    venues = build_venues(settings, names)
+    try:
+        return await collect(
+            venues,
+            deadline_s=settings.collector.deadline_s,
+            book_depth=settings.collector.book_depth,
+            book_symbols=None if books > 0 else [],
+            book_candidates=books,
+            max_concurrency=max_concurrency(settings, names),
+            progress=_print_progress,
+        )
+    finally:
+        await close_all(venues)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("collect")
+    def collect_cmd(
+        config: ConfigOption = None,
+        emulator: Annotated[
+            str | None,
+            typer.Option(
+                help="Emulator URL; every venue is served at URL/<venue>.", show_default=False
+            ),
+        ] = None,
+        venues: Annotated[
+            str | None,
+            typer.Option(
+                help="Comma-separated venues (default: venues.enabled).", show_default=False
+            ),
+        ] = None,
+        books: Annotated[
+            int, typer.Option(min=0, max=1000, help="Fetch books for the N widest spreads.")
+        ] = 0,
+    ) -> None:
+        """Collect funding quotes (and optionally books) once and print a per-venue summary."""
+        settings = settings_or_exit(config)
+        if emulator is not None:
+            if not emulator.startswith(("http://", "https://")):
+                raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+            settings = settings.with_base_url(emulator)
+        names = _parse_venues(venues, settings)
+        if venues is not None:
+            settings = settings.model_copy(
+                update={"venues": settings.venues.model_copy(update={"enabled": tuple(names)})}
+            )
+        result = asyncio.run(_collect(settings, names, books))
+        console.print(_summary(result))
+        if result.all_failed:
+            raise typer.Exit(1)

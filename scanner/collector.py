@@ -1,0 +1,256 @@
+"""Concurrent, deadline-bounded collection of every enabled venue; partial results kept.
+
+Why two phases under one deadline: order books are only worth fetching for the symbols where
+venues disagree most, and "most" is only known once every venue's quotes are in. So phase 1
+loads instruments and quotes from all venues concurrently; a selector picks candidate
+canonical ids from those quotes; phase 2 fetches their books concurrently, each venue capped
+at its own ``max_concurrency``. Both phases share one deadline (phase 1 gets ``quotes_share``
+of it, phase 2 the rest): a venue that hangs is cut off and reported ``failed`` (reason says
+timeout) while every other venue's data, books included, is returned.
+
+Status per venue:
+    ok        instruments and quotes fetched, every requested book fetched
+    degraded  quotes fetched, but some books failed / the deadline hit during books /
+              the venue returned no quotes at all
+    failed    no quotes (error or deadline); ``reason`` says why
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from scanner.domain import FundingQuote, Instrument, OrderBook
+from scanner.venues.base import Venue, VenueError, VenueTimeout
+
+log = logging.getLogger(__name__)
+
+
+class VenueStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+@dataclass
+class VenueResult:
+    """What one venue delivered in one collection (mutable while the collection runs)."""
+
+    venue: str
+    status: VenueStatus = VenueStatus.FAILED
+    reason: str | None = None
+    latency_ms: float = 0.0
+    instruments: list[Instrument] = field(default_factory=list)
+    quotes: list[FundingQuote] = field(default_factory=list)
+    books: dict[str, OrderBook] = field(default_factory=dict)
+    """canonical id -> book."""
+    book_errors: dict[str, str] = field(default_factory=dict)
+    stage: str = "pending"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """``stage``: start | quotes | books | done. ``result`` is the venue's result so far."""
+
+    venue: str
+    stage: str
+    result: VenueResult
+
+
+@dataclass
+class Collection:
+    started_ms: int
+    finished_ms: int
+    deadline_s: float
+    results: dict[str, VenueResult]
+    candidates: list[str]
+
+    @property
+    def quotes(self) -> list[FundingQuote]:
+        return [q for r in self.results.values() for q in r.quotes]
+
+    @property
+    def books(self) -> list[OrderBook]:
+        return [b for r in self.results.values() for b in r.books.values()]
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.results) and all(
+            r.status is VenueStatus.FAILED for r in self.results.values()
+        )
+
+
+Selector = Callable[[Sequence[FundingQuote]], Sequence[str]]
+Progress = Callable[[ProgressEvent], None]
+
+
+def widest_spread_candidates(quotes: Sequence[FundingQuote], limit: int = 10) -> list[str]:
+    """Canonical ids quoted on >= 2 venues, widest per-hour rate spread first.
+
+    A deliberately simple stand-in for the engine's ranking: per-hour rates make 1 h and 8 h
+    venues comparable, and a wide spread is where a book is worth fetching.
+    """
+    per_hour: dict[str, list[float]] = defaultdict(list)
+    for q in quotes:
+        if q.interval_h > 0:
+            per_hour[q.canonical].append(q.rate_per_h)
+    spreads = [(max(v) - min(v), c) for c, v in per_hour.items() if len(v) >= 2]
+    spreads.sort(key=lambda item: (-item[0], item[1]))
+    return [c for _, c in spreads[:limit]]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, VenueTimeout | TimeoutError):
+        return f"timeout: {exc}"
+    if isinstance(exc, VenueError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+class _Run:
+    """State of one collection; keeps partial results when tasks are cancelled."""
+
+    def __init__(self, venues: Mapping[str, Venue], progress: Progress | None) -> None:
+        self.venues = venues
+        self.progress = progress
+        self.results = {name: VenueResult(name) for name in venues}
+        self.t0 = time.monotonic()
+
+    def emit(self, name: str, stage: str) -> None:
+        result = self.results[name]
+        result.stage = stage
+        if stage in ("quotes", "books"):
+            result.latency_ms = (time.monotonic() - self.t0) * 1000.0
+        if self.progress is not None:
+            try:
+                self.progress(ProgressEvent(name, stage, result))
+            except Exception:  # a broken progress display must not break collection
+                log.exception("progress callback failed")
+
+    async def quotes(self, name: str, load_instruments: bool) -> None:
+        venue, result = self.venues[name], self.results[name]
+        self.emit(name, "start")
+        try:
+            if load_instruments:
+                result.instruments = await venue.load_instruments()
+            result.quotes = await venue.fetch_quotes()
+        except Exception as exc:
+            result.status, result.reason = VenueStatus.FAILED, _reason(exc)
+            log.warning("collect %s failed: %s", name, result.reason)
+        else:
+            result.status = VenueStatus.OK if result.quotes else VenueStatus.DEGRADED
+            result.reason = None if result.quotes else "venue returned no funding quotes"
+        self.emit(name, "quotes")
+
+    async def books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
+        venue, result = self.venues[name], self.results[name]
+        by_canonical = {i.canonical: i for i in result.instruments if i.is_perpetual}
+        targets = [by_canonical[c] for c in wanted if c in by_canonical]
+        gate = asyncio.Semaphore(cap)
+
+        async def one(inst: Instrument) -> None:
+            async with gate:
+                try:
+                    result.books[inst.canonical] = await venue.fetch_book(inst, depth)
+                except Exception as exc:
+                    result.book_errors[inst.canonical] = _reason(exc)
+
+        await asyncio.gather(*(one(i) for i in targets))
+        if result.book_errors and result.status is VenueStatus.OK:
+            result.status = VenueStatus.DEGRADED
+            result.reason = f"{len(result.book_errors)} of {len(targets)} books failed"
+        self.emit(name, "books")
+
+    def mark_unfinished(self, names: Sequence[str], phase: str, deadline_s: float) -> None:
+        for name in names:
+            result = self.results[name]
+            msg = f"timeout: collection deadline of {deadline_s:g}s exceeded during {phase}"
+            if phase == "quotes":
+                result.status, result.reason = VenueStatus.FAILED, msg
+            elif result.status is VenueStatus.OK:
+                result.status, result.reason = VenueStatus.DEGRADED, msg
+            self.emit(name, phase)
+
+
+async def _run_until(
+    coros: Mapping[str, asyncio.Future[None] | asyncio.Task[None]], timeout_s: float
+) -> list[str]:
+    """Wait for the tasks until ``timeout_s``; cancel the rest and return their names."""
+    if not coros:
+        return []
+    _, pending = await asyncio.wait(list(coros.values()), timeout=max(0.0, timeout_s))
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    return [name for name, task in coros.items() if task in pending]
+
+
+async def collect(
+    venues: Mapping[str, Venue] | Sequence[Venue],
+    *,
+    deadline_s: float,
+    book_depth: int,
+    book_symbols: Sequence[str] | Selector | None = None,
+    progress: Progress | None = None,
+    book_candidates: int = 10,
+    max_concurrency: Mapping[str, int] | int = 4,
+    load_instruments: bool = True,
+    quotes_share: float = 0.7,
+) -> Collection:
+    """Collect quotes (and candidate books) from every venue concurrently under one deadline.
+
+    ``book_symbols``: canonical ids to fetch books for, or a function choosing them from all
+    quotes; None uses ``widest_spread_candidates`` with ``book_candidates``; an empty list
+    fetches no books. Never raises for venue trouble: each venue's status says what happened.
+    ``quotes_share`` of the deadline is reserved for phase 1 so that one hanging venue cannot
+    eat the time the other venues' books need.
+    """
+    if not 0 < quotes_share <= 1:
+        raise ValueError(f"quotes_share must be in (0, 1], got {quotes_share}")
+    named = dict(venues) if isinstance(venues, Mapping) else {v.name: v for v in venues}
+    run = _Run(named, progress)
+    started_ms = int(time.time() * 1000)
+    deadline = time.monotonic() + deadline_s
+
+    quote_tasks = {n: asyncio.create_task(run.quotes(n, load_instruments)) for n in named}
+    late = await _run_until(quote_tasks, deadline_s * quotes_share)
+    run.mark_unfinished(late, "quotes", deadline_s)
+
+    got = [q for r in run.results.values() for q in r.quotes]
+    if book_symbols is None:
+        candidates = widest_spread_candidates(got, book_candidates)
+    elif callable(book_symbols):
+        candidates = list(book_symbols(got))
+    else:
+        candidates = list(book_symbols)
+
+    live = [n for n, r in run.results.items() if r.status is not VenueStatus.FAILED]
+    if candidates and book_depth > 0:
+
+        def cap(name: str) -> int:
+            return (
+                max_concurrency.get(name, 4)
+                if isinstance(max_concurrency, Mapping)
+                else max_concurrency
+            )
+
+        book_tasks = {
+            n: asyncio.create_task(run.books(n, candidates, book_depth, cap(n))) for n in live
+        }
+        late = await _run_until(book_tasks, deadline - time.monotonic())
+        run.mark_unfinished(late, "books", deadline_s)
+    for name in named:
+        run.emit(name, "done")
+    return Collection(
+        started_ms=started_ms,
+        finished_ms=int(time.time() * 1000),
+        deadline_s=deadline_s,
+        results=run.results,
+        candidates=candidates,
+    )

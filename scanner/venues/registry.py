@@ -1,0 +1,75 @@
+"""Build the enabled venue adapters from Settings (one instance per venue per process).
+
+Why here: the CLI, the scheduler and the demo all need "the venues of this config" and must
+build them the same way: Bybit through our own client (keys only when execution needs them),
+every other venue through ccxt pointed at the configured base URL (the emulator in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from scanner.settings import Settings, VenueSettings
+from scanner.venues.base import Venue
+from scanner.venues.bybit import BybitVenue
+from scanner.venues.bybit_http import BybitCredentials
+from scanner.venues.capabilities import QUIRKS
+from scanner.venues.ccxt_factory import make_exchange
+from scanner.venues.ccxt_venue import CcxtVenue
+
+
+class UnknownVenue(ValueError):
+    """A venue name that is not one of scanner.domain.VENUES / not enabled."""
+
+
+def bybit_credentials(settings: Settings) -> BybitCredentials | None:
+    """Keys from the environment variables named in ``execution`` (None when unset)."""
+    key = settings.secret(settings.execution.api_key_env)
+    secret = settings.secret(settings.execution.api_secret_env)
+    if key is None or secret is None:
+        return None
+    return BybitCredentials(api_key=key, api_secret=secret)
+
+
+def ccxt_config(venue: str, vs: VenueSettings) -> dict[str, Any]:
+    """ccxt constructor config: timeout (ms) and the quirk table's market-type options."""
+    return {"timeout": int(vs.timeout_s * 1000), "options": dict(QUIRKS[venue].ccxt_options)}
+
+
+def build_venue(
+    venue: str, settings: Settings, *, with_keys: bool = False, retries: int = 2
+) -> Venue:
+    """One adapter. ``with_keys`` attaches Bybit API keys (only execution needs them)."""
+    vs = settings.venues.get(venue)
+    if venue == "bybit":
+        creds = bybit_credentials(settings) if with_keys else None
+        return BybitVenue.from_settings(vs, credentials=creds, retries=retries)
+    if venue not in QUIRKS:
+        raise UnknownVenue(f"no adapter for venue {venue!r}; known: bybit, {', '.join(QUIRKS)}")
+    exchange = make_exchange(venue, base_url=vs.base_url, config=ccxt_config(venue, vs))
+    return CcxtVenue(venue, exchange, retries=retries)
+
+
+def build_venues(
+    settings: Settings, names: Iterable[str] | None = None, *, retries: int = 2
+) -> dict[str, Venue]:
+    """Adapters for ``names`` (default: ``settings.venues.enabled``), in that order."""
+    wanted = list(names) if names is not None else list(settings.venues.enabled)
+    enabled = set(settings.venues.enabled)
+    for name in wanted:
+        if name not in enabled:
+            raise UnknownVenue(
+                f"venue {name!r} is not enabled; enabled: {', '.join(settings.venues.enabled)}"
+            )
+    return {name: build_venue(name, settings, retries=retries) for name in wanted}
+
+
+def max_concurrency(settings: Settings, names: Iterable[str]) -> Mapping[str, int]:
+    return {n: settings.venues.get(n).max_concurrency for n in names}
+
+
+async def close_all(venues: Mapping[str, Venue]) -> None:
+    """Close every adapter; one failing close does not keep the others open."""
+    await asyncio.gather(*(v.close() for v in venues.values()), return_exceptions=True)

@@ -1,0 +1,219 @@
+"""The collector: concurrency, one deadline, partial results, statuses, per-venue caps.
+
+These use small in-memory venues that implement the Venue protocol (no network, no mocks of
+ccxt); the same collector runs against the emulator in tests/venues/test_contract.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import pytest
+
+from scanner.collector import (
+    ProgressEvent,
+    VenueStatus,
+    collect,
+    widest_spread_candidates,
+)
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, Kind, OrderBook
+from scanner.venues.base import RateLimited, Venue, VenueUnavailable
+
+
+def inst(venue: str, base: str) -> Instrument:
+    return Instrument(venue, f"{base}USDT", base, "USDT", "USDT", Kind.PERPETUAL)
+
+
+class MemoryVenue:
+    """A venue whose answers are fixed data; ``hang`` makes every call wait forever."""
+
+    def __init__(
+        self,
+        name: str,
+        rates: Mapping[str, tuple[float, float]],
+        *,
+        hang: bool = False,
+        fail: Exception | None = None,
+        bad_books: frozenset[str] = frozenset(),
+    ) -> None:
+        self.name = name
+        self.rates = rates  # base -> (rate per interval, interval_h)
+        self.hang = hang
+        self.fail = fail
+        self.bad_books = bad_books
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.book_calls: list[str] = []
+        self.closed = False
+
+    async def _maybe_block(self) -> None:
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.fail is not None:
+            raise self.fail
+
+    async def load_instruments(self) -> list[Instrument]:
+        await self._maybe_block()
+        return [inst(self.name, b) for b in self.rates]
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        await self._maybe_block()
+        return [
+            FundingQuote(self.name, f"{b}USDT", f"{b}/USDT:USDT", r, h, ts_ms=1)
+            for b, (r, h) in self.rates.items()
+        ]
+
+    async def fetch_history(
+        self, instrument: Instrument, since_ms: int, until_ms: int
+    ) -> list[FundingSettlement]:
+        return []
+
+    async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        self.book_calls.append(instrument.base)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # yield so concurrent calls overlap
+            await asyncio.sleep(0)
+            if instrument.base in self.bad_books:
+                raise VenueUnavailable(self.name, "book endpoint down")
+            return OrderBook(
+                self.name,
+                instrument.venue_symbol,
+                instrument.canonical,
+                [(1.0, 1.0)],
+                [(1.1, 1.0)],
+                1,
+            )
+        finally:
+            self.in_flight -= 1
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_memory_venue_satisfies_the_protocol():
+    assert isinstance(MemoryVenue("x", {}), Venue)
+
+
+def test_candidates_compare_rates_per_hour_not_per_interval():
+    quotes = [
+        FundingQuote("a", "X", "X/USDT:USDT", 0.0008, 8.0, 1),  # 0.0001 per hour
+        FundingQuote("b", "X", "X/USDT:USDT", 0.0001, 1.0, 1),  # 0.0001 per hour: no spread
+        FundingQuote("a", "Y", "Y/USDT:USDT", 0.0001, 8.0, 1),
+        FundingQuote("b", "Y", "Y/USDT:USDT", 0.0001, 1.0, 1),  # 8x per hour: wide spread
+        FundingQuote("a", "Z", "Z/USDT:USDT", 0.01, 8.0, 1),  # one venue only: not a pair
+    ]
+    assert widest_spread_candidates(quotes, limit=5) == ["Y/USDT:USDT", "X/USDT:USDT"]
+    assert widest_spread_candidates(quotes, limit=1) == ["Y/USDT:USDT"]
+
+
+async def test_collects_all_venues_and_books_for_widest_spreads():
+    a = MemoryVenue("a", {"BTC": (0.0001, 8), "ETH": (0.0001, 8), "SOL": (0.0001, 8)})
+    b = MemoryVenue("b", {"BTC": (0.0002, 8), "ETH": (0.0009, 8), "DOGE": (0.0, 8)})
+    got = await collect([a, b], deadline_s=5, book_depth=10, book_candidates=1)
+    assert got.candidates == ["ETH/USDT:USDT"]
+    assert {r.status for r in got.results.values()} == {VenueStatus.OK}
+    assert len(got.quotes) == 6
+    assert a.book_calls == ["ETH"] and b.book_calls == ["ETH"]
+    assert set(got.results["a"].books) == {"ETH/USDT:USDT"}
+    assert not got.all_failed
+
+
+async def test_hanging_venue_is_cut_at_the_deadline_and_others_are_kept():
+    good = MemoryVenue("good", {"BTC": (0.0001, 8)})
+    also = MemoryVenue("also", {"BTC": (0.0003, 1)})
+    stuck = MemoryVenue("stuck", {"BTC": (0.0001, 8)}, hang=True)
+    got = await collect([good, stuck, also], deadline_s=0.2, book_depth=5)
+    assert got.results["stuck"].status is VenueStatus.FAILED
+    assert "timeout" in (got.results["stuck"].reason or "")
+    assert got.results["good"].status is VenueStatus.OK
+    assert got.results["also"].status is VenueStatus.OK
+    assert {q.venue for q in got.quotes} == {"good", "also"}
+    assert set(got.results["good"].books) == {"BTC/USDT:USDT"}
+
+
+async def test_errors_become_failed_status_with_reason():
+    limited = MemoryVenue("limited", {}, fail=RateLimited("limited", "slow down", retry_after_s=5))
+    ok = MemoryVenue("ok", {"BTC": (0.0001, 8)})
+    got = await collect({"limited": limited, "ok": ok}, deadline_s=5, book_depth=5)
+    r = got.results["limited"]
+    assert r.status is VenueStatus.FAILED and "RateLimited" in (r.reason or "")
+    assert got.results["ok"].status is VenueStatus.OK
+
+
+async def test_all_failed_is_reported():
+    boom = VenueUnavailable("x", "down")
+    got = await collect([MemoryVenue("x", {}, fail=boom)], deadline_s=5, book_depth=5)
+    assert got.all_failed
+
+
+async def test_book_failures_degrade_the_venue_but_keep_its_quotes():
+    a = MemoryVenue("a", {"BTC": (0.0001, 8), "ETH": (0.0, 8)}, bad_books=frozenset({"ETH"}))
+    b = MemoryVenue("b", {"BTC": (0.0005, 8), "ETH": (0.0005, 8)})
+    got = await collect([a, b], deadline_s=5, book_depth=5, book_candidates=2)
+    ra = got.results["a"]
+    assert ra.status is VenueStatus.DEGRADED and "1 of 2 books failed" in (ra.reason or "")
+    assert len(ra.quotes) == 2 and set(ra.books) == {"BTC/USDT:USDT"}
+    assert "ETH/USDT:USDT" in ra.book_errors
+
+
+async def test_books_respect_per_venue_concurrency_caps():
+    rates = {f"C{i}": (0.0001 * i, 8) for i in range(12)}
+    a = MemoryVenue("a", rates)
+    b = MemoryVenue("b", {k: (0.0, 8) for k in rates})
+    got = await collect(
+        [a, b], deadline_s=5, book_depth=5, book_candidates=12, max_concurrency={"a": 2, "b": 5}
+    )
+    assert len(got.results["a"].books) == 12
+    assert a.max_in_flight == 2 and b.max_in_flight == 5
+
+
+async def test_explicit_book_symbols_and_selector_function():
+    a = MemoryVenue("a", {"BTC": (0.0001, 8), "ETH": (0.0001, 8)})
+    got = await collect([a], deadline_s=5, book_depth=5, book_symbols=["ETH/USDT:USDT"])
+    assert a.book_calls == ["ETH"] and got.candidates == ["ETH/USDT:USDT"]
+    b = MemoryVenue("b", {"BTC": (0.0001, 8)})
+    got = await collect([b], deadline_s=5, book_depth=5, book_symbols=lambda qs: [qs[0].canonical])
+    assert b.book_calls == ["BTC"]
+    c = MemoryVenue("c", {"BTC": (0.0001, 8)})
+    await collect([c], deadline_s=5, book_depth=5, book_symbols=[])
+    assert c.book_calls == []
+
+
+async def test_progress_reports_start_and_finish_per_venue():
+    events: list[ProgressEvent] = []
+    venues = [MemoryVenue("a", {"BTC": (0.0, 8)}), MemoryVenue("b", {"BTC": (0.001, 8)})]
+    await collect(venues, deadline_s=5, book_depth=5, progress=events.append)
+    for name in ("a", "b"):
+        stages = [e.stage for e in events if e.venue == name]
+        assert stages[0] == "start" and "quotes" in stages and stages[-1] == "done"
+    quotes_event = next(e for e in events if e.venue == "a" and e.stage == "quotes")
+    assert quotes_event.result.status is VenueStatus.OK
+
+
+async def test_a_broken_progress_callback_does_not_break_collection():
+    def broken(event: ProgressEvent) -> None:
+        raise RuntimeError("display died")
+
+    got = await collect(
+        [MemoryVenue("a", {"BTC": (0.0, 8)})], deadline_s=5, book_depth=5, progress=broken
+    )
+    assert got.results["a"].status is VenueStatus.OK
+
+
+@pytest.mark.parametrize("deadline", [0.05, 0.2])
+async def test_deadline_during_books_degrades_instead_of_failing(deadline):
+    class SlowBooks(MemoryVenue):
+        async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    a = SlowBooks("a", {"BTC": (0.0, 8)})
+    b = MemoryVenue("b", {"BTC": (0.001, 8)})
+    got = await collect([a, b], deadline_s=deadline, book_depth=5)
+    ra = got.results["a"]
+    assert ra.status is VenueStatus.DEGRADED and "timeout" in (ra.reason or "")
+    assert len(ra.quotes) == 1
+    assert got.results["b"].status is VenueStatus.OK
