@@ -76,11 +76,9 @@ def normalize_url(url: str | URL) -> URL:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
         raise StorageError(f"not a database URL: {url!r}") from None
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-    elif backend != "sqlite":
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         shown = parsed.render_as_string(hide_password=True)
         raise StorageError(f"unsupported database {shown!r}: use sqlite:/// or postgresql://")
     return parsed

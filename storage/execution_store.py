@@ -31,6 +31,15 @@ def _fields(record: Any) -> dict[str, Any]:
     return data
 
 
+def _check_changes(
+    what: str, table: Any, changes: dict[str, Any], immutable: tuple[str, ...]
+) -> None:
+    unknown = sorted(set(changes) - {c.name for c in table.c})
+    frozen = sorted(set(changes) & set(immutable))
+    if unknown or frozen:
+        raise ValueError(f"{what}: cannot set {unknown + frozen} (unknown or immutable)")
+
+
 def _order(row: Row[Any]) -> OrderRecord:
     return OrderRecord(**row._asdict())
 
@@ -60,11 +69,9 @@ class ExecutionStore:
             stmt = ins.on_conflict_do_update(index_elements=["order_link_id"], set_=refresh)
             return int(conn.execute(stmt.returning(T.orders.c.id), data).scalar_one())
 
-    def update_order(self, order_link_id: str, updated_ms: int, **changes: Any) -> OrderRecord:
+    def update_order(self, order_link_id: str, /, updated_ms: int, **changes: Any) -> OrderRecord:
         """Change some fields (status, filled_qty, avg_price, venue_order_id, error)."""
-        bad = set(changes) - {c.name for c in T.orders.c} | set(changes) & set(_ORDER_IMMUTABLE)
-        if bad:
-            raise ValueError(f"update_order: cannot set {sorted(bad)}")
+        _check_changes("update_order", T.orders, changes, _ORDER_IMMUTABLE)
         stmt = (
             update(T.orders)
             .where(T.orders.c.order_link_id == order_link_id)
@@ -108,8 +115,11 @@ class ExecutionStore:
                 conn.execute(insert(T.legs), leg_rows)
         return pid
 
-    def update_position(self, position_id: int, updated_ms: int, **changes: Any) -> PositionRecord:
+    def update_position(
+        self, position_id: int, /, updated_ms: int, **changes: Any
+    ) -> PositionRecord:
         """Change state / closed_ms / realised_pnl_usd / notes of a position."""
+        _check_changes("update_position", T.positions, changes, ("id", "pair_key", "opened_ms"))
         stmt = (
             update(T.positions)
             .where(T.positions.c.id == position_id)
@@ -122,8 +132,9 @@ class ExecutionStore:
             raise KeyError(f"update_position: no position with id {position_id}")
         return _position(row)
 
-    def update_leg(self, leg_id: int, updated_ms: int, **changes: Any) -> LegRecord:
+    def update_leg(self, leg_id: int, /, updated_ms: int, **changes: Any) -> LegRecord:
         """Change filled_qty / avg_price / state of a leg."""
+        _check_changes("update_leg", T.legs, changes, ("id", "position_id", "role"))
         stmt = (
             update(T.legs)
             .where(T.legs.c.id == leg_id)
