@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from scanner.emulator.bybit_records import (
     MAINTENANCE_RATE,
@@ -81,7 +81,9 @@ class AccountState:
         return self.positions[symbol]
 
     def mark(self, symbol: str) -> Decimal:
-        return Decimal(str(self.market.mark_price(VENUE, symbol)))
+        """Mark price at the symbol's tick precision (the model's float has noise digits)."""
+        raw = Decimal(str(self.market.mark_price(VENUE, symbol)))
+        return raw.quantize(self.rules(symbol).tick_size, ROUND_HALF_UP)
 
     def find_order(self, order_id: str | None, order_link_id: str | None) -> Order | None:
         """orderId wins when both are given (as on Bybit)."""
@@ -183,6 +185,7 @@ class AccountState:
         position = self.positions.get(symbol)
         if position is None or position.size == 0:
             return
+        mark = mark.quantize(self.rules(symbol).tick_size, ROUND_HALF_UP)
         value = abs(position.size) * mark
         paid = money(position.size * mark * rate)  # > 0 means this account pays
         self._book_pnl(position, -paid)

@@ -39,9 +39,11 @@ ENDPOINT_LIMITS: dict[str, int] = {
     "/v5/position/switch-mode": 10,
     "/v5/account/wallet-balance": 50,
     "/v5/account/fee-rate": 5,
-    # Not in the facts table; assumed (ccxt calls them once per session to detect UTA).
+    # Not in the facts table; assumed (ccxt calls them once per session: UTA detection and
+    # coin info during load_markets).
     "/v5/account/info": 50,
     "/v5/user/query-api": 10,
+    "/v5/asset/coin/query-info": 5,
 }
 
 

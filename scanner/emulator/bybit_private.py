@@ -80,6 +80,7 @@ class BybitPrivateApi:
             (get, "/v5/account/fee-rate", queries.fee_rate),
             (get, "/v5/account/info", queries.account_info),
             (get, "/v5/user/query-api", queries.query_api),
+            (get, "/v5/asset/coin/query-info", queries.coin_info),
             (post, "/v5/order/create", _create_order),
             (post, "/v5/order/cancel", _cancel_order),
             (get, "/v5/order/realtime", queries.open_orders),

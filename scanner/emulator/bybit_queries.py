@@ -91,6 +91,11 @@ def query_api(state: AccountState, params: Params) -> dict[str, Any]:
     }
 
 
+def coin_info(state: AccountState, params: Params) -> dict[str, Any]:
+    """The settle coin only (ccxt's load_markets asks for coin info when it holds keys)."""
+    return {"rows": [{"name": "USDT", "coin": "USDT", "remainAmount": "5000000", "chains": []}]}
+
+
 def open_orders(state: AccountState, params: Params) -> dict[str, Any]:
     """/v5/order/realtime: open orders, or (openOnly=1) recently closed ones.
 
