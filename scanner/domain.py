@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -32,10 +33,16 @@ class Kind(StrEnum):
     SPOT = "spot"
 
 
-def canonical_id(base: str, quote: str, settle: str, kind: Kind = Kind.PERPETUAL) -> str:
-    """ccxt-style id of a canonical instrument: ``PEPE/USDT:USDT`` (perp), ``PEPE/USDT`` (spot)."""
+def canonical_id(
+    base: str, quote: str, settle: str, kind: Kind = Kind.PERPETUAL, expiry_ms: int | None = None
+) -> str:
+    """ccxt-style id: ``PEPE/USDT:USDT`` (perp), ``PEPE/USDT`` (spot), ``BTC/USDT:USDT-261225``
+    (dated, so a future can never share an id with the perpetual of the same asset)."""
     if kind is Kind.SPOT:
         return f"{base}/{quote}"
+    if kind is Kind.DATED and expiry_ms is not None:
+        day = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC).strftime("%y%m%d")
+        return f"{base}/{quote}:{settle}-{day}"
     return f"{base}/{quote}:{settle}"
 
 
@@ -70,7 +77,7 @@ class Instrument:
 
     @property
     def canonical(self) -> str:
-        return canonical_id(self.base, self.quote, self.settle, self.kind)
+        return canonical_id(self.base, self.quote, self.settle, self.kind, self.expiry_ms)
 
     @property
     def is_perpetual(self) -> bool:

@@ -162,7 +162,7 @@ def test_bybit_numbers_come_from_the_strings() -> None:
     dated = by_symbol("bybit", BYBIT)["BTCUSDT-25DEC26"]
     assert (dated.kind, dated.canonical, dated.expiry_ms) == (
         Kind.DATED,
-        "BTC/USDT:USDT",
+        "BTC/USDT:USDT-261225",
         1798185600000,
     )
 
@@ -315,7 +315,11 @@ def test_okx_futures_row_is_dated() -> None:
     row = dict(load(OKX)["data"][0], instType="FUTURES", instId="BTC-USD-220624",
                expTime="1656057600000")  # fmt: skip
     inst = instrument_from_okx(row)
-    assert (inst.kind, inst.expiry_ms, inst.canonical) == (Kind.DATED, 1656057600000, "BTC/USD:BTC")
+    assert (inst.kind, inst.expiry_ms, inst.canonical) == (
+        Kind.DATED,
+        1656057600000,
+        "BTC/USD:BTC-220624",
+    )
     assert perpetuals([inst]) == []
 
 
@@ -378,8 +382,12 @@ def test_bitget_delivery_and_coin_margined_rows() -> None:
                supportMarginCoins=["BTC", "ETH"], symbolType="delivery",
                deliveryTime="1703836800000")  # fmt: skip
     inst = instrument_from_bitget(row)
-    assert (inst.kind, inst.canonical, inst.expiry_ms) == (Kind.DATED, "ETH/USD:ETH", 1703836800000)
-    assert parse_symbol("bitget", "ETHUSD_231229").canonical == "ETH/USD:ETH"
+    assert (inst.kind, inst.canonical, inst.expiry_ms) == (
+        Kind.DATED,
+        "ETH/USD:ETH-231229",
+        1703836800000,
+    )
+    assert parse_symbol("bitget", "ETHUSD_231229").canonical == "ETH/USD:ETH-231229"
 
 
 # --- Hyperliquid ---------------------------------------------------------------------------

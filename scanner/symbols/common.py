@@ -44,7 +44,7 @@ class SymbolParts:
 
     @property
     def canonical(self) -> str:
-        return canonical_id(self.base, self.quote, self.settle, self.kind)
+        return canonical_id(self.base, self.quote, self.settle, self.kind, self.expiry_ms)
 
 
 # --- assets and multipliers --------------------------------------------------------------
