@@ -152,7 +152,7 @@ def test_dated_symbols_keep_their_date(venue: str, data: st.DataObject, when: da
     symbol = venue_symbol(venue, base, quote, settle, Kind.DATED, multiplier, expiry_ms)
     parts = parse_symbol(venue, symbol)
     assert (parts.canonical, parts.kind, parts.multiplier) == (
-        canonical_id(base, quote, settle),
+        canonical_id(base, quote, settle, Kind.DATED, parts.expiry_ms),
         Kind.DATED,
         multiplier,
     )
