@@ -8,7 +8,8 @@ every component is reported next to the total, and a component we cannot compute
 Components (each in [0, 1]):
 
 - persistence: share of the pair's last ``persistence_points`` observed differentials (hourly
-  buckets, see below) that had the same sign as the current one.
+  buckets in which either leg was observed, see below) that had the same sign as the current
+  one; needs at least 2 observations.
 - stability: x / (1 + x) with x = max(mean * sign, 0) / std of the differential over the
   lookback (sign = sign of the current differential, std with ddof=1). x/(1+x) maps the
   signal-to-noise ratio 0 -> 0, 1 -> 0.5, 3 -> 0.75 and never reaches 1; a constant non-zero
@@ -41,7 +42,9 @@ next_funding_ms     float   for live rows, the settlement the rate is for (nan i
 
 The differential series buckets observations per hour (last observation in a bucket wins,
 settled beats live at the same instant) and forward-fills each venue series for up to 8
-buckets, because an 8-hourly venue with only settlements has a value every 8th bucket.
+buckets, because an 8-hourly venue with only settlements has a value every 8th bucket. A
+bucket counts as an observation of the pair only if one of its legs was observed in it (a
+forward-filled value is not a new observation) and both legs have a value.
 """
 
 from __future__ import annotations
@@ -130,39 +133,41 @@ def _series_key(venue: pd.Series, canonical: pd.Series) -> pd.Series:
 
 
 def _rate_matrix(window: pd.DataFrame, first_bucket: int, last_bucket: int) -> pd.DataFrame:
-    """Buckets x series matrix of rate_per_h, forward-filled per series."""
+    """Buckets x series matrix of rate_per_h (not yet forward-filled)."""
     ordered = window.sort_values(["ts_ms", "is_settled"], kind="stable")
     ordered = ordered.assign(
         bucket=ordered["ts_ms"].to_numpy(dtype=np.int64) // BUCKET_MS,
         key=_series_key(ordered["venue"], ordered["canonical"]),
     )
     last = ordered.groupby(["bucket", "key"], sort=False)["rate_per_h"].last()
-    wide = last.unstack("key")
-    wide = wide.reindex(pd.RangeIndex(first_bucket, last_bucket + 1))
-    return wide.ffill(limit=FILL_LIMIT_BUCKETS)
+    return last.unstack("key").reindex(pd.RangeIndex(first_bucket, last_bucket + 1))
 
 
 def _leg_columns(
-    wide: pd.DataFrame, pairs: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rate matrix with two extra columns (zeros, nan) and each leg's column index."""
-    matrix = wide.to_numpy(dtype=float)
-    n_t, n_s = matrix.shape
-    matrix = np.hstack([matrix, np.zeros((n_t, 1)), np.full((n_t, 1), np.nan)])
-    cols = pd.Index(wide.columns.astype(str))
+    raw: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Forward-filled rates and raw-observation mask, each with two extra columns (zeros for a
+    spot leg, nan for a leg without history), and each leg's column index."""
+    filled = raw.ffill(limit=FILL_LIMIT_BUCKETS).to_numpy(dtype=float)
+    observed = raw.notna().to_numpy()
+    n_t, n_s = filled.shape
+    filled = np.hstack([filled, np.zeros((n_t, 1)), np.full((n_t, 1), np.nan)])
+    observed = np.hstack([observed, np.zeros((n_t, 2), dtype=bool)])
+    cols = pd.Index(raw.columns.astype(str))
     long_idx = cols.get_indexer(_series_key(pairs["long_venue"], pairs["long_canonical"]))
     short_idx = cols.get_indexer(_series_key(pairs["short_venue"], pairs["short_canonical"]))
     carry = (pairs["pair_type"] == "carry").to_numpy()
     long_idx = np.where(carry, n_s, np.where(long_idx < 0, n_s + 1, long_idx))
     short_idx = np.where(short_idx < 0, n_s + 1, short_idx)
-    return matrix, long_idx, short_idx
+    return filled, observed, long_idx, short_idx
 
 
 def _persistence_stability(
-    diffs: np.ndarray, current: np.ndarray, points: int
+    diffs: np.ndarray, observed: np.ndarray, current: np.ndarray, points: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Both series-based components for a (T, P) matrix of differentials."""
-    valid = ~np.isnan(diffs)
+    """Both series-based components for (T, P) differentials; only buckets where a leg was
+    actually observed (``observed``) count, forward-filled ones only supply the other leg."""
+    valid = ~np.isnan(diffs) & observed
     sign = np.sign(current)[None, :]
     from_end = np.cumsum(valid[::-1], axis=0)[::-1]
     recent = valid & (from_end <= points)
@@ -236,11 +241,14 @@ def history_components(
     ts = history["ts_ms"]
     window = history[(ts > start_ms) & (ts <= end_ms)]
     if not window.empty:
-        wide = _rate_matrix(window, int(start_ms // BUCKET_MS) + 1, int(end_ms // BUCKET_MS))
-        matrix, long_idx, short_idx = _leg_columns(wide, pairs)
-        diffs = matrix[:, short_idx] - matrix[:, long_idx]
+        raw = _rate_matrix(window, int(start_ms // BUCKET_MS) + 1, int(end_ms // BUCKET_MS))
+        rates, seen, long_idx, short_idx = _leg_columns(raw, pairs)
+        diffs = rates[:, short_idx] - rates[:, long_idx]
+        observed = seen[:, short_idx] | seen[:, long_idx]
         current = pairs["diff_per_h"].to_numpy(dtype=float)
-        persistence, stability = _persistence_stability(diffs, current, persistence_points)
+        persistence, stability = _persistence_stability(
+            diffs, observed, current, persistence_points
+        )
         out["persistence"] = persistence
         out["stability"] = stability
     scores = prediction_scores(history, start_ms, end_ms)

@@ -26,7 +26,7 @@ Decisions documented here (callers rely on them):
   ``book_thin`` True and ``executable`` False. ``executable`` also needs the total slippage
   within ``max_slippage_bps``. ``max_notional_usd``: the largest notional all four walks can
   fill; ``max_notional_within_slippage_usd``: the largest whose total slippage stays within
-  ``max_slippage_bps`` (vectorised bisection, relative precision ~1e-12).
+  ``max_slippage_bps`` (vectorised bisection, 60 halvings of [0, max_notional_usd]).
 - Settlement alignment, per unit notional, assuming the current rates are the ones settled:
   ``funding_to_next_long = -r_a`` (what the long pays at T_a), ``funding_to_next_short = +r_b``
   (what the short receives at T_b); ``first_cycle_h = (max(T_a, T_b) - now)`` in hours, and
@@ -307,7 +307,7 @@ def _total_slippage(table: BookTable, la: np.ndarray, sb: np.ndarray, n: np.ndar
 
 
 def _max_within(table: BookTable, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float,
-                iterations: int = 40) -> np.ndarray:  # fmt: skip
+                iterations: int = 60) -> np.ndarray:  # fmt: skip
     """Largest notional in [0, hi] whose total slippage is <= limit (bisection, vectorised)."""
     ok = ~np.isnan(hi)
     la, sb, top = la[ok], sb[ok], hi[ok]
