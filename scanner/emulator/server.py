@@ -1,0 +1,320 @@
+"""The emulator process: one aiohttp server on 127.0.0.1, every venue under its own prefix.
+
+``/bybit/v5/...``, ``/binanceusdm/fapi/...``, ``/okx/api/v5/...``, ``/gate/api/v4/...``,
+``/bitget/api/v2/...``, ``/hyperliquid/info``; plus ``/_control/...`` for tests and the CLI.
+A middleware applies the fault plan to every venue request; handlers never know about faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Protocol, cast
+
+from aiohttp import web
+
+from scanner.emulator.bybit_public import BybitPublic
+from scanner.emulator.clock import ClockError, EmuClock
+from scanner.emulator.faults import (
+    AFTER,
+    BEFORE,
+    FaultConfigError,
+    FaultPlan,
+    FaultSpec,
+    blank_fields,
+)
+from scanner.emulator.interfaces import MarketView
+from scanner.emulator.model import MarketModel
+from scanner.emulator.venues_binance import BinancePublic
+from scanner.emulator.venues_bitget import BitgetPublic
+from scanner.emulator.venues_gate import GatePublic
+from scanner.emulator.venues_hyperliquid import HyperliquidPublic
+from scanner.emulator.venues_okx import OkxPublic
+from scanner.emulator.wire import json_response
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class VenueApi(Protocol):
+    def __init__(self, model: MarketModel) -> None: ...
+
+    def register(self, app: web.Application, prefix: str) -> None: ...
+
+
+PUBLIC: dict[str, type[VenueApi]] = {
+    "bybit": BybitPublic,
+    "binanceusdm": BinancePublic,
+    "okx": OkxPublic,
+    "gate": GatePublic,
+    "bitget": BitgetPublic,
+    "hyperliquid": HyperliquidPublic,
+}
+TICK_S = 0.05  # how often real/accelerated clocks let the model settle in the background
+
+
+class Emulator:
+    """See ``scanner/emulator/__init__.py`` for the public contract."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        speed: float = 1.0,
+        faults: FaultPlan | dict[str, Any] | list[Any] | None = None,
+        history_days: float = 3,
+        start_ms: int | None = None,
+        stepped: bool = False,
+        bybit_accounts: Any = None,
+    ) -> None:
+        self.seed = seed
+        self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
+        self.market = MarketModel(self.clock, seed=seed, history_days=history_days)
+        if faults is None:
+            self.faults = FaultPlan(seed=seed)
+        elif isinstance(faults, FaultPlan):
+            self.faults = faults
+        else:
+            self.faults = FaultPlan.from_config(faults, seed=seed)
+        self._fault_rng = random.Random(seed)
+        self.bybit_accounts = list(bybit_accounts or [])
+        self.bybit_private: Any = None
+        self.app = self._build_app()
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    # ------------------------------------------------------------------ app
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._fault_middleware])
+        for venue, cls in PUBLIC.items():
+            cls(self.market).register(app, f"/{venue}")
+        self._register_private(app)
+        app.router.add_post("/_control/faults", self._control_faults)
+        app.router.add_get("/_control/state", self._control_state)
+        app.router.add_post("/_control/advance", self._control_advance)
+        return app
+
+    def _register_private(self, app: web.Application) -> None:
+        """Bybit's signed endpoints live in ``bybit_private`` (built separately)."""
+        from scanner.emulator import bybit_private
+
+        self.bybit_private = bybit_private.register(
+            app, "/bybit", cast(MarketView, self.market), self.bybit_accounts
+        )
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("emulator not started: await emu.start() first")
+        return f"http://127.0.0.1:{self.port}"
+
+    def venue_url(self, venue: str) -> str:
+        if venue not in PUBLIC:
+            raise ValueError(f"unknown venue {venue!r}; the emulator serves {sorted(PUBLIC)}")
+        return f"{self.url}/{venue}"
+
+    async def start(self, port: int = 0) -> Emulator:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        if not self.clock.stepped:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        log.info("emulator listening on %s", self.url)
+        return self
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def advance(self, ms: int) -> int:
+        """Stepped mode: move time forward (settling funding on the way)."""
+        now = self.clock.step(ms)
+        await asyncio.sleep(0)
+        return now
+
+    async def _tick_forever(self) -> None:
+        while True:
+            self.clock.tick()
+            await asyncio.sleep(TICK_S)
+
+    # ------------------------------------------------------------------ faults
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        parts = request.path.split("/", 2)
+        venue = parts[1] if len(parts) > 1 else ""
+        if venue not in PUBLIC:
+            return await handler(request)
+        path = "/" + (parts[2] if len(parts) > 2 else "")
+        self.market.sync()
+        latency = self.faults.pick(venue, path, {"latency"})
+        if latency is not None:
+            jitter = self._fault_rng.uniform(-latency.jitter_ms, latency.jitter_ms)
+            await asyncio.sleep(max(0.0, latency.latency_ms + jitter) / 1000)
+        before = self.faults.pick(venue, path, BEFORE)
+        if before is not None:
+            return await self._apply_before(request, venue, before)
+        response = await handler(request)
+        after = self.faults.pick(venue, path, AFTER)
+        if after is not None and isinstance(response, web.Response):
+            return _apply_after(response, after)
+        return response
+
+    async def _apply_before(
+        self, request: web.Request, venue: str, spec: FaultSpec
+    ) -> web.StreamResponse:
+        now = self.clock.now_ms()
+        if spec.kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("emulated connection reset")
+        if spec.kind == "timeout":
+            await asyncio.sleep(spec.hang_s)
+            return json_response({"error": "emulated timeout elapsed"}, status=504)
+        if spec.kind == "ban":
+            return web.Response(status=spec.http_status or 403, text="access too frequent")
+        if spec.kind == "server_error":
+            status = spec.http_status or 503
+            return web.Response(status=status, text=f"emulated server error {status}")
+        return _rate_limited(venue, spec, now)
+
+    # ------------------------------------------------------------------ control
+    async def _control_faults(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return json_response({"error": "body must be JSON"}, status=400)
+        try:
+            if isinstance(body, dict) and body.get("clear"):
+                self.faults.clear()
+                rest = {k: v for k, v in body.items() if k != "clear"}
+                if rest.get("faults"):
+                    self._merge(FaultPlan.from_config(rest, seed=self.faults.seed))
+            else:
+                self._merge(FaultPlan.from_config(body, seed=self.faults.seed))
+        except FaultConfigError as exc:
+            return json_response({"error": str(exc)}, status=400)
+        return json_response({"faults": self.faults.describe()})
+
+    def _merge(self, plan: FaultPlan) -> None:
+        for rule in plan.rules:
+            self.faults.set(rule.venue, rule.endpoint, rule.spec)
+
+    async def _control_state(self, request: web.Request) -> web.Response:
+        return json_response(self.state())
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "now_ms": self.clock.now_ms(),
+            "start_ms": self.clock.start_ms,
+            "history_start_ms": self.market.history_start_ms,
+            "stepped": self.clock.stepped,
+            "speed": self.clock.speed,
+            "seed": self.seed,
+            "venues": {v: len(self.market.perpetual_symbols(v)) for v in PUBLIC},
+            "faults": self.faults.describe(),
+        }
+
+    async def _control_advance(self, request: web.Request) -> web.Response:
+        try:
+            ms = int(request.query.get("ms", ""))
+            now = await self.advance(ms)
+        except ValueError:
+            return json_response({"error": "advance needs ?ms=<non-negative integer>"}, status=400)
+        except ClockError as exc:
+            return json_response({"error": str(exc)}, status=409)
+        return json_response({"now_ms": now})
+
+    # ------------------------------------------------------------------ threads
+    @contextlib.contextmanager
+    def run_in_thread(self, port: int = 0) -> Iterator[Emulator]:
+        """Serve from a daemon thread with its own event loop (for sync code: CLI, demo).
+
+        ``with Emulator(seed=1).run_in_thread() as emu: ...`` — ``emu.url`` is ready inside.
+        """
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start(port))
+            except BaseException as exc:  # reported to the caller below
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=serve, name="fundscan-emulator", daemon=True)
+        thread.start()
+        ready.wait()
+        if errors:
+            raise errors[0]
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+
+
+def _rate_limited(venue: str, spec: FaultSpec, now: int) -> web.Response:
+    """Bybit answers UID limits with HTTP 200 + retCode 10006 and the X-Bapi-Limit headers."""
+    reset = now + 2000
+    if venue == "bybit" and spec.http_status in (None, 200):
+        headers = {
+            "X-Bapi-Limit": "10",
+            "X-Bapi-Limit-Status": "0",
+            "X-Bapi-Limit-Reset-Timestamp": str(reset),
+        }
+        body = {
+            "retCode": 10006,
+            "retMsg": "Too many visits. Exceeded the API Rate Limit.",
+            "result": {},
+            "retExtInfo": {},
+            "time": now,
+        }
+        return json_response(body, headers=headers)
+    return json_response(
+        {"error": "rate limited", "code": 429},
+        status=spec.http_status or 429,
+        headers={"Retry-After": "2"},
+    )
+
+
+def _apply_after(response: web.Response, spec: FaultSpec) -> web.Response:
+    text = response.text or ""
+    headers = {"Content-Type": response.content_type}
+    if spec.kind == "malformed":
+        return web.Response(status=200, text="<html>502 Bad Gateway</html>{", headers=headers)
+    if spec.kind == "truncated":
+        return web.Response(status=200, text=text[: max(1, len(text) // 2)], headers=headers)
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return response
+    return json_response(blank_fields(body, spec.fields), status=response.status)

@@ -1,0 +1,166 @@
+"""Gate.io API v4 futures endpoints (settle ``usdt``; other settles answer empty lists).
+
+Contracts are the recorded rows with the live fields replaced (``funding_rate``,
+``funding_rate_indicative``, ``funding_next_apply`` in unix **seconds**, ``mark_price``,
+``index_price``, ``last_price``). Funding history rows ``{t, r}`` are newest first with ``t`` in
+seconds; order book sizes are integer contract counts.
+Errors: HTTP 400 ``{"label": "CONTRACT_NOT_FOUND", "message": ...}`` as Gate does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from scanner.emulator.model import MarketModel
+from scanner.emulator.universe import Listing
+from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+
+VENUE = "gate"
+SETTLE = "usdt"
+
+
+def error(label: str, message: str, status: int = 400) -> web.Response:
+    return json_response({"label": label, "message": message}, status=status)
+
+
+class GatePublic:
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+
+    def register(self, app: web.Application, prefix: str) -> None:
+        base = prefix + "/api/v4/futures/{settle}"
+        app.router.add_get(base + "/contracts", self.contracts)
+        app.router.add_get(base + "/contracts/{contract}", self.contract)
+        app.router.add_get(base + "/tickers", self.tickers)
+        app.router.add_get(base + "/funding_rate", self.funding_rate)
+        app.router.add_get(base + "/order_book", self.order_book)
+        # ccxt's load_markets also asks for currencies; an empty list is a valid answer.
+        app.router.add_get(prefix + "/api/v4/spot/currencies", self.empty)
+
+    async def empty(self, request: web.Request) -> web.Response:
+        return json_response([])
+
+    def _contract_row(self, x: Listing, now: int) -> dict[str, Any]:
+        i = self.model.index_of(VENUE, x.symbol)
+        mark = float(self.model.mark_prices(now)[i])
+        rate = rate_str(float(self.model.funding_rates(now)[i]))
+        row = dict(x.raw)
+        row.update(
+            {
+                "funding_rate": rate,
+                "funding_rate_indicative": rate,
+                "funding_next_apply": self.model.next_funding_ms(VENUE, x.symbol, now) // 1000,
+                "mark_price": fmt(mark, x.tick),
+                "index_price": fmt(float(self.model.index_prices(now)[i]), places=6),
+                "last_price": fmt(mark, x.tick),
+            }
+        )
+        return row
+
+    def _find(self, request: web.Request, contract: str | None) -> Listing | web.Response:
+        if request.match_info["settle"] != SETTLE:
+            return error(
+                "INVALID_PARAM_VALUE",
+                f"settle {request.match_info['settle']!r} has no contracts here",
+            )
+        x = self.by_symbol.get(contract or "")
+        if x is None:
+            return error("CONTRACT_NOT_FOUND", f"contract {contract!r} not found")
+        return x
+
+    async def contracts(self, request: web.Request) -> web.Response:
+        if request.match_info["settle"] != SETTLE:
+            return json_response([])
+        now = self.model.clock.now_ms()
+        return json_response([self._contract_row(x, now) for x in self.by_symbol.values()])
+
+    async def contract(self, request: web.Request) -> web.Response:
+        x = self._find(request, request.match_info["contract"])
+        if isinstance(x, web.Response):
+            return x
+        return json_response(self._contract_row(x, self.model.clock.now_ms()))
+
+    async def tickers(self, request: web.Request) -> web.Response:
+        if request.match_info["settle"] != SETTLE:
+            return json_response([])
+        now = self.model.clock.now_ms()
+        wanted = request.query.get("contract")
+        rows = [self.by_symbol[wanted]] if wanted in self.by_symbol else []
+        if not wanted:
+            rows = list(self.by_symbol.values())
+        return json_response([self._ticker(x, now) for x in rows])
+
+    def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
+        c = self._contract_row(x, now)
+        bids, asks = self.model.book(VENUE, x.symbol, 1)
+        return {
+            "contract": x.symbol,
+            "last": c["last_price"],
+            "change_percentage": "0",
+            "total_size": "0",
+            "volume_24h": "0",
+            "volume_24h_base": "0",
+            "volume_24h_quote": "0",
+            "volume_24h_settle": "0",
+            "mark_price": c["mark_price"],
+            "funding_rate": c["funding_rate"],
+            "funding_rate_indicative": c["funding_rate_indicative"],
+            "index_price": c["index_price"],
+            "quanto_base_rate": "",
+            "low_24h": c["last_price"],
+            "high_24h": c["last_price"],
+            "highest_bid": fmt(bids[0][0], x.tick),
+            "lowest_ask": fmt(asks[0][0], x.tick),
+            "quanto_multiplier": x.raw["quanto_multiplier"],
+        }
+
+    async def funding_rate(self, request: web.Request) -> web.Response:
+        q = request.query
+        x = self._find(request, q.get("contract"))
+        if isinstance(x, web.Response):
+            return x
+        try:
+            limit = int_param(q, "limit", 100) or 100
+            since_s = int_param(q, "from")
+            to_s = int_param(q, "to")
+        except ValueError:
+            return error("INVALID_PARAM_VALUE", "limit/from/to must be integers")
+        if not 1 <= limit <= 1000:
+            return error("INVALID_PARAM_VALUE", "limit must be in [1, 1000]")
+        rows = self.model.history(VENUE, x.symbol)
+        rows = [r for r in rows if (since_s is None or r[0] // 1000 >= since_s)]
+        rows = [r for r in rows if (to_s is None or r[0] // 1000 <= to_s)]
+        rows = rows[::-1][:limit]
+        # real rows carry 1-3 s of jitter on t
+        return json_response(
+            [{"t": t // 1000 + 1 + (t // 3_600_000) % 3, "r": rate_str(r)} for t, r in rows]
+        )
+
+    async def order_book(self, request: web.Request) -> web.Response:
+        q = request.query
+        x = self._find(request, q.get("contract"))
+        if isinstance(x, web.Response):
+            return x
+        try:
+            limit = int_param(q, "limit", 10) or 10
+        except ValueError:
+            return error("INVALID_PARAM_VALUE", "limit must be an integer")
+        if not 1 <= limit <= 300:
+            return error("INVALID_PARAM_VALUE", "limit must be in [1, 300]")
+        now = self.model.clock.now_ms()
+        bids, asks = self.model.book(VENUE, x.symbol, limit)
+        body: dict[str, Any] = {}
+        if q.get("with_id") == "true":
+            body["id"] = now // 10
+        body.update(
+            {
+                "current": now / 1000,
+                "update": (now - 30) / 1000,
+                "asks": [{"p": fmt(p, x.tick), "s": int(s)} for p, s in asks],
+                "bids": [{"p": fmt(p, x.tick), "s": int(s)} for p, s in bids],
+            }
+        )
+        return json_response(body)

@@ -1,0 +1,146 @@
+"""OKX V5 public endpoints: instruments, funding-rate, funding-rate-history, market/books.
+
+Everything is a string (``code: "0"``, timestamps, numbers), as in the real bodies. The
+funding-rate row copies the field set of the recorded XRP-USDT-SWAP body: ``fundingTime`` is the
+coming settlement, ``nextFundingTime`` the one after, ``nextFundingRate`` is ``""``.
+Errors: HTTP 400 with ``{"code": "51001", "msg": "Instrument ID does not exist", "data": []}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from scanner.emulator.model import MarketModel
+from scanner.emulator.universe import Listing, load_json
+from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+
+VENUE = "okx"
+HOUR_MS = 3_600_000
+
+
+def ok(data: list[Any]) -> web.Response:
+    return json_response({"code": "0", "data": data, "msg": ""})
+
+
+def error(code: str, msg: str, status: int = 400) -> web.Response:
+    return json_response({"code": code, "data": [], "msg": msg}, status=status)
+
+
+class OkxPublic:
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.template = load_json("okx_api_v5_public_funding-rate_XRP-USDT-SWAP.json")["data"][0]
+
+    def register(self, app: web.Application, prefix: str) -> None:
+        app.router.add_get(prefix + "/api/v5/public/time", self.time)
+        app.router.add_get(prefix + "/api/v5/public/instruments", self.instruments)
+        app.router.add_get(prefix + "/api/v5/public/funding-rate", self.funding_rate)
+        app.router.add_get(prefix + "/api/v5/public/funding-rate-history", self.history)
+        app.router.add_get(prefix + "/api/v5/market/books", self.books)
+
+    async def time(self, request: web.Request) -> web.Response:
+        return ok([{"ts": str(self.model.clock.now_ms())}])
+
+    async def instruments(self, request: web.Request) -> web.Response:
+        inst_type = request.query.get("instType")
+        if not inst_type:
+            return error("50014", "Parameter instType can not be empty")
+        if inst_type != "SWAP":
+            return ok([])
+        rows = [x.raw for x in self.by_symbol.values()]
+        if request.query.get("instId"):
+            rows = [r for r in rows if r["instId"] == request.query["instId"]]
+        return ok(rows)
+
+    def _rate_row(self, x: Listing, now: int) -> dict[str, Any]:
+        i = self.model.index_of(VENUE, x.symbol)
+        nxt = self.model.next_funding_ms(VENUE, x.symbol, now)
+        history = self.model.history(VENUE, x.symbol, now)
+        row = dict(self.template)
+        row.update(
+            {
+                "fundingRate": rate_str(float(self.model.funding_rates(now)[i]), 16),
+                "fundingTime": str(nxt),
+                "instId": x.symbol,
+                "maxFundingRate": rate_str(x.cap),
+                "minFundingRate": rate_str(x.floor),
+                "nextFundingRate": "",
+                "nextFundingTime": str(nxt + x.interval_h * HOUR_MS),
+                "settFundingRate": rate_str(history[-1][1], 16) if history else "",
+                "settState": "settled",
+                "ts": str(now),
+            }
+        )
+        return row
+
+    async def funding_rate(self, request: web.Request) -> web.Response:
+        inst_id = request.query.get("instId")
+        now = self.model.clock.now_ms()
+        if not inst_id:
+            return error("50014", "Parameter instId can not be empty")
+        if inst_id == "ANY":
+            return ok([self._rate_row(x, now) for x in self.by_symbol.values()])
+        x = self.by_symbol.get(inst_id)
+        if x is None:
+            return error("51001", "Instrument ID does not exist")
+        return ok([self._rate_row(x, now)])
+
+    async def history(self, request: web.Request) -> web.Response:
+        q = request.query
+        x = self.by_symbol.get(q.get("instId", ""))
+        if x is None:
+            return error("51001", "Instrument ID does not exist")
+        try:
+            limit = int_param(q, "limit", 100) or 100
+            before = int_param(q, "before")
+            after = int_param(q, "after")
+        except ValueError:
+            return error("50014", "Parameter limit/before/after must be integers")
+        if not 1 <= limit <= 100:
+            return error("51000", "Parameter limit error")
+        now = self.model.clock.now_ms()
+        rows = self.model.history(VENUE, x.symbol, now)
+        if before is not None:
+            rows = [r for r in rows if r[0] > before][:limit]
+        if after is not None:
+            rows = [r for r in rows if r[0] < after]
+        rows = rows[-limit:][::-1]
+        return ok(
+            [
+                {
+                    "fundingRate": rate_str(r, 16),
+                    "fundingTime": str(t),
+                    "instId": x.symbol,
+                    "instType": "SWAP",
+                    "method": "current_period",
+                    "realizedRate": rate_str(r, 16),
+                }
+                for t, r in rows
+            ]
+        )
+
+    async def books(self, request: web.Request) -> web.Response:
+        q = request.query
+        x = self.by_symbol.get(q.get("instId", ""))
+        if x is None:
+            return error("51001", "Instrument ID does not exist")
+        try:
+            size = int_param(q, "sz", 1) or 1
+        except ValueError:
+            return error("50014", "Parameter sz must be an integer")
+        if not 1 <= size <= 400:
+            return error("51000", "Parameter sz error")
+        bids, asks = self.model.book(VENUE, x.symbol, size)
+        n = lambda s: str(1 + int(s) % 7)  # noqa: E731  (number of orders at the level)
+        return ok(
+            [
+                {
+                    "asks": [[fmt(p, x.tick), fmt(s, x.lot), "0", n(s)] for p, s in asks],
+                    "bids": [[fmt(p, x.tick), fmt(s, x.lot), "0", n(s)] for p, s in bids],
+                    "ts": str(self.model.clock.now_ms()),
+                }
+            ]
+        )

@@ -1,0 +1,49 @@
+"""Formatting helpers shared by the venue handlers: numbers as the venues print them."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+
+def decimals_of(step: float) -> int:
+    """Number of decimals a tick/lot implies (0.0001 -> 4, 0.5 -> 1, 10 -> 0)."""
+    if step <= 0:
+        return 8
+    exp = Decimal(repr(step)).normalize().as_tuple().exponent
+    return max(0, -int(exp))
+
+
+def fmt(x: float, step: float | None = None, places: int | None = None) -> str:
+    """A venue-style decimal string: rounded to ``step``'s decimals (or ``places``)."""
+    if not math.isfinite(x):
+        return "0"
+    n = places if places is not None else (decimals_of(step) if step else 8)
+    return f"{x:.{n}f}"
+
+
+def rate_str(x: float, places: int = 8) -> str:
+    """Funding rates: fixed decimals, no exponent (venues never print 1e-05)."""
+    return f"{x:.{places}f}".rstrip("0").rstrip(".") if x else "0"
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def int_param(query: Any, name: str, default: int | None = None) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    return int(raw)
