@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from scanner.cli import collect_cmd, config_cmd, db_cmd
+from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd
 
 app = typer.Typer(
     name="fundscan",
@@ -22,6 +22,7 @@ app = typer.Typer(
 config_cmd.register(app)
 db_cmd.register(app)
 collect_cmd.register(app)
+emulator_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,79 @@
+"""``fundscan emulator``: run the venue emulator standalone until interrupted.
+
+The first stdout line is always ``emulator listening on http://127.0.0.1:PORT`` (flushed), so a
+script or test can start it with ``--port 0`` and read the port it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+import typer
+
+from scanner.cli.common import fail, setup_logging
+
+
+def _accounts(key: str | None, secret: str | None) -> list[object]:
+    if not key and not secret:
+        return []
+    if not key or not secret:
+        raise fail("--bybit-key and --bybit-secret must be given together")
+    from scanner.emulator.bybit_account import BybitAccount
+
+    return [BybitAccount(api_key=key, api_secret=secret)]
+
+
+async def _serve(emu: object, port: int) -> None:
+    from scanner.emulator import Emulator
+
+    assert isinstance(emu, Emulator)
+    await emu.start(port)
+    sys.stdout.write(f"emulator listening on {emu.url}\n")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emu.stop()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("emulator")
+    def emulator(
+        port: int = typer.Option(8765, "--port", help="TCP port on 127.0.0.1 (0 = any free)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the market model and faults."),
+        faults: Path | None = typer.Option(None, "--faults", help="YAML/JSON fault plan."),
+        speed: float = typer.Option(1.0, "--speed", help="Market time per real time (> 0)."),
+        history_days: float = typer.Option(3.0, "--history-days", help="Days of past funding."),
+        bybit_key: str | None = typer.Option(None, "--bybit-key", help="Emulated Bybit API key."),
+        bybit_secret: str | None = typer.Option(
+            None, "--bybit-secret", help="Its secret (never printed)."
+        ),
+        verbose: bool = typer.Option(False, "--verbose", "-v"),
+    ) -> None:
+        """Serve Bybit, Binance USD-M, OKX, Gate, Bitget and Hyperliquid on one local port."""
+        from scanner.emulator import Emulator, FaultConfigError, FaultPlan
+
+        setup_logging(verbose)
+        if speed <= 0:
+            raise fail(f"--speed must be > 0, got {speed}")
+        if not 0 <= port <= 65535:
+            raise fail(f"--port must be in 0..65535, got {port}")
+        try:
+            plan = FaultPlan.from_file(faults, seed=seed) if faults else None
+        except FaultConfigError as exc:
+            raise fail(f"--faults: {exc}") from None
+        emu = Emulator(
+            seed=seed,
+            speed=speed,
+            faults=plan,
+            history_days=history_days,
+            bybit_accounts=_accounts(bybit_key, bybit_secret),
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            try:
+                asyncio.run(_serve(emu, port))
+            except OSError as exc:
+                raise fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
