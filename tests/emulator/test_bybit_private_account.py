@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_bybit_private_fakes import ETH_ASKS, ETH_BIDS, ETH_MARK, FakeClock, FakeMarket
 
 from scanner.emulator.bybit_account import AccountState, BybitAccount
@@ -277,3 +279,41 @@ def test_account_repr_hides_the_secret() -> None:
     account = BybitAccount("visible-key", "very-secret-value")
     assert "very-secret-value" not in repr(account)
     assert "visible-key" in repr(account)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    trades=st.lists(
+        st.tuples(st.sampled_from(["Buy", "Sell"]), st.integers(min_value=1, max_value=300)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_cash_flow_identity_once_flat(trades: list[tuple[str, int]]) -> None:
+    """Flat again, the wallet moved by sells - buys - fees, whatever path the position took.
+
+    Independent of how the account averages entry prices; the only slack is the 8-decimal
+    rounding of average prices and PnL (a few 1e-8 per fill).
+    """
+    market = FakeMarket(clock=FakeClock(NOW))
+    deep = 500.0  # deep third levels inside the 5 % band: every order fills completely
+    market.books["ETHUSDT"] = (
+        [*ETH_BIDS[:2], (ETH_BIDS[2][0], deep)],
+        [*ETH_ASKS[:2], (ETH_ASKS[2][0], deep)],
+    )
+    state = make_state(market)
+    for side, hundredths in trades:
+        state.place_order(order(side=side, qty=str(D(hundredths) / 100)))
+    size = state.positions["ETHUSDT"].size
+    if size != 0:
+        close_side = "Sell" if size > 0 else "Buy"
+        state.place_order(order(side=close_side, qty=str(abs(size)), reduceOnly=True))
+
+    trades_done = [e for e in state.executions if e.exec_type == "Trade"]
+    sells = sum((e.exec_value for e in trades_done if e.side == "Sell"), D(0))
+    buys = sum((e.exec_value for e in trades_done if e.side == "Buy"), D(0))
+    fees = sum((e.exec_fee for e in trades_done), D(0))
+    assert state.positions["ETHUSDT"].size == 0
+    slack = D("0.00000002") * len(trades_done) * (1 + max(e.exec_qty for e in trades_done))
+    assert abs((state.wallet - D("100000")) - (sells - buys - fees)) <= slack
+    assert state.positions["ETHUSDT"].cum_realised_pnl == state.wallet - D("100000")
