@@ -178,7 +178,10 @@ def _filtered_orders(state: AccountState, params: Params) -> list[Order]:
     return sorted(selected, key=lambda o: o.created_ms, reverse=True)
 
 
-def _apply(rows: Iterable[Any], params: Params, filters: Mapping[str, Callable[..., bool]]):
+def _apply(
+    rows: Iterable[Any], params: Params, filters: Mapping[str, Callable[..., bool]]
+) -> list[Any]:
+    """Keep rows matching every filter whose parameter the request carries."""
     for name, keep in filters.items():
         wanted = params.get(name)
         if wanted:

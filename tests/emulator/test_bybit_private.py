@@ -14,6 +14,7 @@ import pytest
 from test_bybit_private_fakes import (
     KEY,
     OTHER_KEY,
+    OTHER_SECRET,
     SECRET,
     FakeClock,
     FakeMarket,
@@ -207,9 +208,7 @@ async def test_rate_limit_per_uid_per_endpoint_with_headers() -> None:
         first_five = [await emu.get("/v5/account/fee-rate", query) for _ in range(5)]
         limited = await emu.get("/v5/account/fee-rate", query)
         other_endpoint = await emu.get("/v5/position/list", query)
-        other_uid = await emu.get(
-            "/v5/account/fee-rate", query, key=OTHER_KEY, secret="emu-secret-2"
-        )
+        other_uid = await emu.get("/v5/account/fee-rate", query, key=OTHER_KEY, secret=OTHER_SECRET)
         clock.fixed_ms = FIXED_NOW + 999
         still_limited = await emu.get("/v5/account/fee-rate", query)
         clock.fixed_ms = FIXED_NOW + 1000
