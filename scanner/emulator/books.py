@@ -37,6 +37,8 @@ def synth_book(
 ) -> tuple[Levels, Levels]:
     """(bids best-first, asks best-first) with ``depth`` levels a side, prices on the tick."""
     tick = listing.tick or mark * 1e-4
+    if listing.sig_figs and mark > 0:
+        tick = max(tick, 10.0 ** (math.floor(math.log10(mark)) - listing.sig_figs + 1))
     half = max(tick, mark * cal.BOOK_SPREAD_REL / 2)
     gap = max(tick, _round_to(mark * cal.BOOK_LEVEL_GAP_REL, tick))
     best_bid = math.floor((mark - half) / tick) * tick

@@ -50,6 +50,7 @@ class Listing:
     tick: float = 0.0001
     lot: float = 1.0
     inverse: bool = False
+    sig_figs: int | None = None  # Hyperliquid: prices have at most 5 significant figures
     price0: float | None = None  # recorded venue price, if any
     rate0: float | None = None  # recorded rate per interval, if any
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -235,6 +236,7 @@ def _hyperliquid() -> list[Listing]:
                 floor=-HYPERLIQUID_CAP_PER_H,
                 tick=10.0 ** -max(0, 6 - int(r["szDecimals"])),
                 lot=10.0 ** -int(r["szDecimals"]),
+                sig_figs=5,
                 price0=_f(ctx.get("markPx")),
                 rate0=_f(ctx.get("funding")),
                 raw={**r, "ctx": ctx},
