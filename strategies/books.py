@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scanner.domain import OrderBook
-from strategies.costs import Side, as_levels, depth_within, side_slippage
+from strategies.costs import Side, as_levels, side_slippage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ class SideTable:
         depth = np.where(n_levels > 0, cum_n[rows, last], 0.0)
         total_qty = np.where(n_levels > 0, cum_q[rows, last], 0.0)
         return cls(price, cum_n, cum_q, n_levels, depth, total_qty)
+
+    def notional_where(self, mask: np.ndarray) -> np.ndarray:
+        """Per book, the USD notional of the levels selected by the (B, L) ``mask``."""
+        cum = np.where(np.isfinite(self.cum_notional), self.cum_notional, np.nan)
+        level = np.diff(cum, axis=1, prepend=0.0)
+        return np.where(mask & ~np.isnan(level), level, 0.0).sum(axis=1)
 
     def walk(self, rows: np.ndarray, notional_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(vwap, filled notional) of taking ``notional_usd[i]`` from book ``rows[i]``.
@@ -117,19 +123,13 @@ class BookTable:
             log.warning("ignoring crossed book %s %s", book.venue, book.venue_symbol)
         # a crossed or one-sided book has no usable mid: the engine treats it as missing
         mid = np.where(crossed, np.nan, (best_ask + best_bid) / 2.0)
-        ask_band = np.array(
-            [depth_within(a, m, band_frac, "buy") for a, m in zip(asks, mid, strict=True)]
-        )
-        bid_band = np.array(
-            [depth_within(b, m, band_frac, "sell") for b, m in zip(bids, mid, strict=True)]
-        )
+        ask_table, bid_table = SideTable.build(asks), SideTable.build(bids)
+        ask_band = ask_table.notional_where(ask_table.price <= (mid * (1 + band_frac))[:, None])
+        bid_band = bid_table.notional_where(bid_table.price >= (mid * (1 - band_frac))[:, None])
         ask_band = np.where(np.isnan(mid), np.nan, ask_band)
         bid_band = np.where(np.isnan(mid), np.nan, bid_band)
         ts = np.array([float(b.ts_ms) for b in books])
-        return cls(
-            SideTable.build(asks), SideTable.build(bids), mid, best_bid, best_ask, ts,
-            ask_band, bid_band,
-        )  # fmt: skip
+        return cls(ask_table, bid_table, mid, best_bid, best_ask, ts, ask_band, bid_band)
 
     def slippage(self, side: Side, rows: np.ndarray, notional_usd: np.ndarray) -> np.ndarray:
         """Slippage fraction of a ``side`` order per row; nan where ``rows`` is -1 (no book)."""

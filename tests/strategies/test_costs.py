@@ -157,6 +157,11 @@ def test_vectorised_walks_match_a_naive_walk_on_real_books(name: str) -> None:
             assert filled_vec[i] == pytest.approx(want_filled, rel=1e-12)
         slip = table.slippage(side, rows, notionals)  # type: ignore[arg-type]
         assert np.all(np.diff(slip) >= -1e-15), "slippage must not fall as size grows"
+        band = table.ask_band if side == "buy" else table.bid_band
+        mid = book.mid
+        assert mid is not None
+        want = depth_within(np.array(levels), mid, 0.001, side)  # type: ignore[arg-type]
+        assert band[0] == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["binance", "bybit", "gate", "hyperliquid"])

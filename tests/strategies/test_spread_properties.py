@@ -98,8 +98,9 @@ def test_net_apr_never_exceeds_gross_and_only_positive_d(mkt) -> None:
 @given(market(), st.floats(min_value=10.0, max_value=1e5), st.floats(min_value=1.0, max_value=50.0))
 def test_cost_grows_weakly_with_notional(mkt, small: float, factor: float) -> None:
     key = ["long_venue", "short_venue", "symbol"]
-    a = _run(*mkt, notional=small).set_index(key)["cost_frac"]
-    b = _run(*mkt, notional=small * factor).set_index(key)["cost_frac"]
+    quotes, books = mkt
+    a = _run(quotes, books, notional=small).set_index(key)["cost_frac"]
+    b = _run(quotes, books, notional=small * factor).set_index(key)["cost_frac"]
     both = a.index.intersection(b.index)
     assert len(both) == len(a)
     assert (a[both] <= b[both] + 1e-12).all()
