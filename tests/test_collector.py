@@ -217,3 +217,28 @@ async def test_deadline_during_books_degrades_instead_of_failing(deadline):
     assert ra.status is VenueStatus.DEGRADED and "timeout" in (ra.reason or "")
     assert len(ra.quotes) == 1
     assert got.results["b"].status is VenueStatus.OK
+
+
+async def test_emulated_venue_timing_out_fails_while_the_others_complete():
+    """Real adapters against the emulator; OKX hangs on every request."""
+    from scanner.emulator.faults import FaultSpec
+    from scanner.emulator.server import Emulator
+    from scanner.settings import Settings
+    from scanner.venues.registry import build_venues, close_all
+
+    async with Emulator(seed=2, stepped=True) as emu:
+        emu.faults.set("okx", "*", FaultSpec(kind="timeout", hang_s=3.0))
+        settings = Settings().with_base_url(emu.url)
+        venues = build_venues(settings, ["bybit", "okx", "gate"], retries=0)
+        try:
+            got = await collect(venues, deadline_s=1.5, book_depth=5, book_candidates=2)
+        finally:
+            await close_all(venues)
+        perps = {v: len(emu.market.perpetual_symbols(v)) for v in ("bybit", "gate")}
+    okx = got.results["okx"]
+    assert okx.status is VenueStatus.FAILED and "timeout" in (okx.reason or "")
+    assert okx.quotes == []
+    for name, count in perps.items():
+        assert got.results[name].status is VenueStatus.OK, got.results[name].reason
+        assert len(got.results[name].quotes) == count
+    assert got.candidates and all(len(got.results[n].books) > 0 for n in perps)

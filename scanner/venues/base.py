@@ -112,7 +112,7 @@ class Venue(Protocol):
     name: str
 
     async def load_instruments(self) -> list[Instrument]:
-        """Every linear contract the venue lists (perpetuals; dated ones marked DATED)."""
+        """Every contract the adapter covers (perpetuals; dated ones marked DATED)."""
         ...
 
     async def fetch_quotes(self) -> list[FundingQuote]:
@@ -195,3 +195,13 @@ def hours_from(value: Any, unit: str) -> float | None:
     if unit not in per_hour:
         raise ValueError(f"unknown interval unit {unit!r}")
     return num / per_hour[unit]
+
+
+def settlement_time_ms(ts_ms: int) -> int:
+    """A settlement timestamp rounded to the nearest whole minute.
+
+    Venues stamp settlements with jitter: a few ms (Binance ``...000001``, Hyperliquid
+    ``...600048``) up to a few seconds (Gate). Every funding interval is whole hours, so the
+    nearest minute is the nominal settlement time, and one settlement gets one key in storage.
+    """
+    return (ts_ms + 30_000) // 60_000 * 60_000

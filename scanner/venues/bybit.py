@@ -26,6 +26,7 @@ from scanner.venues.base import (
     BadSymbol,
     MalformedResponse,
     hours_from,
+    settlement_time_ms,
     to_float,
     to_int,
 )
@@ -128,7 +129,7 @@ def parse_funding_history(
                 venue=VENUE,
                 venue_symbol=instrument.venue_symbol,
                 canonical=instrument.canonical,
-                funding_time_ms=ts,
+                funding_time_ms=settlement_time_ms(ts),
                 rate_per_interval=rate,
                 interval_h=instrument.funding_interval_h,
             )

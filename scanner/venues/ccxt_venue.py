@@ -45,6 +45,7 @@ from scanner.venues.base import (
     VenueUnavailable,
     hours_from,
     is_retryable,
+    settlement_time_ms,
     to_float,
     to_int,
 )
@@ -54,12 +55,36 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _HTTP_STATUS = re.compile(r" (?:GET|POST|PUT|DELETE) \S+ (\d{3}) ")
-_SETTLES = ("USDT", "USDC")
 
 
 def _http_status(exc: BaseException) -> int | None:
     match = _HTTP_STATUS.search(str(exc))
     return int(match.group(1)) if match else None
+
+
+def _guard_http_status(exchange: ccxt_async.Exchange) -> None:
+    """Classify 429/403/418/5xx by HTTP status *before* ccxt reads the body.
+
+    ccxt runs the venue's body-based ``handle_errors`` first, so a 429 whose JSON body the
+    venue's table does not know becomes a generic ExchangeError. ``on_rest_response`` is
+    ccxt's per-response hook; raising here keeps the status-based meaning, per request.
+    """
+    inner = exchange.on_rest_response
+
+    def on_rest_response(*args: Any) -> Any:
+        code, reason, url, method = args[:4]
+        where = f"{exchange.id} {method} {url} {code} {reason}"
+        if code == 429:
+            raise cx.RateLimitExceeded(where)
+        if code in (403, 418):
+            raise cx.DDoSProtection(where)
+        if code in (408, 504):
+            raise cx.RequestTimeout(where)
+        if isinstance(code, int) and code >= 500:
+            raise cx.ExchangeNotAvailable(where)
+        return inner(*args)
+
+    exchange.on_rest_response = on_rest_response
 
 
 def translate_ccxt_error(venue: str, what: str, exc: BaseException) -> VenueError:
@@ -108,6 +133,7 @@ class CcxtVenue:
         self._symbol_by_id: dict[str, str] = {}
         exchange.enableLastJsonResponse = True
         exchange.enableLastHttpResponse = True
+        _guard_http_status(exchange)
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r})"
@@ -148,9 +174,7 @@ class CcxtVenue:
         parse = PARSERS[self.name]
         found: dict[str, Instrument] = {}
         for symbol, market in markets.items():
-            if not (market.get("swap") and market.get("linear")):
-                continue
-            if market.get("settle") not in _SETTLES:
+            if not market.get("swap"):
                 continue
             try:
                 if self.quirks.instrument_from_index:
@@ -246,6 +270,7 @@ class CcxtVenue:
         ts, rate = to_int(row.get("timestamp")), to_float(row.get("fundingRate"))
         if ts is None or rate is None:
             return None
+        ts = settlement_time_ms(ts)
         return FundingSettlement(
             venue=self.name,
             venue_symbol=inst.venue_symbol,

@@ -7,9 +7,9 @@ import re
 from decimal import Decimal
 
 import pytest
-from venue_fixtures import fixture_text
+from venue_fixtures import fixture_text, load_fixture
 
-from scanner.venues.base import hours_from, to_decimal, to_float, to_int
+from scanner.venues.base import hours_from, settlement_time_ms, to_decimal, to_float, to_int
 
 
 def test_kucoin_current_rate_e_notation_is_exact():
@@ -66,3 +66,12 @@ def test_to_int_timestamps():
 )
 def test_intervals_in_any_unit_end_as_hours(value, unit, hours):
     assert hours_from(value, unit) == hours
+
+
+def test_settlement_jitter_is_rounded_to_the_nominal_minute():
+    rows = load_fixture("binance", "fapi_v1_fundingRate_BTCUSDT.json")
+    jittered = [r["fundingTime"] for r in rows]
+    assert any(t % 60_000 for t in jittered)  # the real capture has ...001 / ...009 jitter
+    assert all(settlement_time_ms(t) % (8 * 3_600_000) == 0 for t in jittered)
+    gate = load_fixture("gate", "api_v4_futures_usdt_funding_rate_BTC_USDT.json")
+    assert all(settlement_time_ms(r["t"] * 1000) % 3_600_000 == 0 for r in gate)
