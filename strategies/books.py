@@ -148,3 +148,33 @@ class BookTable:
         if values.size == 0:
             return np.full(rows.shape, np.nan)
         return np.where(rows >= 0, values[np.where(rows >= 0, rows, 0)], np.nan)
+
+    def pair_slippage(self, la: np.ndarray, sb: np.ndarray, notional: np.ndarray) -> np.ndarray:
+        """Round-trip slippage of long on book ``la`` / short on book ``sb``, per pair:
+        entry buys la's asks and sells sb's bids, exit sells la's bids and buys sb's asks."""
+        return (
+            self.slippage("buy", la, notional) + self.slippage("sell", sb, notional)
+            + self.slippage("sell", la, notional) + self.slippage("buy", sb, notional)
+        )  # fmt: skip
+
+    def max_pair_notional(
+        self, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float, iterations: int = 60
+    ) -> np.ndarray:
+        """Largest notional in [0, hi] whose round-trip slippage is <= ``limit``, per pair.
+
+        Bisection, vectorised over pairs: the round trip is a sum of four walks, each
+        non-decreasing in size, so there is no closed form but the search is monotone.
+        60 halvings bring the bracket to hi * 2**-60. nan where ``hi`` is nan (no book).
+        """
+        ok = ~np.isnan(hi)
+        la, sb, top = la[ok], sb[ok], hi[ok]
+        fits_all = self.pair_slippage(la, sb, top) <= limit
+        fits_any = self.pair_slippage(la, sb, np.zeros_like(top)) <= limit
+        lo, up = np.zeros_like(top), top.copy()
+        for _ in range(iterations):
+            mid = (lo + up) / 2.0
+            good = self.pair_slippage(la, sb, mid) <= limit
+            lo, up = np.where(good, mid, lo), np.where(good, up, mid)
+        out = np.full(hi.shape, np.nan)
+        out[ok] = np.where(fits_all, top, np.where(fits_any, lo, 0.0))
+        return out

@@ -299,30 +299,6 @@ def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict
     }
 
 
-def _total_slippage(table: BookTable, la: np.ndarray, sb: np.ndarray, n: np.ndarray) -> np.ndarray:
-    return (
-        table.slippage("buy", la, n) + table.slippage("sell", sb, n)
-        + table.slippage("sell", la, n) + table.slippage("buy", sb, n)
-    )  # fmt: skip
-
-
-def _max_within(table: BookTable, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float,
-                iterations: int = 60) -> np.ndarray:  # fmt: skip
-    """Largest notional in [0, hi] whose total slippage is <= limit (bisection, vectorised)."""
-    ok = ~np.isnan(hi)
-    la, sb, top = la[ok], sb[ok], hi[ok]
-    fits_all = _total_slippage(table, la, sb, top) <= limit
-    fits_any = _total_slippage(table, la, sb, np.zeros_like(top)) <= limit
-    lo, up = np.zeros_like(top), top.copy()
-    for _ in range(iterations):
-        mid = (lo + up) / 2.0
-        good = _total_slippage(table, la, sb, mid) <= limit
-        lo, up = np.where(good, mid, lo), np.where(good, up, mid)
-    out = np.full(hi.shape, np.nan)
-    out[ok] = np.where(fits_all, top, np.where(fits_any, lo, 0.0))
-    return out
-
-
 def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: FeeSchedule,
            params: EngineParams) -> dict[str, np.ndarray]:  # fmt: skip
     n = params.notional_usd
@@ -352,7 +328,7 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
         "book_missing": missing,
         "book_thin": thin,
         "max_notional_usd": depth,
-        "max_notional_within_slippage_usd": _max_within(table, la, sb, depth, limit),
+        "max_notional_within_slippage_usd": table.max_pair_notional(la, sb, depth, limit),
         "executable": ~missing & ~thin & (np.nan_to_num(slippage, nan=np.inf) <= limit),
     }
 

@@ -1,0 +1,108 @@
+"""The engine's public surface: quote filtering, params, output shape and conversion."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from scanner.domain import FundingQuote, Instrument, Kind, Opportunity, OrderBook
+from scanner.settings import load_settings
+from strategies.confidence import ConfidenceWeights
+from strategies.costs import FeeSchedule
+from strategies.spread import (
+    OUTPUT_COLUMNS,
+    EngineParams,
+    compute_opportunities,
+    quotes_frame,
+    to_opportunities,
+)
+
+NOW = 1_750_000_000_000
+BTC = "BTC/USDT:USDT"
+
+
+def test_quotes_frame_keeps_live_perpetuals_only() -> None:
+    quotes = [
+        FundingQuote("bybit", "BTCUSDT", BTC, 0.0001, 8, NOW - 5000),
+        FundingQuote("bybit", "BTCUSDT", BTC, 0.0002, 8, NOW),  # newer: wins
+        FundingQuote("bybit", "BTCUSDT", BTC, 0.0009, 8, NOW, is_settled=True),  # settled
+        FundingQuote("bybit", "BTCUSDT-27MAR26", "BTC/USDT:USDT-260327", 0.0, 8, NOW),  # dated
+        FundingQuote("bybit", "BTCUSDT", "BTC/USDT", 0.0, 8, NOW),  # spot id
+        FundingQuote("okx", "BTC-USDT-SWAP", BTC, float("nan"), 8, NOW),  # unusable rate
+        FundingQuote("gate", "BTC_USDT", BTC, 0.0001, 0.0, NOW),  # unusable interval
+        FundingQuote("okx", "BTC-USD-260327", BTC, 0.0001, 8, NOW),  # id looks perp, kind dated
+        FundingQuote("hyperliquid", "BTC", "BTC/USDC:USDC", 0.00001, 1, NOW),
+    ]
+    instruments = {
+        ("okx", "BTC-USD-260327"): Instrument(
+            "okx", "BTC-USD-260327", "BTC", "USDT", "USDT", Kind.DATED
+        )
+    }
+    frame = quotes_frame(quotes, instruments)
+    assert list(
+        zip(frame["venue"], frame["canonical"], frame["rate_per_interval"], strict=True)
+    ) == [
+        ("hyperliquid", "BTC/USDC:USDC", 0.00001),
+        ("bybit", BTC, 0.0002),
+    ]
+    assert frame.loc[frame["venue"] == "bybit", "rate_per_h"].item() == 0.0002 / 8
+    assert frame["base"].tolist() == ["BTC", "BTC"]
+
+
+def test_params_from_settings_and_validation() -> None:
+    engine = load_settings(env={"FUNDSCAN__ENGINE__NOTIONAL_USD": "2500"}).engine
+    params = EngineParams.from_settings(engine)
+    assert params.notional_usd == 2500.0 and params.horizon_h == engine.horizon_h
+    assert params.confidence_weights == ConfidenceWeights()
+    with pytest.raises(ValueError, match="EngineParams.horizon_h must be a finite number > 0"):
+        EngineParams(horizon_h=0.0)
+
+
+def test_missing_columns_are_named() -> None:
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['interval_h'"):
+        compute_opportunities(
+            pd.DataFrame({"venue": ["bybit"]}).assign(venue_symbol="x", canonical=BTC, base="BTC",
+                                                      quote="USDT", settle="USDT",
+                                                      rate_per_interval=0.0),
+            {}, FeeSchedule(), EngineParams(), NOW,
+        )  # fmt: skip
+
+
+def test_empty_input_gives_the_documented_columns() -> None:
+    out = compute_opportunities(quotes_frame([]), {}, FeeSchedule(), EngineParams(), NOW)
+    assert out.empty and list(out.columns) == list(OUTPUT_COLUMNS)
+
+
+def test_crossed_book_counts_as_missing() -> None:
+    quotes = [
+        FundingQuote("bybit", "A", BTC, 0.0001, 8, NOW),
+        FundingQuote("okx", "B", BTC, 0.0003, 8, NOW),
+    ]
+    crossed = OrderBook("bybit", "A", BTC, [(100.5, 10)], [(100.0, 10)], NOW)  # bid above ask
+    good = OrderBook("okx", "B", BTC, [(99.99, 1e6)], [(100.01, 1e6)], NOW)
+    out = compute_opportunities(
+        quotes_frame(quotes), {("bybit", "A"): crossed, ("okx", "B"): good}, FeeSchedule(),
+        EngineParams(min_net_apr=-math.inf), NOW,
+    )  # fmt: skip
+    row = out.iloc[0]
+    assert bool(row["book_missing"]) and not bool(row["executable"])
+    assert row["cost_frac"] == pytest.approx(row["fee_frac"])
+
+
+def test_to_opportunities_round_trip() -> None:
+    quotes = [FundingQuote("bybit", "A", BTC, 0.0001, 8, NOW, next_funding_ms=NOW + 1000),
+              FundingQuote("okx", "B", BTC, 0.0003, 8, NOW)]  # fmt: skip
+    out = compute_opportunities(
+        quotes_frame(quotes), {}, FeeSchedule(), EngineParams(min_net_apr=-math.inf), NOW
+    )
+    [opp] = to_opportunities(out)
+    assert isinstance(opp, Opportunity)
+    assert (opp.long_venue, opp.short_venue, opp.symbol) == ("bybit", "okx", BTC)
+    assert opp.long_next_funding_ms == NOW + 1000 and opp.short_next_funding_ms is None
+    assert opp.diff_per_h == pytest.approx(0.0002 / 8)
+    assert opp.executable is False and opp.confidence is None
+    assert opp.confidence_components["persistence"] is None
+    assert opp.confidence_components["liquidity"] is None  # no books
+    assert opp.confidence_components["freshness"] == 1.0  # quotes stamped now, no books
