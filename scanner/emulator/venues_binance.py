@@ -111,6 +111,7 @@ class BinancePublic:
                 "fundingTime": t + (t // 3_600_000) % 10,  # real rows carry a few ms of jitter
                 "fundingRate": fmt(r, places=8),
                 "markPrice": fmt(mark, places=8),
+                "rateType": "Regular",
             }
             for t, r in self.model.history(VENUE, x.symbol, now)
         ]

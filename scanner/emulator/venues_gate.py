@@ -94,26 +94,29 @@ class GatePublic:
         return json_response([self._ticker(x, now) for x in rows])
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
+        """Field set of the real ``tickers?contract=BTC_USDT`` body."""
         c = self._contract_row(x, now)
         bids, asks = self.model.book(VENUE, x.symbol, 1)
         return {
-            "contract": x.symbol,
             "last": c["last_price"],
-            "change_percentage": "0",
-            "total_size": "0",
-            "volume_24h": "0",
-            "volume_24h_base": "0",
-            "volume_24h_quote": "0",
-            "volume_24h_settle": "0",
-            "mark_price": c["mark_price"],
-            "funding_rate": c["funding_rate"],
-            "funding_rate_indicative": c["funding_rate_indicative"],
-            "index_price": c["index_price"],
-            "quanto_base_rate": "",
             "low_24h": c["last_price"],
             "high_24h": c["last_price"],
+            "volume_24h": "0",
+            "change_percentage": "0",
+            "change_price": "0",
+            "funding_rate_indicative": c["funding_rate_indicative"],
+            "index_price": c["index_price"],
+            "volume_24h_base": "0",
+            "volume_24h_quote": "0",
+            "contract": x.symbol,
+            "volume_24h_settle": "0",
+            "funding_rate": c["funding_rate"],
+            "mark_price": c["mark_price"],
+            "total_size": "0",
             "highest_bid": fmt(bids[0][0], x.tick),
+            "highest_size": str(int(bids[0][1])),
             "lowest_ask": fmt(asks[0][0], x.tick),
+            "lowest_size": str(int(asks[0][1])),
             "quanto_multiplier": x.raw["quanto_multiplier"],
         }
 

@@ -49,8 +49,9 @@ def json_type(value: Any) -> str:
 def structure_diff(real: Any, emulated: Any, path: str = "$") -> list[str]:
     """Differences in field names and JSON types between two bodies, recursively.
 
-    Arrays: every emulated element is compared with the first real element (the recordings
-    are homogeneous lists). An empty array on either side compares as equal (nothing to check).
+    Arrays of equal length are compared element by element (heterogeneous lists such as
+    Binance ``filters``); otherwise every emulated element is compared with the first real one
+    (homogeneous lists). An empty array on either side compares as equal (nothing to check).
     """
     rt, et = json_type(real), json_type(emulated)
     if rt != et:
@@ -68,8 +69,9 @@ def structure_diff(real: Any, emulated: Any, path: str = "$") -> list[str]:
         return out
     if rt == "array" and real and emulated:
         out = []
+        pairwise = len(real) == len(emulated)
         for i, item in enumerate(emulated):
-            out += structure_diff(real[0], item, f"{path}[{i}]")
+            out += structure_diff(real[i] if pairwise else real[0], item, f"{path}[{i}]")
             if len(out) > 20:
                 break
         return out
