@@ -234,6 +234,7 @@ def history_components(
     _require(history, HISTORY_COLUMNS, "confidence history")
     _require(pairs, PAIR_COLUMNS, "pairs frame")
     out = pd.DataFrame(index=pairs.index, columns=list(HISTORY_COMPONENTS), dtype=float)
+    history = history[history["rate_per_h"].notna()]  # e.g. a settlement of unknown interval
     if history.empty or pairs.empty:
         return out
     end_ms = float(history["ts_ms"].max()) if now_ms is None else float(now_ms)

@@ -12,7 +12,9 @@ Decisions documented here (callers rely on them):
 - Which quotes enter (``quotes_frame``): live quotes (``is_settled`` False) whose canonical id
   has the perpetual form ``BASE/QUOTE:SETTLE`` (ccxt dated futures carry a ``-YYMMDD`` suffix,
   spot has no ``:SETTLE``), and, when an ``instruments`` mapping is given, whose instrument is
-  ``Kind.PERPETUAL``. One row per venue x canonical (the newest ``ts_ms`` wins).
+  ``Kind.PERPETUAL``. Inverse perps (settled in the base coin, ``BTC/USD:BTC``) are left out:
+  their books count USD contracts and their margin moves with the coin, so their numbers are
+  not comparable with linear legs. One row per venue x canonical (the newest ``ts_ms`` wins).
 - Pairs match on the base asset, so ``PEPE/USDT:USDT`` pairs with ``PEPE/USDC:USDC``
   (``settle_mismatch`` True). Prices are compared only after ``OrderBook.canonical_side``
   rescales multipliers (1000PEPE, kPEPE, OKX ctVal, Gate quanto). ``symbol`` is the canonical
@@ -124,6 +126,8 @@ def _perp_parts(quote: FundingQuote, instruments: Mapping[tuple[str, str], Instr
     match = _PERP.match(quote.canonical)
     if match is None:
         return None  # dated future or spot: never enters
+    if match["settle"] == match["base"]:
+        return None  # inverse (coin-margined): USD-sized contracts, margin in the coin itself
     if instruments is not None:
         inst = instruments.get((quote.venue, quote.venue_symbol))
         if inst is not None and inst.kind is not Kind.PERPETUAL:

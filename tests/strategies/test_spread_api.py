@@ -34,6 +34,7 @@ def test_quotes_frame_keeps_live_perpetuals_only() -> None:
         FundingQuote("gate", "BTC_USDT", BTC, 0.0001, 0.0, NOW),  # unusable interval
         FundingQuote("okx", "BTC-USD-260327", BTC, 0.0001, 8, NOW),  # id looks perp, kind dated
         FundingQuote("hyperliquid", "BTC", "BTC/USDC:USDC", 0.00001, 1, NOW),
+        FundingQuote("bybit", "BTCUSD", "BTC/USD:BTC", 0.0001, 8, NOW),  # inverse
     ]
     instruments = {
         ("okx", "BTC-USD-260327"): Instrument(
