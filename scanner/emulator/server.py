@@ -56,7 +56,18 @@ PUBLIC: dict[str, type[VenueApi]] = {
     "bitget": BitgetPublic,
     "hyperliquid": HyperliquidPublic,
 }
-TICK_S = 0.05  # how often real/accelerated clocks let the model settle in the background
+TICK_S = 0.05
+# What each venue sends with its HTTP 429 (error code and message as documented by the venue).
+RATE_LIMIT_BODIES: dict[str, Any] = {
+    "binanceusdm": {
+        "code": -1003,
+        "msg": "Too many requests; current limit is 2400 requests per minute.",
+    },
+    "okx": {"code": "50011", "msg": "Too Many Requests", "data": []},
+    "gate": {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"},
+    "bitget": {"code": "429", "msg": "Too Many Requests", "data": None},
+    "hyperliquid": {"error": "rate limited"},
+}  # how often real/accelerated clocks let the model settle in the background
 
 
 class Emulator:
@@ -187,8 +198,8 @@ class Emulator:
         now = self.clock.now_ms()
         if spec.kind == "reset":
             if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError("emulated connection reset")
+                request.transport.abort()  # RST-like close; the response below goes nowhere
+            return web.Response(status=500, text="connection reset")
         if spec.kind == "timeout":
             await asyncio.sleep(spec.hang_s)
             return json_response({"error": "emulated timeout elapsed"}, status=504)
@@ -300,9 +311,7 @@ def _rate_limited(venue: str, spec: FaultSpec, now: int) -> web.Response:
         }
         return json_response(body, headers=headers)
     return json_response(
-        {"error": "rate limited", "code": 429},
-        status=spec.http_status or 429,
-        headers={"Retry-After": "2"},
+        RATE_LIMIT_BODIES.get(venue, {"error": "rate limited"}), status=spec.http_status or 429
     )
 
 
