@@ -45,6 +45,7 @@ class VenueResult:
     status: VenueStatus = VenueStatus.FAILED
     reason: str | None = None
     latency_ms: float = 0.0
+    """Time from the collection start to this venue's instruments and quotes."""
     instruments: list[Instrument] = field(default_factory=list)
     quotes: list[FundingQuote] = field(default_factory=list)
     books: dict[str, OrderBook] = field(default_factory=dict)
@@ -124,7 +125,7 @@ class _Run:
     def emit(self, name: str, stage: str) -> None:
         result = self.results[name]
         result.stage = stage
-        if stage in ("quotes", "books"):
+        if stage == "quotes":
             result.latency_ms = (time.monotonic() - self.t0) * 1000.0
         if self.progress is not None:
             try:

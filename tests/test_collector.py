@@ -221,17 +221,16 @@ async def test_deadline_during_books_degrades_instead_of_failing(deadline):
 
 async def test_emulated_venue_timing_out_fails_while_the_others_complete():
     """Real adapters against the emulator; OKX hangs on every request."""
-    from scanner.emulator.faults import FaultSpec
-    from scanner.emulator.server import Emulator
+    from scanner.emulator import Emulator, FaultSpec
     from scanner.settings import Settings
     from scanner.venues.registry import build_venues, close_all
 
     async with Emulator(seed=2, stepped=True) as emu:
-        emu.faults.set("okx", "*", FaultSpec(kind="timeout", hang_s=3.0))
+        emu.faults.set("okx", "*", FaultSpec(kind="timeout", hang_s=2.5))
         settings = Settings().with_base_url(emu.url)
         venues = build_venues(settings, ["bybit", "okx", "gate"], retries=0)
         try:
-            got = await collect(venues, deadline_s=1.5, book_depth=5, book_candidates=2)
+            got = await collect(venues, deadline_s=2.0, book_depth=5, book_candidates=2)
         finally:
             await close_all(venues)
         perps = {v: len(emu.market.perpetual_symbols(v)) for v in ("bybit", "gate")}

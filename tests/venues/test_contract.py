@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from scanner.emulator.faults import FaultSpec
-from scanner.emulator.server import Emulator
+from scanner.emulator import Emulator, FaultSpec
 from scanner.settings import Settings
 from scanner.venues.base import (
     MalformedResponse,
@@ -107,7 +106,7 @@ async def test_history_matches_the_model_settlements(adapter: Venue, emu: Emulat
 FAULTS = [
     (FaultSpec(kind="rate_limit"), RateLimited),
     (FaultSpec(kind="server_error", http_status=503), VenueUnavailable),
-    (FaultSpec(kind="timeout", hang_s=3.0), VenueTimeout),
+    (FaultSpec(kind="timeout", hang_s=1.0), VenueTimeout),
     (FaultSpec(kind="malformed"), MalformedResponse),
     (FaultSpec(kind="ban"), RateLimited),
 ]
@@ -118,9 +117,9 @@ FAULTS = [
 async def test_faults_map_onto_the_error_tree(
     emu: Emulator, venue: str, spec: FaultSpec, expected: type[VenueError]
 ):
-    adapter = build_venue(venue, settings_for(emu, venue, timeout_s=0.5), retries=0)
+    """Every endpoint faulted; the first call (instruments, then quotes) surfaces the error."""
+    adapter = build_venue(venue, settings_for(emu, venue, timeout_s=0.3), retries=0)
     try:
-        await adapter.load_instruments()
         emu.faults.set(venue, "*", spec)
         with pytest.raises(expected) as info:
             await adapter.fetch_quotes()
