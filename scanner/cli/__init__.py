@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd
+from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd, scan_cmd
 
 app = typer.Typer(
     name="fundscan",
@@ -23,6 +23,7 @@ config_cmd.register(app)
 db_cmd.register(app)
 collect_cmd.register(app)
 emulator_cmd.register(app)
+scan_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,190 @@
+"""``fundscan scan`` (one scan against the configured venues) and ``fundscan demo`` (the same
+against the built-in emulator, on embedded defaults, with no keys and no network).
+
+Machine-readable output (``--json``/``--csv``) goes to stdout alone; progress and notices go to
+stderr, so ``fundscan scan --json | jq`` works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.cli.render import opportunities_table, to_csv, to_json
+from scanner.collector import ProgressEvent, VenueStatus
+from scanner.domain import VENUES
+from scanner.pipeline import ScanOutcome, scan_once
+from scanner.settings import Settings
+from storage.db import StorageError, open_database
+from storage.repository import Repository
+
+_STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
+
+
+def _progress(event: ProgressEvent) -> None:
+    r = event.result
+    if event.stage == "start":
+        err_console.print(f"  {event.venue}: collecting ...", highlight=False)
+    elif event.stage == "quotes":
+        detail = f"{len(r.quotes)} quotes" if r.status is not VenueStatus.FAILED else r.reason
+        err_console.print(
+            f"  {event.venue}: [{_STYLE[r.status]}]{r.status}[/] {detail}", highlight=False
+        )
+    elif event.stage == "books":
+        err_console.print(f"  {event.venue}: {len(r.books)} books", highlight=False)
+
+
+def _venue_list(raw: str | None, settings: Settings) -> list[str]:
+    if raw is None:
+        return list(settings.venues.enabled)
+    names = [v.strip() for v in raw.split(",") if v.strip()]
+    bad = [n for n in names if n not in settings.venues.enabled]
+    if not names or bad:
+        raise fail(
+            f"--venues: {', '.join(bad) or '(none given)'} not enabled; "
+            f"enabled: {', '.join(settings.venues.enabled)} (known: {', '.join(VENUES)})"
+        )
+    return names
+
+
+def _filter(df: pd.DataFrame, symbol: str | None, top: int) -> pd.DataFrame:
+    if symbol:
+        wanted = {s.strip().upper() for s in symbol.split(",") if s.strip()}
+        base = df["symbol"].str.split("/").str[0]
+        df = df[base.isin(wanted) | df["symbol"].isin(wanted)]
+    return df.head(top)
+
+
+def _run_scan(settings: Settings, names: list[str] | None, quiet: bool) -> ScanOutcome:
+    try:
+        db = open_database(settings.storage.url)
+    except StorageError as exc:
+        raise fail(f"storage: {exc}") from None
+    if db.migration is not None and db.migration.changed:
+        err_console.print(db.migration.message, highlight=False)
+    try:
+        progress = None if quiet else _progress
+        return asyncio.run(scan_once(settings, Repository(db), names=names, progress=progress))
+    finally:
+        db.dispose()
+
+
+def _emit(outcome: ScanOutcome, df: pd.DataFrame, as_json: bool, as_csv: bool, where: str) -> None:
+    if as_json:
+        typer.echo(to_json(df))
+        return
+    if as_csv:
+        typer.echo(to_csv(df), nl=False)
+        return
+    notional = f"{df['notional_usd'].iloc[0]:,.0f}" if len(df) else "-"
+    title = (
+        f"scan #{outcome.scan_id}: {len(outcome.opportunities)} opportunities, top {len(df)} "
+        f"by net APR (notional {notional} USD per leg)"
+    )
+    console.print(opportunities_table(df, title))
+    c = outcome.collection
+    ok = sum(r.status is VenueStatus.OK for r in c.results.values())
+    console.print(
+        f"{ok}/{len(c.results)} venues ok; stored {outcome.quotes_stored} quotes, "
+        f"{outcome.books_stored} books, {outcome.settlements_stored} settlements in {where}",
+        highlight=False,
+    )
+    for r in c.results.values():
+        if r.status is not VenueStatus.OK:
+            console.print(f"  {r.venue}: {r.status} ({r.reason})", highlight=False)
+
+
+TopOption = Annotated[int, typer.Option(min=1, max=10_000, help="Show the best N rows.")]
+SymbolOption = Annotated[
+    str | None, typer.Option(help="Only these bases, comma-separated (e.g. BTC,PEPE).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (a list of objects).")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("scan")
+    def scan(
+        config: ConfigOption = None,
+        emulator: Annotated[
+            str | None, typer.Option(help="Emulator URL; every venue is served at URL/<venue>.")
+        ] = None,
+        venues: Annotated[str | None, typer.Option(help="Comma-separated venues.")] = None,
+        top: TopOption = 20,
+        symbol: SymbolOption = None,
+        min_net_apr: Annotated[
+            float | None, typer.Option(help="Hide rows below this net APR (0.1 = 10 %).")
+        ] = None,
+        notional: Annotated[
+            float | None, typer.Option(min=1.0, help="Notional per leg in USD.")
+        ] = None,
+        as_json: JsonOption = False,
+        as_csv: CsvOption = False,
+    ) -> None:
+        """Collect once, store, rank by net APR after fees and slippage, print the table."""
+        if as_json and as_csv:
+            raise fail("--json and --csv are mutually exclusive")
+        settings = settings_or_exit(config)
+        if emulator is not None:
+            if not emulator.startswith(("http://", "https://")):
+                raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+            settings = settings.with_base_url(emulator)
+        engine = {}
+        if min_net_apr is not None:
+            engine["min_net_apr"] = min_net_apr
+        if notional is not None:
+            engine["notional_usd"] = notional
+        if engine:
+            settings = settings.model_copy(
+                update={"engine": settings.engine.model_copy(update=engine)}
+            )
+        names = _venue_list(venues, settings)
+        outcome = _run_scan(settings, names, quiet=False)
+        df = _filter(outcome.opportunities, symbol, top)
+        _emit(outcome, df, as_json, as_csv, settings.storage.url)
+        if outcome.collection.all_failed:
+            raise typer.Exit(1)
+
+    @app.command("demo")
+    def demo(
+        seed: Annotated[int, typer.Option(help="Emulator market seed.")] = 7,
+        top: TopOption = 15,
+        db_path: Annotated[
+            Path, typer.Option("--db", help="Demo SQLite file (recreated each run).")
+        ] = Path("data/demo.db"),
+        as_json: JsonOption = False,
+    ) -> None:
+        """Start the built-in venue emulator, scan it into a demo SQLite file, print the table.
+
+        Uses the embedded default configuration (not ./config.yaml), no keys, no network.
+        """
+        from scanner.emulator import Emulator
+
+        started = time.monotonic()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{db_path}"
+        err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
+        with Emulator(seed=seed).run_in_thread() as emu:
+            err_console.print(f"emulator listening on {emu.url}", highlight=False)
+            base = Settings(env={}).with_base_url(emu.url)
+            settings = base.model_copy(
+                update={"storage": base.storage.model_copy(update={"url": url})}
+            )
+            outcome = _run_scan(settings, None, quiet=as_json)
+        df = outcome.opportunities.head(top)
+        _emit(outcome, df, as_json, False, url)
+        if not as_json:
+            console.print(
+                f"demo finished in {time.monotonic() - started:.1f} s. Explore the data: "
+                f"`fundscan export --config <cfg> --table opportunities` or open "
+                f"notebooks/ with FUNDSCAN_DB_URL={url}",
+                highlight=False,
+            )

@@ -1,0 +1,249 @@
+"""One scan, end to end: collect -> store -> recent history -> engine -> store the ranking.
+
+Why one function for ``scan``, ``demo`` and the scheduled job: they must behave identically
+(same candidate selection, same confidence inputs, same persistence), and each step's order
+matters for correctness:
+
+1. Collect quotes from every venue, then books for the legs of the best *gross* pairs (the
+   engine's own ``select_book_candidates``, so books are fetched where they change the ranking).
+2. Store instruments, quotes and books before anything can fail later: collected data is never
+   lost because ranking failed.
+3. Top up settled funding history for the candidate instruments (only what the database lacks
+   over the confidence lookback), so confidence is computed from history, never invented.
+4. Rank with the engine, store the ranking with the scan, record each venue's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.settings import Settings, UniverseSettings
+from scanner.venues.base import Venue, VenueError
+from scanner.venues.registry import build_venues, close_all, max_concurrency
+from storage.queries import Queries
+from storage.repository import Repository
+from strategies.costs import FeeSchedule
+from strategies.spread import EngineParams, compute_opportunities, quotes_frame
+from strategies.spread import select_book_candidates as engine_candidates
+
+log = logging.getLogger(__name__)
+
+MS_PER_H = 3_600_000
+HISTORY_SHARE_OF_DEADLINE = 0.5
+"""History top-up gets at most this share of the collector deadline (it is optional data)."""
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    scan_id: int
+    collection: Collection
+    opportunities: pd.DataFrame
+    quotes_stored: int
+    books_stored: int
+    settlements_stored: int
+    now_ms: int
+
+
+def fee_schedule(settings: Settings) -> FeeSchedule:
+    """Built-in VIP0 fees overridden by ``venues.<venue>.taker_fee_bps/maker_fee_bps``."""
+    overrides = {
+        v: (settings.venues.get(v).taker_fee_bps, settings.venues.get(v).maker_fee_bps)
+        for v in settings.venues.enabled
+    }
+    return FeeSchedule.from_overrides(overrides)
+
+
+def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> list[FundingQuote]:
+    """Quotes of linear perps settled in ``universe.settle``, bases per include/exclude.
+
+    Coin-margined (inverse) perps settle in the base coin, so they never pass the settle
+    filter: pairing one with a linear perp is a different trade (coin exposure on one leg).
+    """
+    include = {b.upper() for b in universe.include}
+    exclude = {b.upper() for b in universe.exclude}
+    out = []
+    for q in quotes:
+        base, _, rest = q.canonical.partition("/")
+        settle = rest.partition(":")[2]
+        if settle not in universe.settle or base in exclude:
+            continue
+        if include and base not in include:
+            continue
+        out.append(q)
+    return out
+
+
+def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[str]]:
+    """Canonical ids of the ``top_n`` bases with the best gross pairs, every listing of each.
+
+    Counted per base asset, not per pair: a base listed on six venues in two settle coins has
+    over a hundred ordered pairs and would otherwise take every slot. The collector fetches
+    books for these canonical ids on every venue that lists them.
+    """
+
+    def select(quotes: Sequence[FundingQuote]) -> list[str]:
+        frame = quotes_frame(quotes)
+        if frame.empty or top_n == 0:
+            return []
+        canon = dict(zip(zip(frame["venue"], frame["venue_symbol"], strict=True),
+                         frame["canonical"], strict=True))  # fmt: skip
+        base_of = dict(zip(frame["canonical"], frame["base"], strict=True))
+        bases: dict[str, None] = {}
+        for leg in engine_candidates(frame, len(frame) ** 2):
+            bases.setdefault(base_of[canon[leg]], None)
+            if len(bases) >= top_n:
+                break
+        return [c for c in dict.fromkeys(frame["canonical"]) if base_of[c] in bases]
+
+    return select
+
+
+def _instrument_index(collection: Collection) -> dict[tuple[str, str], Instrument]:
+    return {
+        (i.venue, i.venue_symbol): i for r in collection.results.values() for i in r.instruments
+    }
+
+
+async def _history_for(
+    venue: Venue, instruments: Sequence[Instrument], since_ms: int, until_ms: int, cap: int
+) -> list[FundingSettlement]:
+    """Settled funding for ``instruments`` on one venue; failures are logged, not raised."""
+    sem = asyncio.Semaphore(cap)
+
+    async def one(inst: Instrument) -> list[FundingSettlement]:
+        async with sem:
+            try:
+                return await venue.fetch_history(inst, since_ms, until_ms)
+            except VenueError as exc:
+                log.warning("history %s %s: %s", venue.name, inst.venue_symbol, exc)
+                return []
+
+    parts = await asyncio.gather(*(one(i) for i in instruments))
+    return [s for part in parts for s in part]
+
+
+async def top_up_history(
+    venues: Mapping[str, Venue],
+    collection: Collection,
+    queries: Queries,
+    *,
+    lookback_h: float,
+    now_ms: int,
+    deadline_s: float,
+    caps: Mapping[str, int],
+) -> list[FundingSettlement]:
+    """Fetch settlements of the candidates' legs that the store lacks over the lookback.
+
+    A leg is skipped when its newest stored settlement is within one interval of now. Bounded
+    by ``deadline_s``; whatever arrived by then is returned.
+    """
+    since_ms = now_ms - int(lookback_h * MS_PER_H)
+    wanted = set(collection.candidates)
+    stored = queries.settlements(since_ms=since_ms)
+    newest = stored.groupby(["venue", "venue_symbol"])["funding_time_ms"].max().to_dict()
+    per_venue: dict[str, list[Instrument]] = {}
+    for name, result in collection.results.items():
+        if result.status is VenueStatus.FAILED:
+            continue
+        for inst in result.instruments:
+            if inst.canonical not in wanted or not inst.is_perpetual:
+                continue
+            interval_ms = (inst.funding_interval_h or 8.0) * MS_PER_H
+            last = newest.get((name, inst.venue_symbol))
+            if last is None or now_ms - last > interval_ms:
+                per_venue.setdefault(name, []).append(inst)
+    tasks = [
+        asyncio.create_task(_history_for(venues[n], insts, since_ms, now_ms, caps.get(n, 4)))
+        for n, insts in per_venue.items()
+    ]
+    if not tasks:
+        return []
+    done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return [s for t in done if not t.cancelled() and t.exception() is None for s in t.result()]
+
+
+def rank(
+    settings: Settings,
+    quotes: Sequence[FundingQuote],
+    books: Sequence[OrderBook],
+    instruments: Mapping[tuple[str, str], Instrument],
+    history: pd.DataFrame | None,
+    now_ms: int,
+) -> pd.DataFrame:
+    """The engine over one snapshot (pure; no I/O)."""
+    frame = quotes_frame(in_universe(quotes, settings.universe), instruments)
+    book_map = {(b.venue, b.venue_symbol): b for b in books}
+    params = EngineParams.from_settings(settings.engine)
+    ranked = compute_opportunities(
+        frame, book_map, fee_schedule(settings), params, now_ms, confidence=history
+    )
+    # A row without books has a lower-bound cost only; it must not outrank a measured one.
+    order = ranked.sort_values(["executable", "net_apr"], ascending=[False, False], kind="stable")
+    return order.reset_index(drop=True)
+
+
+async def scan_once(
+    settings: Settings,
+    repo: Repository,
+    *,
+    names: Sequence[str] | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+) -> ScanOutcome:
+    """Collect, store, rank and store the ranking; never loses what was collected."""
+    queries = Queries(repo.db)
+    wanted = list(names) if names is not None else list(settings.venues.enabled)
+    venues = build_venues(settings, wanted)
+    caps = max_concurrency(settings, wanted)
+    started_ms = int(time.time() * 1000)
+    scan_id = repo.start_scan(started_ms)
+    try:
+        collection = await collect(
+            venues,
+            deadline_s=settings.collector.deadline_s,
+            book_depth=settings.collector.book_depth,
+            book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
+                in_universe(qs, settings.universe)
+            ),
+            max_concurrency=caps,
+            progress=progress,
+        )
+        now_ms = collection.finished_ms
+        instruments = _instrument_index(collection)
+        repo.upsert_instruments(list(instruments.values()), now_ms)
+        quotes_stored = repo.write_quotes(collection.quotes)
+        books_stored = repo.write_books(collection.books)
+        settlements = await top_up_history(
+            venues,
+            collection,
+            queries,
+            lookback_h=settings.engine.lookback_h,
+            now_ms=now_ms,
+            deadline_s=settings.collector.deadline_s * HISTORY_SHARE_OF_DEADLINE,
+            caps=caps,
+        )
+        settlements_stored = repo.write_settlements(settlements)
+    finally:
+        await close_all(venues)
+    since_ms = now_ms - int(settings.engine.lookback_h * MS_PER_H)
+    history = queries.quote_history_for_confidence(collection.candidates, since_ms)
+    ranked = rank(settings, collection.quotes, collection.books, instruments, history, now_ms)
+    repo.write_opportunities(scan_id, ranked)
+    status = {
+        n: {"status": str(r.status), "reason": r.reason, "latency_ms": round(r.latency_ms)}
+        for n, r in collection.results.items()
+    }
+    repo.finish_scan(scan_id, int(time.time() * 1000), status)
+    return ScanOutcome(
+        scan_id, collection, ranked, quotes_stored, books_stored, settlements_stored, now_ms
+    )
