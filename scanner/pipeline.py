@@ -54,8 +54,8 @@ class ScanOutcome:
 
 def fee_schedule(settings: Settings) -> FeeSchedule:
     """Built-in VIP0 fees overridden by ``venues.<venue>.taker_fee_bps/maker_fee_bps``."""
-    overrides = {
-        v: (settings.venues.get(v).taker_fee_bps, settings.venues.get(v).maker_fee_bps)
+    overrides: dict[str, tuple[float | None, float | None]] = {
+        str(v): (settings.venues.get(v).taker_fee_bps, settings.venues.get(v).maker_fee_bps)
         for v in settings.venues.enabled
     }
     return FeeSchedule.from_overrides(overrides)
