@@ -176,6 +176,15 @@ class MarketModel:
             (t, float(self._rates_at_hour(t // HOUR_MS)[i])) for t in range(first, now + 1, h_ms)
         ]
 
+    def hourly_rates(self, venue: str, symbol: str, start_ms: int, end_ms: int) -> np.ndarray:
+        """Unclipped per-hour model rate at each hour mark in [start_ms, end_ms] (research and
+        tests: correlation across venues, persistence of differentials)."""
+        i = self._ix(venue, symbol)
+        first = -(-max(start_ms, self.history_start_ms) // HOUR_MS)
+        ks = range(first, end_ms // HOUR_MS + 1)
+        self._ensure_hours(ks[-1] if ks else first)
+        return np.array([self._hours[k][i] for k in ks])
+
     # ---------------------------------------------------------------- settlements
     def add_settlement_listener(self, listener: SettlementListener) -> None:
         self._listeners.append(listener)
