@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Numeric, Table
 from sqlalchemy.dialects import sqlite
 
 from storage.tables import ExactDecimal
@@ -56,15 +56,21 @@ def insert_ignore(
     if dialect not in ("sqlite", "postgresql"):  # pragma: no cover - normalize_url forbids
         raise ValueError(f"unsupported dialect {dialect}")
     convert = _converter(table, columns, dialect)
+    chunks = chunked(rows)
+    first = next(chunks, [])
+    if not first:
+        return 0
+    if dialect == "postgresql":
+        copy = use_copy if use_copy is not None else len(first) >= PG_COPY_MIN_ROWS
+        if copy:
+            # One temp table and one INSERT ... SELECT for the whole batch: COPY streams, so
+            # chunks only bound the Python-side memory here.
+            stream = itertools.chain(first, *chunks)
+            return _pg_copy(conn, table, columns, map(convert, stream) if convert else stream)
     sql = _insert_sql(conn, table, columns)
     inserted = 0
-    for chunk in chunked(rows):
+    for chunk in itertools.chain([first], chunks):
         values = [convert(r) for r in chunk] if convert else chunk
-        if dialect == "postgresql":
-            copy = use_copy if use_copy is not None else len(chunk) >= PG_COPY_MIN_ROWS
-            if copy:
-                inserted += _pg_copy(conn, table, columns, values)
-                continue
         inserted += conn.exec_driver_sql(sql, values).rowcount  # type: ignore[arg-type]
     return inserted
 
@@ -105,7 +111,26 @@ def _converter(
 _temp_counter = itertools.count()
 
 
-def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: list[Values]) -> int:
+def _pg_binary_type(col_type: Any) -> str:
+    """The PostgreSQL type name psycopg should encode a column's values as, for binary COPY."""
+    if isinstance(col_type, ExactDecimal | Numeric):
+        return "numeric"
+    for sa_type, pg_name in _PG_BINARY_TYPES:
+        if isinstance(col_type, sa_type):
+            return pg_name
+    return "text"
+
+
+_PG_BINARY_TYPES: tuple[tuple[type, str], ...] = (
+    (Boolean, "bool"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Double, "float8"),
+    (JSON, "json"),
+)
+
+
+def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Values]) -> int:
     """COPY ``rows`` into a temp table, then move them over with ON CONFLICT DO NOTHING."""
     temp = f"fundscan_copy_{next(_temp_counter)}"
     col_sql = ", ".join(f'"{c}"' for c in columns)
@@ -114,7 +139,8 @@ def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: list[
     assert driver is not None
     with driver.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE {temp} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP")
-        with cur.copy(f"COPY {temp} ({col_sql}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {temp} ({col_sql}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_pg_binary_type(table.c[c].type) for c in columns])
             for row in rows:
                 copy.write_row(row)
         cur.execute(

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, Opportunity, OrderBook
 from storage.tables import DEPTH_BANDS_BPS, OPPORTUNITY_FLOATS
 
@@ -180,7 +182,7 @@ def book_row(book: OrderBook) -> dict[str, Any]:
 
 
 def _finite_or_none(value: Any) -> float | None:
-    if value is None:
+    if _missing(value):
         return None
     f = float(value)
     return f if math.isfinite(f) else None
@@ -198,22 +200,25 @@ def opportunity_row(
     row: dict[str, Any] = {"scan_id": scan_id, "ts_ms": int(ts_ms)}
     for name in ("symbol", "pair_type", "long_venue", "short_venue"):
         row[name] = str(data[name])
+    for name in ("long_symbol", "short_symbol"):  # engine frames have them; Opportunity not
+        value = data.get(name)
+        row[name] = None if _missing(value) else str(value)
     for name in OPPORTUNITY_FLOATS:
         value = data[name]
-        # +inf is a legitimate engine value (break-even never reached); JSON and some drivers
-        # cannot hold it, but double precision columns can.
-        row[name] = None if value is None or _isnan(value) else float(value)
+        # +inf is a legitimate engine value (break-even never reached); double precision
+        # columns hold it. NaN (and pandas' NA) become NULL.
+        row[name] = None if _missing(value) else float(value)
     for name in ("long_next_funding_ms", "short_next_funding_ms"):
         value = data.get(name)
-        row[name] = None if value is None or _isnan(value) else int(value)
+        row[name] = None if value is None or _missing(value) else int(value)
     for name in ("executable", "interval_mismatch", "settle_mismatch"):
         row[name] = bool(data[name])
     row["confidence_components"] = _json_components(data.get("confidence_components"))
     return row
 
 
-def _isnan(value: Any) -> bool:
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (an engine frame's nullable Int64 column holds NA)."""
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)

@@ -221,6 +221,8 @@ opportunities = Table(
     Column("pair_type", String(16), nullable=False),
     Column("long_venue", String(32), nullable=False),
     Column("short_venue", String(32), nullable=False),
+    Column("long_symbol", String(64)),  # venue symbols, when the engine frame carries them
+    Column("short_symbol", String(64)),
     *[_f(name) for name in OPPORTUNITY_FLOATS],  # NaN (e.g. no book) is stored as NULL
     _ms("long_next_funding_ms", nullable=True),
     _ms("short_next_funding_ms", nullable=True),

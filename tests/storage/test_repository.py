@@ -263,3 +263,20 @@ def test_alert_log_and_cooldown_lookup(db: Database) -> None:
     with db.read() as conn:
         hashes = conn.execute(text("SELECT payload_hash FROM alerts_sent")).scalars().all()
     assert len(set(hashes)) == 1, "the hash ignores key order"
+
+
+def test_engine_shaped_frame_with_nullable_ints_and_extra_columns(db: Database) -> None:
+    """The engine's frame carries Int64 (pd.NA) next-funding times and columns Opportunity
+    does not have; venue symbols are kept, the rest ignored."""
+    repo = Repository(db)
+    scan = repo.start_scan(10)
+    frame = pd.DataFrame([vars_of(opportunity("BTC/USDT:USDT", 0.2, long_next_funding_ms=None))])
+    frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
+    frame["long_symbol"], frame["short_symbol"] = "BTC-USDT-SWAP", "BTCUSDT"
+    frame["book_thin"] = False
+    frame["breakeven_h"] = float("inf")
+    assert repo.write_opportunities(scan, frame) == 1
+    hist = Queries(db).opportunity_history()
+    assert pd.isna(hist.loc[0, "long_next_funding_ms"])
+    assert (hist.loc[0, "long_symbol"], hist.loc[0, "short_symbol"]) == ("BTC-USDT-SWAP", "BTCUSDT")
+    assert hist.loc[0, "breakeven_h"] == float("inf")

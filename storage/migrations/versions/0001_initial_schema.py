@@ -177,6 +177,8 @@ def upgrade() -> None:
     sa.Column('pair_type', sa.String(length=16), nullable=False),
     sa.Column('long_venue', sa.String(length=32), nullable=False),
     sa.Column('short_venue', sa.String(length=32), nullable=False),
+    sa.Column('long_symbol', sa.String(length=64), nullable=True),
+    sa.Column('short_symbol', sa.String(length=64), nullable=True),
     sa.Column('long_rate', sa.Double(), nullable=True),
     sa.Column('long_interval_h', sa.Double(), nullable=True),
     sa.Column('short_rate', sa.Double(), nullable=True),
