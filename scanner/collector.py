@@ -184,11 +184,14 @@ async def _run_until(
     """Wait for the tasks until ``timeout_s``; cancel the rest and return their names."""
     if not coros:
         return []
-    _, pending = await asyncio.wait(list(coros.values()), timeout=max(0.0, timeout_s))
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.gather(*pending, return_exceptions=True)
+    pending: set[asyncio.Future[None] | asyncio.Task[None]] = set(coros.values())
+    try:
+        _, pending = await asyncio.wait(list(coros.values()), timeout=max(0.0, timeout_s))
+    finally:  # also when collect() itself is cancelled: leave no task running behind
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
     return [name for name, task in coros.items() if task in pending]
 
 

@@ -241,3 +241,14 @@ async def test_emulated_venue_timing_out_fails_while_the_others_complete():
         assert got.results[name].status is VenueStatus.OK, got.results[name].reason
         assert len(got.results[name].quotes) == count
     assert got.candidates and all(len(got.results[n].books) > 0 for n in perps)
+
+
+async def test_cancelling_a_collection_leaves_no_task_behind():
+    stuck = MemoryVenue("stuck", {"BTC": (0.0, 8)}, hang=True)
+    task = asyncio.create_task(collect([stuck], deadline_s=60, book_depth=5))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

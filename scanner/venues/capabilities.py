@@ -9,7 +9,8 @@ worst, a tiny parser. Every fact below is checked against ccxt 4.5.90's source
 * okx - bulk ``funding-rate?instId=ANY``; interval = ``nextFundingTime - fundingTime``.
 * bitget - the default bulk call (tickers) has neither interval nor next time; the
   ``current-fund-rate`` method has both (``fundingRateInterval`` hours, ``nextUpdate``).
-  Its history endpoint pages by page number, not by time (``paginate``).
+  It answers one ``productType`` per call (USDT-, USDC-, COIN-FUTURES: three calls). Its
+  history endpoint pages by page number, not by time (``paginate``).
 * gate - contracts list carries ``funding_interval`` in **seconds**; ccxt turns
   ``funding_next_apply`` seconds into ms for us.
 * hyperliquid - ``metaAndAssetCtxs``; funding is hourly, always.
@@ -77,8 +78,9 @@ QUIRKS: Mapping[str, VenueQuirks] = {
         venue="bitget",
         interval_source="info_hours",
         interval_field="fundingRateInterval",
-        funding_calls=(
-            {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": "USDT-FUTURES"},
+        funding_calls=tuple(
+            {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": product}
+            for product in ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
         ),
         history_page=100,
         history_params={"paginate": True, "paginationCalls": 3},

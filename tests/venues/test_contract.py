@@ -22,6 +22,7 @@ from scanner.venues.base import (
     VenueTimeout,
     VenueUnavailable,
 )
+from scanner.venues.bybit import BybitVenue
 from scanner.venues.registry import build_venue
 
 ADAPTERS = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
@@ -143,3 +144,14 @@ async def test_a_transient_fault_is_retried_away(emu: Emulator, venue: str):
         assert len(quotes) == len(emu.market.perpetual_symbols(venue))
     finally:
         await adapter.close()
+
+
+async def test_bybit_spot_tickers_for_carry(emu: Emulator):
+    venue = build_venue("bybit", settings_for(emu, "bybit"), retries=0)
+    assert isinstance(venue, BybitVenue)
+    try:
+        rows = await venue.fetch_spot_tickers()
+    finally:
+        await venue.close()
+    assert rows and all(r["symbol"].endswith(("USDT", "USDC")) for r in rows)
+    assert all(float(r["bid1Price"]) <= float(r["ask1Price"]) for r in rows)
