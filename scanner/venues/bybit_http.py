@@ -46,20 +46,16 @@ from tenacity import (
 )
 
 from scanner.venues.base import (
-    BAN_BACKOFF_S,
     AuthError,
-    BadRequest,
-    BadSymbol,
     MalformedResponse,
-    PermanentVenueError,
     RateLimited,
     TemporaryVenueError,
-    VenueError,
     VenueTimeout,
     VenueUnavailable,
     is_retryable,
     to_int,
 )
+from scanner.venues.bybit_errors import TIMESTAMP_CODE, error_for_code, error_for_status
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +78,6 @@ PRIVATE_LIMITS_PER_S: Mapping[str, int] = {
 }
 """UTA default per-UID limits (facts A.5); unknown private paths get 10/s."""
 
-TEMPORARY_CODES = {10000, 10016, 5004, 10429}
-RATE_LIMIT_CODES = {10006, 10018}
-AUTH_CODES = {10003, 10004, 10005, 10007, 10009, 10010, 33004}
-TIMESTAMP_CODE = 10002
-SYMBOL_CODES = {10029, 110023, 110126}
 
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2)
 """0.2 s, 0.4 s, 0.8 s ... capped at 5 s, plus up to 0.2 s of jitter."""
@@ -231,6 +222,9 @@ class BybitHttp:
         self._offset_ms = server_ms - after
         return self._offset_ms
 
+    def _now(self) -> float:
+        return float(self.timestamp_ms())
+
     def timestamp_ms(self) -> int:
         """Local clock corrected by the last measured server offset."""
         return int(self._clock() + (self._offset_ms or 0.0))
@@ -354,24 +348,15 @@ class BybitHttp:
         except ValueError:
             log.debug("ignoring unparsable rate-limit headers on %s", path)
 
-    def _reset_wait_s(self, headers: httpx.Headers, default_s: float) -> float:
-        reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
-        try:
-            if reset is not None:
-                return max(0.0, (float(reset) - self.timestamp_ms()) / 1000.0)
-        except ValueError:
-            pass
-        retry_after = headers.get("Retry-After")
-        try:
-            return float(retry_after) if retry_after is not None else default_s
-        except ValueError:
-            return default_s
-
     def _parse(
         self, method: str, path: str, resp: httpx.Response
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         where = f"{method} {path}"
-        self._raise_for_http_status(where, resp)
+        failure = error_for_status(self.venue, where, resp.status_code, resp.headers, self._now())
+        if failure is not None:
+            if isinstance(failure, RateLimited) and failure.ban:
+                self._limits.banned_until_ms = self._clock() + failure.retry_after_s * 1000
+            raise failure
         try:
             envelope = resp.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -380,54 +365,11 @@ class BybitHttp:
             raise MalformedResponse(self.venue, f"{where}: no retCode in the response envelope")
         code = to_int(envelope.get("retCode"))
         if code != 0:
-            raise self._business_error(where, code, str(envelope.get("retMsg", "")), resp.headers)
+            msg = str(envelope.get("retMsg", ""))
+            raise error_for_code(self.venue, where, code, msg, resp.headers, self._now())
         result = envelope.get("result")
         if result is None:
             result = {}
         if not isinstance(result, dict):
             raise MalformedResponse(self.venue, f"{where}: result is {type(result).__name__}")
         return result, envelope
-
-    def _raise_for_http_status(self, where: str, resp: httpx.Response) -> None:
-        status = resp.status_code
-        if status == 200:
-            return
-        if status == 403:
-            self._limits.banned_until_ms = self._clock() + BAN_BACKOFF_S * 1000
-            raise RateLimited(
-                self.venue,
-                f"{where}: HTTP 403 (IP rate-limit ban); backing off for 10 minutes",
-                retry_after_s=BAN_BACKOFF_S,
-                code=403,
-                ban=True,
-            )
-        if status == 429:
-            wait = self._reset_wait_s(resp.headers, 1.0)
-            raise RateLimited(self.venue, f"{where}: HTTP 429", retry_after_s=wait, code=429)
-        if status >= 500:
-            raise VenueUnavailable(self.venue, f"{where}: HTTP {status}", code=status)
-        if status == 401:
-            raise AuthError(self.venue, f"{where}: HTTP 401 (key or auth headers)", code=401)
-        raise BadRequest(self.venue, f"{where}: HTTP {status}", code=status)
-
-    def _business_error(
-        self, where: str, code: int | None, msg: str, headers: httpx.Headers
-    ) -> VenueError:
-        text = f"{where}: {msg or 'error'}"
-        if code in RATE_LIMIT_CODES:
-            wait = self._reset_wait_s(headers, 1.0)
-            return RateLimited(self.venue, text, retry_after_s=wait, code=code)
-        if code in TEMPORARY_CODES or code == TIMESTAMP_CODE:
-            return VenueUnavailable(self.venue, text, code=code)
-        if code in AUTH_CODES:
-            return AuthError(self.venue, text, code=code)
-        if code in SYMBOL_CODES or (code == 10001 and "symbol" in msg.lower()):
-            return BadSymbol(self.venue, text, code=code)
-        if code is not None and code < 100000:
-            return BadRequest(self.venue, text, code=code)
-        return _business_rejection(self.venue, text, code)
-
-
-def _business_rejection(venue: str, text: str, code: int | None) -> PermanentVenueError:
-    """Trading rule rejections (110xxx, 170xxx ...) are permanent for this request."""
-    return BadRequest(venue, text, code=code)
