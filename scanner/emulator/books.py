@@ -1,8 +1,9 @@
 """Synthetic order books around the mark price, shaped like the real recorded books.
 
 Spread, level spacing and notional per level come from ``calibration`` (measured on five real
-books). Each level's size gets a seeded log-normal jitter so books differ between symbols and
-seconds but not between runs.
+books); the notional is scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for
+small caps). Each level's size gets a seeded log-normal jitter so books differ between symbols
+and seconds but not between runs.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def synth_book(
     best_bid = math.floor((mark - half) / tick) * tick
     best_ask = max(best_bid + tick, math.ceil((mark + half) / tick) * tick)
     rng = np.random.default_rng([key[0], 5, key[1], key[2]])
-    jitter = np.exp(rng.normal(0.0, SIZE_JITTER_SD, (2, depth)))
+    jitter = listing.liquidity * np.exp(rng.normal(0.0, SIZE_JITTER_SD, (2, depth)))
     bids: Levels = []
     asks: Levels = []
     for j in range(depth):

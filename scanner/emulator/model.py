@@ -19,6 +19,7 @@ time give the same market however the clock is driven. History exists from
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,9 @@ class MarketModel:
         self._perp = np.array([x.perpetual for x in self.listings])
         self._mult = np.array([x.multiplier for x in self.listings])
         self._listeners: list[SettlementListener] = []
+        # The clock may be stepped from a test thread while the server thread reads: the lazy
+        # extension of the hourly/minute grids must not interleave.
+        self._lock = threading.RLock()
         self._init_funding(len(assets))
         self._init_prices(assets)
         self.history_start_ms = clock.start_ms - int(history_days * 86_400_000)
@@ -88,6 +92,10 @@ class MarketModel:
 
     def _ensure_hours(self, k: int) -> None:
         """Generate the hourly grid up to hour index ``k`` (inclusive)."""
+        with self._lock:
+            self._extend_hours(k)
+
+    def _extend_hours(self, k: int) -> None:
         if self._k_first is None:
             first = (self.history_start_ms // HOUR_MS) - 9
             init = np.random.default_rng([self.seed, 0])
@@ -192,7 +200,8 @@ class MarketModel:
     def sync(self, now_ms: int | None = None) -> None:
         """Fire listeners for every settlement boundary passed since the last sync."""
         now = self.clock.now_ms() if now_ms is None else now_ms
-        last, self._last_sync_ms = self._last_sync_ms, max(self._last_sync_ms, now)
+        with self._lock:
+            last, self._last_sync_ms = self._last_sync_ms, max(self._last_sync_ms, now)
         if not self._listeners or now <= last:
             return
         for k in range(last // HOUR_MS + 1, now // HOUR_MS + 1):
@@ -226,10 +235,14 @@ class MarketModel:
         return min(ticks) * 20_000 if ticks else 1.0
 
     def _ensure_minute(self, m: int) -> None:
+        with self._lock:
+            self._extend_minutes(m)
+
+    def _extend_minutes(self, m: int) -> None:
         while self._m < m:
             self._m += 1
             rng = np.random.default_rng([self.seed, 4, self._m])
-            self._logp += rng.normal(0.0, PRICE_VOL_PER_MIN, self._logp.shape)
+            self._logp = self._logp + rng.normal(0.0, PRICE_VOL_PER_MIN, self._logp.shape)
 
     def index_prices(self, now_ms: int) -> np.ndarray:
         """Venue-unit index price of every listing (canonical price x multiplier)."""

@@ -51,6 +51,7 @@ class Listing:
     lot: float = 1.0
     inverse: bool = False
     sig_figs: int | None = None  # Hyperliquid: prices have at most 5 significant figures
+    liquidity: float = 1.0  # book depth relative to the calibrated median (see _liquidity)
     price0: float | None = None  # recorded venue price, if any
     rate0: float | None = None  # recorded rate per interval, if any
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -313,7 +314,30 @@ LOADERS = {
 }
 
 
+def _liquidity(gate: list[Listing]) -> dict[str, float]:
+    """Per-asset book depth scale: sqrt(open interest / median open interest), clipped.
+
+    Open interest (USD) comes from the real Gate contracts (``position_size`` contracts x
+    ``quanto_multiplier`` x ``mark_price``), the one recording with it for hundreds of assets.
+    The square root keeps the median asset at the calibrated level notional while BTC gets
+    ~25x, which matches the real Bybit BTCUSDT book (~5 000 USD per level). Assets not on
+    Gate get 1.
+    """
+    oi = {
+        x.asset: float(x.raw["position_size"]) * x.contract_size * float(x.raw["mark_price"])
+        for x in gate
+    }
+    positive = sorted(v for v in oi.values() if v > 0)
+    mid = positive[len(positive) // 2] if positive else 1.0
+    return {a: min(40.0, max(0.2, (v / mid) ** 0.5)) for a, v in oi.items() if v > 0}
+
+
 @lru_cache(maxsize=1)
 def load_universe() -> dict[str, list[Listing]]:
     """All venues' listings, read once per process (the files are ~1.4 MB of JSON)."""
-    return {venue: loader() for venue, loader in LOADERS.items()}
+    universe = {venue: loader() for venue, loader in LOADERS.items()}
+    scale = _liquidity(universe["gate"])
+    for listings in universe.values():
+        for x in listings:
+            x.liquidity = scale.get(x.asset, 1.0)
+    return universe
