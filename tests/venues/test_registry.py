@@ -1,0 +1,55 @@
+"""Building the enabled venues from Settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from scanner.settings import Settings, VenueSettings, VenuesSettings
+from scanner.venues.bybit import BybitVenue, base_url_for
+from scanner.venues.bybit_http import HOSTS
+from scanner.venues.ccxt_venue import CcxtVenue
+from scanner.venues.registry import UnknownVenue, build_venue, build_venues, close_all
+
+
+@pytest.mark.parametrize("env", ["mainnet", "testnet", "demo"])
+def test_bybit_host_per_environment(env):
+    assert base_url_for(VenueSettings(environment=env)) == HOSTS[env]
+    url = "http://127.0.0.1:9/bybit"
+    assert base_url_for(VenueSettings(environment=env, base_url=url)) == url
+
+
+async def test_builds_every_enabled_venue_pointed_at_the_base_url():
+    settings = Settings().with_base_url("http://127.0.0.1:9")
+    venues = build_venues(settings)
+    try:
+        assert list(venues) == list(settings.venues.enabled)
+        assert isinstance(venues["bybit"], BybitVenue)
+        assert venues["bybit"].http.base_url == "http://127.0.0.1:9/bybit"
+        for name, venue in venues.items():
+            if name != "bybit":
+                assert isinstance(venue, CcxtVenue)
+                assert venue.exchange.timeout == int(settings.venues.get(name).timeout_s * 1000)
+    finally:
+        await close_all(venues)
+
+
+async def test_unknown_or_disabled_venue_is_named():
+    settings = Settings(venues=VenuesSettings(enabled=("bybit", "okx")))
+    with pytest.raises(UnknownVenue, match="gate"):
+        build_venues(settings, ["bybit", "gate"])
+    with pytest.raises(KeyError):
+        build_venue("kraken", settings)
+
+
+async def test_keys_come_from_the_environment_only_when_asked():
+    env = {"BYBIT_API_KEY": "k-123", "BYBIT_API_SECRET": "s-456"}
+    settings = Settings(env=env)
+    keyed = build_venue("bybit", settings, with_keys=True)
+    public = build_venue("bybit", settings)
+    try:
+        assert isinstance(keyed, BybitVenue) and isinstance(public, BybitVenue)
+        assert keyed.http.has_credentials and not public.http.has_credentials
+        assert "s-456" not in repr(keyed) and "k-123" not in repr(keyed)
+    finally:
+        await keyed.close()
+        await public.close()
