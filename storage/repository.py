@@ -68,11 +68,13 @@ class Repository(ExecutionStore):
     def upsert_instruments(self, instruments: Sequence[Instrument], seen_ms: int) -> int:
         """Insert new instruments, refresh known ones (interval, tick, ..., ``last_seen_ms``).
 
-        Returns how many rows were written (new + refreshed).
+        Returns how many rows were written (new + refreshed). If the list names the same
+        venue symbol twice, the last one wins (one statement cannot update a row twice).
         """
         if not instruments:
             return 0
-        data = [R.instrument_row(i, seen_ms) for i in instruments]
+        latest = {(i.venue, i.venue_symbol): i for i in instruments}
+        data = [R.instrument_row(i, seen_ms) for i in latest.values()]
         with self.db.write() as conn:
             ins = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(T.instruments)
             stmt = ins.on_conflict_do_update(

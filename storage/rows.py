@@ -69,6 +69,11 @@ def quote_values(q: FundingQuote) -> tuple[Any, ...]:
             f"funding quote {q.venue}:{q.venue_symbol} at {q.ts_ms} has interval_h="
             f"{q.interval_h!r}; the interval must be known (never assume 8 h)"
         )
+    if not math.isfinite(q.rate_per_interval):
+        raise ValueError(
+            f"funding quote {q.venue}:{q.venue_symbol} at {q.ts_ms} has rate_per_interval="
+            f"{q.rate_per_interval!r}; a stored rate must be a finite number"
+        )
     return (
         q.venue,
         q.venue_symbol,
@@ -95,10 +100,10 @@ SETTLEMENT_COLUMNS: tuple[str, ...] = (
 
 
 def settlement_values(s: FundingSettlement) -> tuple[Any, ...]:
-    if s.interval_h is not None and s.interval_h <= 0:
+    if (s.interval_h is not None and s.interval_h <= 0) or not math.isfinite(s.rate_per_interval):
         raise ValueError(
             f"funding settlement {s.venue}:{s.venue_symbol} at {s.funding_time_ms} has "
-            f"interval_h={s.interval_h!r}"
+            f"rate_per_interval={s.rate_per_interval!r}, interval_h={s.interval_h!r}"
         )
     return (
         s.venue,

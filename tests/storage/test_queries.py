@@ -188,3 +188,52 @@ def test_history_for_confidence_has_what_the_engine_reads(db: Database) -> None:
     assert np.allclose(settled["rate_per_h"], [s.rate_per_interval / 8 for s in btc[10:]])
     assert hist["next_funding_ms"].dtype == np.float64
     assert isinstance(hist, pd.DataFrame)
+
+
+def test_confidence_scoring_runs_on_the_stored_history(db: Database) -> None:
+    """Contract check with strategies.confidence: our frame is its input, unchanged."""
+    from strategies.confidence import history_components
+
+    repo = Repository(db)
+    btc = sorted(_btc_8h(), key=lambda s: s.funding_time_ms)[:40]
+    okx = [replace_venue(s, "okx", 0.5) for s in btc]
+    repo.write_settlements(btc + okx)
+    live = [
+        FundingQuote(
+            s.venue,
+            s.venue_symbol,
+            BTC,
+            s.rate_per_interval * 1.1,
+            8.0,
+            s.funding_time_ms - 1_800_000,
+            next_funding_ms=s.funding_time_ms,
+        )
+        for s in btc + okx
+    ]
+    repo.write_quotes(live)
+    hist = Queries(db).quote_history_for_confidence([BTC], since_ms=0)
+    pairs = pd.DataFrame(
+        {
+            "pair_type": ["cross"],
+            "long_venue": ["okx"],
+            "long_canonical": [BTC],
+            "short_venue": ["bybit"],
+            "short_canonical": [BTC],
+            "diff_per_h": [btc[-1].rate_per_interval / 16],
+        }
+    )
+    comps = history_components(hist, pairs, lookback_h=10 * 24, persistence_points=24)
+    values = comps.iloc[0]
+    assert values.notna().all(), values.to_dict()
+    assert ((values >= 0) & (values <= 1)).all()
+
+
+def replace_venue(s: FundingSettlement, venue: str, scale: float) -> FundingSettlement:
+    return FundingSettlement(
+        venue,
+        s.venue_symbol,
+        s.canonical,
+        s.funding_time_ms,
+        s.rate_per_interval * scale,
+        s.interval_h,
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
 import pytest
-from _storage_helpers import SHARED_DATA, opportunity, quotes
+from _storage_helpers import SHARED_DATA, Backend, opportunity, quotes
 from sqlalchemy import text
 
 from scanner.domain import FundingSettlement, Instrument, Kind, Opportunity, OrderBook
@@ -280,3 +281,45 @@ def test_engine_shaped_frame_with_nullable_ints_and_extra_columns(db: Database) 
     assert pd.isna(hist.loc[0, "long_next_funding_ms"])
     assert (hist.loc[0, "long_symbol"], hist.loc[0, "short_symbol"]) == ("BTC-USDT-SWAP", "BTCUSDT")
     assert hist.loc[0, "breakeven_h"] == float("inf")
+
+
+def test_non_finite_rates_are_refused_with_the_row_named(db: Database) -> None:
+    repo = Repository(db)
+    bad = replace(quotes(1)[0], rate_per_interval=float("nan"))
+    with pytest.raises(ValueError, match="bybit:C0USDT at .* rate_per_interval=nan"):
+        repo.write_quotes([bad])
+    with pytest.raises(ValueError, match="rate_per_interval=inf"):
+        repo.write_settlements([FundingSettlement("okx", "X", "X/USDT:USDT", 1, float("inf"))])
+
+
+def test_instrument_listed_twice_in_one_batch_keeps_the_last(db: Database) -> None:
+    inst = _bybit_instruments({"BTCUSDT"})[0]
+    Repository(db).upsert_instruments([inst, replace(inst, funding_interval_h=2.0)], seen_ms=5)
+    table = Queries(db).instruments()
+    assert table["funding_interval_h"].tolist() == [2.0]
+
+
+def test_concurrent_writers_all_land(backend: Backend) -> None:
+    """Separate connections writing at once queue on the lock (SQLite: BEGIN IMMEDIATE +
+    busy timeout) instead of failing with "database is locked"."""
+    backend.open().dispose()
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            with backend.open() as db:
+                repo = Repository(db)
+                for b in range(5):
+                    start = 1_700_000_000_000 + (k * 5 + b) * 10_000_000
+                    assert repo.write_quotes(quotes(2_000, start_ms=start)) == 2_000
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with backend.open() as db:
+        assert _count(db, "funding_quotes") == 4 * 5 * 2_000
