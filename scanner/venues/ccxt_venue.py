@@ -14,7 +14,12 @@ scanner.domain objects and translates ccxt's exception tree into ours (see base.
     BadResponse, or ccxt choking on a body      -> MalformedResponse
 
 ccxt returns an unparsable body as raw text instead of raising, so the adapter turns on
-``enableLastJsonResponse``/``enableLastHttpResponse`` and checks them after each call.
+``enableLastJsonResponse``/``enableLastHttpResponse`` and checks them after each call. After
+an IP ban (HTTP 403/418) the adapter sends nothing for the ban's duration (>= 10 minutes).
+
+Coverage: every *swap* market ccxt loads for the venue (the quirk table narrows market types
+and settle currencies), linear and inverse alike; the user's universe filter (settle USDT /
+USDC, include/exclude) is applied downstream, not here.
 """
 
 from __future__ import annotations
@@ -131,6 +136,8 @@ class CcxtVenue:
         self.retries = retries
         self._by_symbol: dict[str, Instrument] = {}
         self._symbol_by_id: dict[str, str] = {}
+        self._banned_until = 0.0
+        """monotonic time before which no request is sent (after an HTTP 403/418 ban)."""
         exchange.enableLastJsonResponse = True
         exchange.enableLastHttpResponse = True
         _guard_http_status(exchange)
@@ -154,6 +161,11 @@ class CcxtVenue:
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _once(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        if time.monotonic() < self._banned_until:
+            left = self._banned_until - time.monotonic()
+            raise RateLimited(
+                self.name, f"{what}: IP ban in force, not sending", retry_after_s=left, ban=True
+            )
         ex = self.exchange
         ex.last_http_response = None
         ex.last_json_response = None
@@ -162,7 +174,10 @@ class CcxtVenue:
         except VenueError:
             raise
         except (cx.BaseError, TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
-            raise translate_ccxt_error(self.name, what, exc) from exc
+            err = translate_ccxt_error(self.name, what, exc)
+            if isinstance(err, RateLimited) and err.ban:
+                self._banned_until = time.monotonic() + err.retry_after_s
+            raise err from exc
         if ex.last_http_response and ex.last_json_response is None:
             raise MalformedResponse(self.name, f"{what}: response body is not JSON")
         return result

@@ -104,16 +104,19 @@ async def test_history_matches_the_model_settlements(adapter: Venue, emu: Emulat
         assert s.canonical == inst.canonical
 
 
-FAULTS = [
-    (FaultSpec(kind="rate_limit"), RateLimited),
-    (FaultSpec(kind="server_error", http_status=503), VenueUnavailable),
-    (FaultSpec(kind="timeout", hang_s=1.0), VenueTimeout),
-    (FaultSpec(kind="malformed"), MalformedResponse),
-    (FaultSpec(kind="ban"), RateLimited),
-]
+FAULTS = {
+    "rate_limit": (FaultSpec(kind="rate_limit"), RateLimited),  # Bybit: retCode 10006
+    "http_429": (FaultSpec(kind="rate_limit", http_status=429), RateLimited),
+    "http_503": (FaultSpec(kind="server_error", http_status=503), VenueUnavailable),
+    "timeout": (FaultSpec(kind="timeout", hang_s=1.0), VenueTimeout),
+    "reset": (FaultSpec(kind="reset"), VenueUnavailable),
+    "malformed": (FaultSpec(kind="malformed"), MalformedResponse),
+    "truncated": (FaultSpec(kind="truncated"), MalformedResponse),
+    "ban_403": (FaultSpec(kind="ban"), RateLimited),
+}
 
 
-@pytest.mark.parametrize(("spec", "expected"), FAULTS, ids=[f[0].kind for f in FAULTS])
+@pytest.mark.parametrize(("spec", "expected"), FAULTS.values(), ids=FAULTS.keys())
 @pytest.mark.parametrize("venue", ADAPTERS)
 async def test_faults_map_onto_the_error_tree(
     emu: Emulator, venue: str, spec: FaultSpec, expected: type[VenueError]
@@ -155,3 +158,19 @@ async def test_bybit_spot_tickers_for_carry(emu: Emulator):
         await venue.close()
     assert rows and all(r["symbol"].endswith(("USDT", "USDC")) for r in rows)
     assert all(float(r["bid1Price"]) <= float(r["ask1Price"]) for r in rows)
+
+
+@pytest.mark.parametrize("venue", ADAPTERS)
+async def test_after_a_ban_nothing_is_sent_until_it_lifts(emu: Emulator, venue: str):
+    adapter = build_venue(venue, settings_for(emu, venue), retries=3)
+    try:
+        emu.faults.set(venue, "*", FaultSpec(kind="ban", count=1))
+        with pytest.raises(RateLimited) as first:
+            await adapter.fetch_quotes()
+        assert first.value.ban
+        emu.faults.clear()  # the emulator would answer now; the adapter must not ask
+        with pytest.raises(RateLimited, match="not sending") as second:
+            await adapter.fetch_quotes()
+        assert second.value.ban and second.value.retry_after_s > 590
+    finally:
+        await adapter.close()
