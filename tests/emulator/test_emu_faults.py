@@ -30,7 +30,7 @@ def _clean(emu: Emulator) -> Iterator[None]:
 
 async def _ccxt_call(emu: Emulator, venue: str, spec: FaultSpec, endpoint: str) -> Any:
     """load_markets cleanly, then arm the fault and fetch funding rates."""
-    ex = make_exchange(venue, emu.venue_url(venue), {"timeout": 400})
+    ex = make_exchange(venue, emu.venue_url(venue), {"timeout": 400, "enableRateLimit": False})
     try:
         await ex.load_markets()
         emu.faults.set(venue, endpoint, spec)
