@@ -176,8 +176,8 @@ class Queries:
         """Settled funding in ``[since_ms, until_ms)`` by ``funding_time_ms``.
 
         A missing ``interval_h`` is filled from the instrument table, then from the gap to
-        the previous settlement of the same symbol; ``rate_per_h`` is NaN only when none of
-        those is known.
+        the previous settlement of the same symbol (looked up to ``MAX_INTERVAL_H`` before
+        ``since_ms``); ``rate_per_h`` is NaN only when none of those is known.
         """
         s = T.funding_settlements.c
         i = T.instruments.c
@@ -193,13 +193,16 @@ class Queries:
             stmt = stmt.where(s.canonical == canonical)
         if venue is not None:
             stmt = stmt.where(s.venue == venue)
-        stmt = _between(stmt, s.funding_time_ms, since_ms, until_ms)
+        lookback = None if since_ms is None else since_ms - MAX_INTERVAL_H * HOUR_MS
+        stmt = _between(stmt, s.funding_time_ms, lookback, until_ms)
         stmt = stmt.order_by(s.venue, s.venue_symbol, s.funding_time_ms)
         with self.db.read() as conn:
             rows = [(*r, None) for r in conn.execute(stmt).all()]
         df = frame(rows, SETTLEMENT_DTYPES)
         df["interval_h"] = df["interval_h"].fillna(_interval_from_gaps(df))
         df["rate_per_h"] = df["rate_per_interval"] / df["interval_h"]
+        if since_ms is not None:
+            df = df[df["funding_time_ms"] >= since_ms]
         return df.sort_values(["funding_time_ms", "venue"], kind="stable").reset_index(drop=True)
 
     def settled_pivot(self, canonical: str, since_ms: int, until_ms: int) -> pd.DataFrame:

@@ -89,6 +89,8 @@ def test_settled_pivot_spreads_each_settlement_over_its_hours(db: Database) -> N
     # hourly venue: one value per hour for the 72 recorded hours, then nothing
     hl = pivot["hyperliquid"]
     assert hl.iloc[:72].notna().all() and hl.iloc[72:].isna().all()
+    hourly = _hourly_from_hyperliquid(since, 72)
+    assert hl.iloc[:72].tolist() == [s.rate_per_interval for s in hourly]
 
 
 def test_missing_intervals_come_from_instruments_or_settlement_gaps(db: Database) -> None:
@@ -112,6 +114,14 @@ def test_missing_intervals_come_from_instruments_or_settlement_gaps(db: Database
     known = q.settlements(canonical="RATS/USDT:USDT")
     assert (known["interval_h"] == 4.0).all()
     assert np.allclose(known["rate_per_h"], known["rate_per_interval"] / 4.0)
+
+
+def test_gap_inference_looks_before_the_window(db: Database) -> None:
+    rats = sorted(_binance_4h("1000RATSUSDT"), key=lambda s: s.funding_time_ms)
+    Repository(db).write_settlements(rats)
+    window = Queries(db).settlements(since_ms=rats[10].funding_time_ms - 1)
+    assert window["funding_time_ms"].iloc[0] == rats[10].funding_time_ms
+    assert window["interval_h"].iloc[0] == 4.0, "the gap to the settlement before the window"
 
 
 def test_quotes_filters_and_latest_live_quote_per_symbol(db: Database) -> None:
