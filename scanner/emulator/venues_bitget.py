@@ -38,8 +38,14 @@ class BitgetPublic:
         ):
             app.router.add_get(base + path, handler)
         app.router.add_get(prefix + "/api/v2/public/time", self.time)
-        # ccxt's load_markets also asks for coins; an empty list is a valid answer.
-        app.router.add_get(prefix + "/api/v2/spot/public/coins", self.coins)
+        # ccxt's default load_markets also asks for coins, spot symbols and margin currencies;
+        # only USDT-FUTURES are emulated, so those are empty lists.
+        for path in (
+            "/api/v2/spot/public/coins",
+            "/api/v2/spot/public/symbols",
+            "/api/v2/margin/currencies",
+        ):
+            app.router.add_get(prefix + path, self.coins)
 
     async def coins(self, request: web.Request) -> web.Response:
         return self._ok([])

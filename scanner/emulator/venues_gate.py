@@ -37,8 +37,17 @@ class GatePublic:
         app.router.add_get(base + "/tickers", self.tickers)
         app.router.add_get(base + "/funding_rate", self.funding_rate)
         app.router.add_get(base + "/order_book", self.order_book)
-        # ccxt's load_markets also asks for currencies; an empty list is a valid answer.
-        app.router.add_get(prefix + "/api/v4/spot/currencies", self.empty)
+        # ccxt's default load_markets also asks for currencies, spot/margin pairs, delivery
+        # contracts and option underlyings; only USDT perpetuals are emulated, so those are
+        # empty lists (a valid answer on Gate).
+        for path in (
+            "/api/v4/spot/currencies",
+            "/api/v4/spot/currency_pairs",
+            "/api/v4/margin/currency_pairs",
+            "/api/v4/delivery/{settle}/contracts",
+            "/api/v4/options/underlyings",
+        ):
+            app.router.add_get(prefix + path, self.empty)
 
     async def empty(self, request: web.Request) -> web.Response:
         return json_response([])

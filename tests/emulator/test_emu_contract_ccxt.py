@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import ccxt.async_support as ccxt_async
 import pytest
 from emu_helpers import HOUR_MS, fixture, running
 
@@ -174,3 +175,48 @@ async def test_single_symbol_funding_rate_where_ccxt_has_it(emu: Emulator) -> No
         assert fr["fundingRate"] == pytest.approx(
             emu.market.funding_rate(venue, market_id), abs=1e-8
         ), venue
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_funding_intervals_where_ccxt_has_them(emu: Emulator, venue: str) -> None:
+    async def run(ex: Any) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]:
+        one: dict[str, Any] | None = {}
+        if ex.has["fetchFundingInterval"]:
+            try:
+                one = await ex.fetch_funding_interval(BTC[venue])
+            except ccxt_async.NullResponse:  # Binance: fundingInfo lists adjusted symbols only
+                one = None
+        many = await ex.fetch_funding_intervals() if ex.has["fetchFundingIntervals"] else {}
+        return one, many, ex.markets
+
+    one, many, markets = await _with_exchange(emu, venue, run)
+    if one is None:
+        assert venue == "binanceusdm"
+        assert emu.market.interval_h(venue, "BTCUSDT") == 8
+    elif one:
+        market_id = venue_id(markets[BTC[venue]])
+        assert one["interval"] == f"{emu.market.interval_h(venue, market_id)}h"
+    for symbol, fr in many.items():
+        assert fr["interval"] == f"{emu.market.interval_h(venue, venue_id(markets[symbol]))}h"
+    if venue in ("okx", "bitget", "binanceusdm"):
+        assert one or many  # these venues do have the call in ccxt 4.5.90
+    if venue == "binanceusdm":
+        assert {venue_id(markets[s]) for s in many} == {
+            x for x in emu.market.perpetual_symbols(venue) if emu.market.interval_h(venue, x) != 8
+        }
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_default_market_types_load_too(emu: Emulator, venue: str) -> None:
+    """Without the factory's narrowing ccxt also asks for spot/inverse/option/delivery lists;
+    the emulator answers those (empty where nothing is emulated)."""
+    from scanner.venues.ccxt_factory import URL_KEYS, _urls
+
+    ex = getattr(ccxt_async, venue)(
+        {"urls": {"api": _urls(URL_KEYS[venue], emu.venue_url(venue))}, "enableRateLimit": False}
+    )
+    try:
+        markets = await ex.load_markets()
+    finally:
+        await ex.close()
+    assert sum(m["swap"] for m in markets.values()) == recorded_perpetual_count(venue)
