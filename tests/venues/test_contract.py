@@ -108,7 +108,7 @@ FAULTS = {
     "rate_limit": (FaultSpec(kind="rate_limit"), RateLimited),  # Bybit: retCode 10006
     "http_429": (FaultSpec(kind="rate_limit", http_status=429), RateLimited),
     "http_503": (FaultSpec(kind="server_error", http_status=503), VenueUnavailable),
-    "timeout": (FaultSpec(kind="timeout", hang_s=1.0), VenueTimeout),
+    "timeout": (FaultSpec(kind="timeout", hang_s=0.6), VenueTimeout),
     "reset": (FaultSpec(kind="reset"), VenueUnavailable),
     "malformed": (FaultSpec(kind="malformed"), MalformedResponse),
     "truncated": (FaultSpec(kind="truncated"), MalformedResponse),
