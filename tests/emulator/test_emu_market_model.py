@@ -200,3 +200,40 @@ def test_accelerated_clock_runs_faster_than_real_time() -> None:
     a = clock.now_ms()
     b = clock.now_ms()
     assert b >= a >= START_MS
+
+
+def test_accelerated_clock_settles_in_the_background() -> None:
+    """No one steps the clock: the server's ticker lets the model settle on its own."""
+    import threading
+
+    boundary = START_MS - START_MS % HOUR_MS + HOUR_MS
+    fired = threading.Event()
+    hits: list[int] = []
+
+    def listener(venue: str, symbol: str, rate: float, mark: float, t: int) -> None:
+        if (venue, symbol) == ("hyperliquid", "BTC"):
+            hits.append(t)
+            fired.set()
+
+    emu = Emulator(seed=1, speed=100.0, start_ms=boundary - 30_000)  # 0.3 s of real time
+    emu.market.add_settlement_listener(listener)
+    with emu.run_in_thread():
+        assert fired.wait(timeout=30)
+    assert hits[0] == boundary
+
+
+def test_emulator_data_ships_inside_the_package() -> None:
+    """``fundscan demo`` must run on a fresh clone without ../shared."""
+    import tomllib
+    from pathlib import Path
+
+    import scanner
+    from scanner.emulator.universe import DATA_DIR, LOADERS
+
+    package = Path(scanner.__file__).resolve().parent
+    assert DATA_DIR.is_relative_to(package)
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["scanner"]
+    assert "emulator/data/*.json" in globs
+    assert sorted(package.glob("emulator/data/*.json")) == sorted(DATA_DIR.glob("*.json"))
+    assert set(LOADERS) == {"bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid"}
