@@ -13,8 +13,8 @@ scanner.domain objects and translates ccxt's exception tree into ours (see base.
     BadRequest / InvalidOrder / NotSupported    -> BadRequest
     BadResponse, or ccxt choking on a body      -> MalformedResponse
 
-ccxt returns an unparsable body as raw text instead of raising, so the adapter turns on
-``enableLastJsonResponse``/``enableLastHttpResponse`` and checks them after each call. After
+ccxt returns an unparsable body as raw text instead of raising, so a per-response hook
+(``on_rest_response``) refuses non-JSON bodies and classifies HTTP statuses first. After
 an IP ban (HTTP 403/418) the adapter sends nothing for the ban's duration (>= 10 minutes).
 
 Coverage: every *swap* market ccxt loads for the venue (the quirk table narrows market types
@@ -67,12 +67,14 @@ def _http_status(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _guard_http_status(exchange: ccxt_async.Exchange) -> None:
-    """Classify 429/403/418/5xx by HTTP status *before* ccxt reads the body.
+def _guard_responses(exchange: ccxt_async.Exchange) -> None:
+    """Classify 429/403/418/5xx by HTTP status, and refuse non-JSON bodies, per response.
 
     ccxt runs the venue's body-based ``handle_errors`` first, so a 429 whose JSON body the
-    venue's table does not know becomes a generic ExchangeError. ``on_rest_response`` is
-    ccxt's per-response hook; raising here keeps the status-based meaning, per request.
+    venue's table does not know becomes a generic ExchangeError; and a body that is not JSON
+    is handed back as raw text instead of raising. ``on_rest_response`` is ccxt's hook that
+    sees each response before both; raising there is per request (no shared state, so
+    concurrent calls on one instance cannot see each other's bodies).
     """
     inner = exchange.on_rest_response
 
@@ -87,7 +89,10 @@ def _guard_http_status(exchange: ccxt_async.Exchange) -> None:
             raise cx.RequestTimeout(where)
         if isinstance(code, int) and code >= 500:
             raise cx.ExchangeNotAvailable(where)
-        return inner(*args)
+        body = inner(*args)
+        if isinstance(body, str) and body and exchange.parse_json(body) is None:
+            raise cx.BadResponse(f"{where}: body is not JSON: {body[:80]!r}")
+        return body
 
     exchange.on_rest_response = on_rest_response
 
@@ -138,9 +143,7 @@ class CcxtVenue:
         self._symbol_by_id: dict[str, str] = {}
         self._banned_until = 0.0
         """monotonic time before which no request is sent (after an HTTP 403/418 ban)."""
-        exchange.enableLastJsonResponse = True
-        exchange.enableLastHttpResponse = True
-        _guard_http_status(exchange)
+        _guard_responses(exchange)
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r})"
@@ -166,9 +169,6 @@ class CcxtVenue:
             raise RateLimited(
                 self.name, f"{what}: IP ban in force, not sending", retry_after_s=left, ban=True
             )
-        ex = self.exchange
-        ex.last_http_response = None
-        ex.last_json_response = None
         try:
             result = await fn()
         except VenueError:
@@ -178,8 +178,6 @@ class CcxtVenue:
             if isinstance(err, RateLimited) and err.ban:
                 self._banned_until = time.monotonic() + err.retry_after_s
             raise err from exc
-        if ex.last_http_response and ex.last_json_response is None:
-            raise MalformedResponse(self.name, f"{what}: response body is not JSON")
         return result
 
     # --- Venue ---------------------------------------------------------------------------
