@@ -9,7 +9,6 @@ spot list is synthesised from the USDT perpetuals without a multiplier prefix (d
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -153,10 +152,7 @@ class BybitPublic:
 
     # ------------------------------------------------------------------ endpoints
     def time(self, query: Any, now: int) -> dict[str, Any]:
-        return {
-            "timeSecond": str(now // 1000),
-            "timeNano": str(now * 1_000_000 + time.time_ns() % 1_000_000),
-        }
+        return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
     def instruments(self, query: Any, now: int) -> dict[str, Any]:
         category = self._category(query, ("linear", "inverse", "spot", "option"))
