@@ -8,7 +8,8 @@ verbatim (URL string / ``content=``). See docs/exchange-api-facts.md A.2.
 Why a time offset: Bybit rejects a timestamp more than 1 s ahead of its clock (retCode 10002).
 We take ``offset = server_time - local_time_after_the_reply``; the reply's server time is
 earlier than the server's "now" when we read it, so our stamps err on the *late* side, which
-recv_window absorbs.
+recv_window absorbs. The offset is re-measured every ``resync_every_s`` (clocks drift) and
+after any 10002.
 
 Rate limits: public endpoints share the IP budget (600 requests / 5 s); private endpoints have
 per-endpoint per-second budgets (A.5). On top of those static limiters we honour the
@@ -159,6 +160,7 @@ class BybitHttp:
         clock: Clock = _wall_ms,
         sleep: Sleep = asyncio.sleep,
         venue: str = "bybit",
+        resync_every_s: float = 600.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.venue = venue
@@ -168,6 +170,8 @@ class BybitHttp:
         self._clock = clock
         self._sleep = sleep
         self._offset_ms: float | None = None
+        self._synced_at_ms = 0.0
+        self.resync_every_ms = resync_every_s * 1000.0
         self._limits = _LimitState()
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
@@ -220,6 +224,7 @@ class BybitHttp:
         if server_ms is None:
             raise MalformedResponse(self.venue, "/v5/market/time has no time field")
         self._offset_ms = server_ms - after
+        self._synced_at_ms = after
         return self._offset_ms
 
     def _now(self) -> float:
@@ -255,7 +260,8 @@ class BybitHttp:
     async def _send(
         self, method: str, path: str, params: Mapping[str, Any], *, signed: bool
     ) -> dict[str, Any]:
-        if signed and self._offset_ms is None:
+        stale = self._clock() - self._synced_at_ms > self.resync_every_ms
+        if signed and (self._offset_ms is None or stale):
             await self.sync_time()
         try:
             result, _ = await self._request(method, path, params, signed=signed)

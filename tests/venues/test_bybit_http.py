@@ -305,3 +305,24 @@ async def test_secret_not_logged(caplog):
     await http.signed_get("/v5/position/list", {"category": "linear"})
     await http.close()
     assert SECRET not in caplog.text
+
+
+async def test_clock_offset_is_remeasured_after_resync_interval():
+    script = Script().on("/v5/position/list", ok({"list": []}))
+    now = [NOW]
+    http = BybitHttp(
+        "http://venue.test/bybit",
+        credentials=BybitCredentials(SecretStr(KEY), SecretStr(SECRET)),
+        transport=httpx.MockTransport(script),
+        clock=lambda: now[0],
+        sleep=script.sleep,
+        resync_every_s=60,
+    )
+    await http.signed_get("/v5/position/list")
+    now[0] += 30_000
+    await http.signed_get("/v5/position/list")
+    assert script.count("/v5/market/time") == 1
+    now[0] += 31_000
+    await http.signed_get("/v5/position/list")
+    assert script.count("/v5/market/time") == 2
+    await http.close()
