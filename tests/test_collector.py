@@ -226,11 +226,11 @@ async def test_emulated_venue_timing_out_fails_while_the_others_complete():
     from scanner.venues.registry import build_venues, close_all
 
     async with Emulator(seed=2, stepped=True) as emu:
-        emu.faults.set("okx", "*", FaultSpec(kind="timeout", hang_s=2.5))
+        emu.faults.set("okx", "*", FaultSpec(kind="timeout", hang_s=5.0))
         settings = Settings().with_base_url(emu.url)
         venues = build_venues(settings, ["bybit", "okx", "gate"], retries=0)
         try:
-            got = await collect(venues, deadline_s=2.0, book_depth=5, book_candidates=2)
+            got = await collect(venues, deadline_s=4.0, book_depth=5, book_candidates=2)
         finally:
             await close_all(venues)
         perps = {v: len(emu.market.perpetual_symbols(v)) for v in ("bybit", "gate")}
