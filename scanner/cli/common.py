@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +12,9 @@ from rich.console import Console
 
 from scanner.settings import ConfigError, Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output has no terminal width; tables need more than rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 EXIT_USER_ERROR = 2
 

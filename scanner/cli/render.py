@@ -20,6 +20,10 @@ JSON_COLUMNS = (
     "pair_type",
     "long_venue",
     "short_venue",
+    "long_symbol",
+    "short_symbol",
+    "long_canonical",
+    "short_canonical",
     "long_rate",
     "long_interval_h",
     "short_rate",
@@ -100,14 +104,20 @@ def _interval(x: Any) -> str:
     return "?" if x is None else f"{float(x):g}h"
 
 
+def _leg(row: Mapping[str, Any], side: str) -> str:
+    """``venue SYMBOL``: the venue alone is ambiguous where it lists USDT and USDC perps."""
+    symbol = row.get(f"{side}_symbol")
+    return f"{row[f'{side}_venue']} {symbol}" if symbol else str(row[f"{side}_venue"])
+
+
 def opportunities_table(df: pd.DataFrame, title: str) -> Table:
     """Rich table ranked as given; one row per opportunity."""
     table = Table(title=title, title_justify="left", header_style="bold")
     for name, justify in [
         ("#", "right"),
         ("symbol", "left"),
-        ("long", "left"),
-        ("short", "left"),
+        ("long leg", "left"),
+        ("short leg", "left"),
         ("long rate/int", "right"),
         ("short rate/int", "right"),
         ("gross APR", "right"),
@@ -133,8 +143,8 @@ def opportunities_table(df: pd.DataFrame, title: str) -> Table:
         table.add_row(
             str(i),
             str(row["symbol"]),
-            str(row["long_venue"]),
-            str(row["short_venue"]),
+            _leg(row, "long"),
+            _leg(row, "short"),
             f"{_rate(row['long_rate'])}/{_interval(row['long_interval_h'])}",
             f"{_rate(row['short_rate'])}/{_interval(row['short_interval_h'])}",
             _pct(row["gross_apr"]),

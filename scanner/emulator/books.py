@@ -1,8 +1,9 @@
 """Synthetic order books around the mark price, shaped like the real recorded books.
 
-Spread, level spacing and notional per level come from ``calibration`` (measured on five real
-books); the notional is scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for
-small caps). Each level's size gets a seeded log-normal jitter so books differ between symbols
+Spread and level spacing come from ``calibration`` (measured on five real books). Level sizes
+are set so that the USD depth within 25 bps of mid matches the real books' median
+(``BOOK_DEPTH_25BPS_USD``), spread evenly over the synthetic levels inside that band; it is
+scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for small caps). Each level's size gets a seeded log-normal jitter so books differ between symbols
 and seconds but not between runs.
 """
 
@@ -42,6 +43,8 @@ def synth_book(
         tick = max(tick, 10.0 ** (math.floor(math.log10(mark)) - listing.sig_figs + 1))
     half = max(tick, mark * cal.BOOK_SPREAD_REL / 2)
     gap = max(tick, _round_to(mark * cal.BOOK_LEVEL_GAP_REL, tick))
+    in_band = max(1, math.floor((cal.DEPTH_BAND_REL * mark - half) / gap) + 1)
+    level_usd = cal.BOOK_DEPTH_25BPS_USD / in_band
     best_bid = math.floor((mark - half) / tick) * tick
     best_ask = max(best_bid + tick, math.ceil((mark + half) / tick) * tick)
     rng = np.random.default_rng([key[0], 5, key[1], key[2]])
@@ -52,6 +55,6 @@ def synth_book(
         bp = _round_to(best_bid - j * gap, tick)
         ap = _round_to(best_ask + j * gap, tick)
         if bp > 0:
-            bids.append((bp, level_size(listing, bp, cal.BOOK_LEVEL_NOTIONAL_USD * jitter[0, j])))
-        asks.append((ap, level_size(listing, ap, cal.BOOK_LEVEL_NOTIONAL_USD * jitter[1, j])))
+            bids.append((bp, level_size(listing, bp, level_usd * jitter[0, j])))
+        asks.append((ap, level_size(listing, ap, level_usd * jitter[1, j])))
     return bids, asks

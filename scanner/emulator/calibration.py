@@ -12,8 +12,11 @@ mean-reversion speed ``kappa = -ln(phi) / step_h``. The constants are medians ov
 
 Books: from the five real books (Bybit orderbook.200 BTCUSDT, Binance depth SUSHIUSDT, Gate
 RDNT_USDT, OKX UNI-USD-SWAP, Hyperliquid DYDX l2Book): median relative spread, median relative
-gap between adjacent levels, and median notional per level (USD, contract sizes applied;
-for the inverse OKX book a contract is worth ctVal = 10 USD).
+gap between adjacent levels, and median USD depth within ``DEPTH_BAND_REL`` (25 bps) of mid
+per side (contract sizes applied; for the inverse OKX book a contract is worth ctVal = 10 USD).
+Depth near mid, not notional per level, is what the size of each synthetic level is derived
+from: slippage of a market order depends on how much sits close to mid, and real books differ
+by orders of magnitude in how many levels share that band (tick-spaced BTC vs sparse alts).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ COMMON_VARIANCE_SHARE = 0.7
 # --- books
 BOOK_SPREAD_REL = 6.63e-04
 BOOK_LEVEL_GAP_REL = 9.47e-04
-BOOK_LEVEL_NOTIONAL_USD = 255.6
+BOOK_DEPTH_25BPS_USD = 22_949.0
+DEPTH_BAND_REL = 25e-4
 
 HOUR_MS = 3_600_000
 
@@ -95,7 +99,7 @@ Side = Sequence[tuple[float, float]]
 
 
 def book_stats(bids: Side, asks: Side, contract_size: float = 1.0) -> tuple[float, float, float]:
-    """(relative spread, median relative level gap, median level notional in quote units)."""
+    """(relative spread, median relative level gap, mean per-side USD depth within 25 bps)."""
     mid = (bids[0][0] + asks[0][0]) / 2
     spread = (asks[0][0] - bids[0][0]) / mid
     gaps = [
@@ -103,5 +107,7 @@ def book_stats(bids: Side, asks: Side, contract_size: float = 1.0) -> tuple[floa
         for side in (bids, asks)
         for a, b in zip(side, side[1:], strict=False)
     ]
-    notionals = [p * q * contract_size for side in (bids, asks) for p, q in side]
-    return spread, median(gaps), median(notionals)
+    lo, hi = mid * (1 - DEPTH_BAND_REL), mid * (1 + DEPTH_BAND_REL)
+    bid_usd = sum(p * q * contract_size for p, q in bids if p >= lo)
+    ask_usd = sum(p * q * contract_size for p, q in asks if p <= hi)
+    return spread, median(gaps), (bid_usd + ask_usd) / 2

@@ -65,7 +65,7 @@ def test_table_renders_flags_and_missing_values() -> None:
     console = Console(width=250, record=True)
     console.print(opportunities_table(_frame(), "t"))
     out = console.export_text()
-    assert "PEPE/USDT:USDT" in out
+    assert "PEPE/USDT:USDT" in out and "bybit" in out
     assert "interval≠" in out and "thin book" in out
     assert "n/a" in out  # confidence unknown is said, not invented
     assert "+0.0100%/8h" in out and "+0.0050%/1h" in out

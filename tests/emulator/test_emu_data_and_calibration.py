@@ -81,7 +81,7 @@ def test_book_constants_rederive_from_the_real_books() -> None:
     stats.append(cal.book_stats(hl(b[0]), hl(b[1])))
     assert median(s[0] for s in stats) == pytest.approx(cal.BOOK_SPREAD_REL, rel=0.01)
     assert median(s[1] for s in stats) == pytest.approx(cal.BOOK_LEVEL_GAP_REL, rel=0.01)
-    assert median(s[2] for s in stats) == pytest.approx(cal.BOOK_LEVEL_NOTIONAL_USD, rel=0.01)
+    assert median(s[2] for s in stats) == pytest.approx(cal.BOOK_DEPTH_25BPS_USD, rel=0.01)
 
 
 def test_emulated_books_have_the_calibrated_shape() -> None:
@@ -95,15 +95,15 @@ def test_emulated_books_have_the_calibrated_shape() -> None:
     spread, gap, _ = cal.book_stats(bids, asks)
     assert spread == pytest.approx(cal.BOOK_SPREAD_REL, rel=0.1)
     assert gap == pytest.approx(cal.BOOK_LEVEL_GAP_REL, rel=0.1)
-    # level notional: the median over Gate's assets is the calibrated median ...
-    notionals = [
+    # depth near mid: the median over Gate's assets is the real books' median ...
+    depths = [
         cal.book_stats(*m.book("gate", x.symbol, 50), x.contract_size)[2]
         for x in m.venue_listings("gate")[::5]
     ]
-    assert median(notionals) == pytest.approx(cal.BOOK_LEVEL_NOTIONAL_USD, rel=0.5)
-    # ... while BTC is deep, like the real Bybit BTCUSDT book (~5 000 USD a level)
+    assert median(depths) == pytest.approx(cal.BOOK_DEPTH_25BPS_USD, rel=0.5)
+    # ... while BTC is an order of magnitude deeper (the real Bybit BTCUSDT book: ~7.5M USD)
     btc = cal.book_stats(*m.book("bybit", "BTCUSDT", 200))[2]
-    assert 2_000 < btc < 15_000
+    assert btc > 10 * cal.BOOK_DEPTH_25BPS_USD
 
 
 def test_multiplier_prefixes() -> None:
