@@ -3,8 +3,9 @@
 Spread and level spacing come from ``calibration`` (measured on five real books). Level sizes
 are set so that the USD depth within 25 bps of mid matches the real books' median
 (``BOOK_DEPTH_25BPS_USD``), spread evenly over the synthetic levels inside that band; it is
-scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for small caps). Each level's size gets a seeded log-normal jitter so books differ between symbols
-and seconds but not between runs.
+scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for small caps). Each
+level's size gets a seeded log-normal jitter so books differ between symbols and seconds but
+not between runs.
 """
 
 from __future__ import annotations
