@@ -27,6 +27,7 @@ from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.settings import Settings, UniverseSettings
 from scanner.venues.base import Venue, VenueError
+from scanner.venues.bybit import BybitVenue
 from scanner.venues.registry import build_venues, close_all, max_concurrency
 from storage.queries import Queries
 from storage.repository import Repository
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 MS_PER_H = 3_600_000
 HISTORY_SHARE_OF_DEADLINE = 0.5
-"""History top-up gets at most this share of the collector deadline (it is optional data)."""
+"""History top-up and carry spot books each get at most this share of the collector deadline
+(both are optional data; the scan goes on without them)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,37 @@ async def top_up_history(
     return [s for t in done if not t.cancelled() and t.exception() is None for s in t.result()]
 
 
+async def carry_spot_books(
+    venue: Venue, candidates: Sequence[str], depth: int, cap: int, deadline_s: float
+) -> dict[str, OrderBook]:
+    """Bybit spot books (keyed ``BASE/QUOTE``) for the candidate perps' bases, for carry pairs.
+
+    Only Bybit offers spot here; any failure just means no carry rows this scan.
+    """
+    if not isinstance(venue, BybitVenue):
+        return {}
+    bases = {c.partition("/")[0] for c in candidates}
+    sem = asyncio.Semaphore(cap)
+
+    async def one(inst: Instrument) -> OrderBook | None:
+        async with sem:
+            try:
+                return await venue.fetch_spot_book(inst, depth)
+            except VenueError as exc:
+                log.warning("spot book %s: %s", inst.venue_symbol, exc)
+                return None
+
+    try:
+        async with asyncio.timeout(deadline_s):
+            spot = await venue.load_spot_instruments()
+            wanted = [i for i in spot if i.base in bases and i.active]
+            books = await asyncio.gather(*(one(i) for i in wanted))
+    except (VenueError, TimeoutError) as exc:
+        log.warning("bybit spot books skipped: %s", exc or "deadline")
+        return {}
+    return {b.canonical: b for b in books if b is not None}
+
+
 def rank(
     settings: Settings,
     quotes: Sequence[FundingQuote],
@@ -180,13 +213,20 @@ def rank(
     instruments: Mapping[tuple[str, str], Instrument],
     history: pd.DataFrame | None,
     now_ms: int,
+    spot_books: Mapping[str, OrderBook] | None = None,
 ) -> pd.DataFrame:
     """The engine over one snapshot (pure; no I/O)."""
     frame = quotes_frame(in_universe(quotes, settings.universe), instruments)
     book_map = {(b.venue, b.venue_symbol): b for b in books}
     params = EngineParams.from_settings(settings.engine)
     ranked = compute_opportunities(
-        frame, book_map, fee_schedule(settings), params, now_ms, confidence=history
+        frame,
+        book_map,
+        fee_schedule(settings),
+        params,
+        now_ms,
+        confidence=history,
+        spot_books=spot_books,
     )
     # A row without books has a lower-bound cost only; it must not outrank a measured one.
     order = ranked.sort_values(["executable", "net_apr"], ascending=[False, False], kind="stable")
@@ -222,7 +262,16 @@ async def scan_once(
         instruments = _instrument_index(collection)
         repo.upsert_instruments(list(instruments.values()), now_ms)
         quotes_stored = repo.write_quotes(collection.quotes)
-        books_stored = repo.write_books(collection.books)
+        spot_books: dict[str, OrderBook] = {}
+        if settings.engine.include_carry and "bybit" in venues:
+            spot_books = await carry_spot_books(
+                venues["bybit"],
+                collection.candidates,
+                settings.collector.book_depth,
+                caps.get("bybit", 4),
+                settings.collector.deadline_s * HISTORY_SHARE_OF_DEADLINE,
+            )
+        books_stored = repo.write_books([*collection.books, *spot_books.values()])
         settlements = await top_up_history(
             venues,
             collection,
@@ -237,7 +286,9 @@ async def scan_once(
         await close_all(venues)
     since_ms = now_ms - int(settings.engine.lookback_h * MS_PER_H)
     history = queries.quote_history_for_confidence(collection.candidates, since_ms)
-    ranked = rank(settings, collection.quotes, collection.books, instruments, history, now_ms)
+    ranked = rank(
+        settings, collection.quotes, collection.books, instruments, history, now_ms, spot_books
+    )
     repo.write_opportunities(scan_id, ranked)
     status = {
         n: {"status": str(r.status), "reason": r.reason, "latency_ms": round(r.latency_ms)}

@@ -60,14 +60,17 @@ def parse_instrument(row: Mapping[str, Any]) -> Instrument:
     return inst
 
 
-def parse_instruments(result: Mapping[str, Any]) -> list[Instrument]:
+def parse_instruments(result: Mapping[str, Any], category: str = "linear") -> list[Instrument]:
     """Every row of one instruments-info page; rows that cannot be mapped are logged, skipped."""
     out = []
     for row in _rows(result, "instruments-info"):
         try:
-            out.append(parse_instrument(row))
+            if category == "spot":
+                out.append(instrument_from_bybit(dict(row), category="spot"))
+            else:
+                out.append(parse_instrument(row))
         except (ValueError, KeyError) as exc:
-            log.warning("bybit: skipping instrument %s: %s", row.get("symbol"), exc)
+            log.warning("bybit: skipping %s instrument %s: %s", category, row.get("symbol"), exc)
     return out
 
 
@@ -260,11 +263,23 @@ class BybitVenue:
         return [out[k] for k in sorted(out)]
 
     async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        return await self._book("linear", instrument, depth)
+
+    async def load_spot_instruments(self) -> list[Instrument]:
+        """Spot pairs, for same-venue carry (spot long, perp short). Spot is one page: Bybit
+        ignores ``limit``/``cursor`` for ``category=spot``."""
+        result = await self.http.get("/v5/market/instruments-info", {"category": "spot"})
+        return parse_instruments(result, category="spot")
+
+    async def fetch_spot_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        return await self._book("spot", instrument, depth)
+
+    async def _book(self, category: str, instrument: Instrument, depth: int) -> OrderBook:
         limit = max(1, min(depth, 1000))
-        params = {"category": "linear", "symbol": instrument.venue_symbol, "limit": limit}
+        params = {"category": category, "symbol": instrument.venue_symbol, "limit": limit}
         result = await self.http.get("/v5/market/orderbook", params)
         if not result.get("s") and not result.get("b") and not result.get("a"):
-            raise BadSymbol(VENUE, f"orderbook: no book for {instrument.venue_symbol}")
+            raise BadSymbol(VENUE, f"orderbook: no {category} book for {instrument.venue_symbol}")
         return parse_orderbook(result, instrument)
 
     async def close(self) -> None:

@@ -1,0 +1,218 @@
+"""One scan end to end over loopback HTTP: emulator -> venues -> collector -> storage -> engine.
+
+Nothing is mocked: unmodified ccxt and our Bybit client talk to the emulator, rows land in a
+real SQLite file, and the assertions are about what a trader relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scanner.cli import app
+from scanner.collector import VenueStatus
+from scanner.domain import FundingQuote
+from scanner.emulator import Emulator, FaultSpec
+from scanner.pipeline import ScanOutcome, in_universe, scan_once
+from scanner.settings import Settings, UniverseSettings
+from storage.db import open_database
+from storage.queries import Queries
+from storage.repository import Repository
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(seed=11).run_in_thread() as emu:
+        yield emu
+
+
+def _settings(emu: Emulator, db_path: Path, **engine: object) -> Settings:
+    base = Settings(env={}).with_base_url(emu.url)
+    return base.model_copy(
+        update={
+            "storage": base.storage.model_copy(update={"url": f"sqlite:///{db_path}"}),
+            "engine": base.engine.model_copy(update=engine),
+        }
+    )
+
+
+def _scan(settings: Settings, names: list[str] | None = None) -> tuple[ScanOutcome, Queries]:
+    db = open_database(settings.storage.url)
+    outcome = asyncio.run(scan_once(settings, Repository(db), names=names))
+    return outcome, Queries(db)
+
+
+@pytest.fixture(scope="module")
+def first_scan(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("scan") / "fundscan.db"
+    settings = _settings(emulator, path)
+    outcome, queries = _scan(settings)
+    return settings, outcome, queries
+
+
+def test_every_venue_answers_and_the_ranking_is_stored(first_scan) -> None:
+    _, outcome, q = first_scan
+    statuses = {n: r.status for n, r in outcome.collection.results.items()}
+    assert statuses == dict.fromkeys(statuses, VenueStatus.OK)
+    assert len(statuses) == 6
+    df = outcome.opportunities
+    assert len(df) > 50
+    assert q.count("scans") == 1
+    assert q.count("opportunities") == len(df)
+    scans = q.scans()
+    assert scans["finished_ms"].notna().all()
+
+
+def test_ranking_puts_measured_costs_first_then_net_apr(first_scan) -> None:
+    df = first_scan[1].opportunities
+    executable = df["executable"].to_numpy()
+    assert executable[0], "the best row must have measured costs"
+    first_non = int(executable.argmin()) if not executable.all() else len(df)
+    assert executable[:first_non].all() and not executable[first_non:].any()
+    head = df.iloc[:first_non]["net_apr"].to_numpy()
+    assert (head[:-1] >= head[1:]).all()
+
+
+def test_money_invariants_hold_on_every_row(first_scan) -> None:
+    df = first_scan[1].opportunities
+    assert (df["net_apr"] <= df["gross_apr"] + 1e-12).all()
+    assert (df["diff_per_h"] > 0).all()
+    per_h = df["short_rate"] / df["short_interval_h"] - df["long_rate"] / df["long_interval_h"]
+    cross = df["pair_type"] == "cross"
+    assert (per_h[cross] - df.loc[cross, "diff_per_h"]).abs().max() < 1e-12
+    # universe: only USDT/USDC linear perps, never a dated future or a coin-margined perp
+    for col in ("long_canonical", "short_canonical"):
+        perp = df.loc[cross, col]
+        assert perp.str.fullmatch(r"[^/]+/(USDT|USDC):(USDT|USDC)").all()
+
+
+def test_executable_rows_have_books_history_and_confidence(first_scan) -> None:
+    df = first_scan[1].opportunities
+    ok = df[df["executable"]]
+    assert len(ok) >= 10
+    assert ok["slippage_frac"].notna().all() and (ok["slippage_frac"] > 0).all()
+    assert ok["confidence"].notna().all()
+    comps = pd.DataFrame(list(ok["confidence_components"]))
+    assert set(comps.columns) == {
+        "persistence",
+        "stability",
+        "liquidity",
+        "freshness",
+        "prediction",
+    }
+    assert comps["persistence"].notna().all()
+
+
+def test_bybit_carry_pairs_use_spot_books(first_scan) -> None:
+    df = first_scan[1].opportunities
+    carry = df[df["pair_type"] == "carry"]
+    assert len(carry) > 0
+    assert set(carry["long_venue"]) == {"bybit-spot"} and set(carry["short_venue"]) == {"bybit"}
+    assert carry["short_rate"].gt(0).all()
+    assert carry["slippage_frac"].notna().all()
+
+
+def test_settlements_are_topped_up_once(first_scan, emulator: Emulator) -> None:
+    settings, outcome, q = first_scan
+    assert outcome.settlements_stored > 0
+    stored = q.count("funding_settlements")
+    again, q2 = _scan(settings)
+    assert again.settlements_stored == 0
+    assert q2.count("funding_settlements") == stored
+    assert q2.count("scans") == 2
+    assert again.quotes_stored > 0  # a new moment: new quotes, nothing overwritten
+
+
+def test_a_dead_venue_is_reported_and_the_rest_still_rank(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.faults.set("okx", "*", FaultSpec("timeout", hang_s=30))
+    try:
+        settings = _settings(emulator, tmp_path / "f.db")
+        settings = settings.model_copy(
+            update={"collector": settings.collector.model_copy(update={"deadline_s": 6.0})}
+        )
+        outcome, q = _scan(settings)
+    finally:
+        emulator.faults.clear()
+    okx = outcome.collection.results["okx"]
+    assert okx.status is VenueStatus.FAILED and "timeout" in (okx.reason or "")
+    df = outcome.opportunities
+    assert len(df) > 0 and "okx" not in set(df["long_venue"]) | set(df["short_venue"])
+    status = q.scans()["venue_status"].iloc[0]
+    status = json.loads(status) if isinstance(status, str) else status
+    assert status["okx"]["status"] == "failed"
+
+
+def test_fee_overrides_from_config_change_the_cost(emulator: Emulator, tmp_path: Path) -> None:
+    settings = _settings(emulator, tmp_path / "fees.db")
+    venues = settings.venues.model_copy(
+        update={
+            v: settings.venues.get(v).model_copy(update={"taker_fee_bps": 20.0})
+            for v in ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
+        }
+    )
+    outcome, _ = _scan(settings.model_copy(update={"venues": venues}), names=["bybit", "gate"])
+    cross = outcome.opportunities[outcome.opportunities["pair_type"] == "cross"]
+    assert len(cross) > 0
+    assert (cross["fee_frac"] - 2 * (0.002 + 0.002)).abs().max() < 1e-12
+
+
+def test_universe_filter_drops_inverse_and_excluded_bases() -> None:
+    mk = lambda venue, canonical: FundingQuote(venue, "X", canonical, 1e-4, 8.0, 0)  # noqa: E731
+    quotes = [
+        mk("okx", "BTC/USD:BTC"),
+        mk("okx", "BTC/USDT:USDT"),
+        mk("bybit", "PEPE/USDC:USDC"),
+        mk("gate", "DOGE/USDT:USDT"),
+    ]
+    got = in_universe(quotes, UniverseSettings(exclude=("DOGE",)))
+    assert [q.canonical for q in got] == ["BTC/USDT:USDT", "PEPE/USDC:USDC"]
+    got = in_universe(quotes, UniverseSettings(settle=("USDT",), include=("BTC",)))
+    assert [q.canonical for q in got] == ["BTC/USDT:USDT"]
+
+
+def test_scan_command_prints_strict_json(emulator: Emulator, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n")
+    result = CliRunner().invoke(
+        app,
+        ["scan", "-c", str(cfg), "--emulator", emulator.url, "--json", "--top", "5",
+         "--venues", "bybit,binanceusdm"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    start = result.stdout.index("[")
+    rows = json.loads(result.stdout[start:])
+    assert 0 < len(rows) <= 5
+    assert {r["long_venue"] for r in rows} | {r["short_venue"] for r in rows} <= {
+        "bybit", "binanceusdm", "bybit-spot",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args,phrase",
+    [
+        (["--json", "--csv"], "mutually exclusive"),
+        (["--emulator", "ftp://x"], "--emulator"),
+        (["--venues", "kraken"], "--venues"),
+        (["--top", "0"], "--top"),
+    ],
+)
+def test_scan_command_rejects_bad_arguments(args: list[str], phrase: str) -> None:
+    result = CliRunner().invoke(app, ["scan", *args])
+    assert result.exit_code == 2
+    assert phrase in result.output
+
+
+def test_demo_command_prints_a_table_and_where_data_went(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(app, ["demo", "--db", str(db), "--top", "5"])
+    assert result.exit_code == 0, result.output
+    assert "by net APR" in result.output and "6/6 venues ok" in result.output
+    assert str(db) in result.output and db.exists()
