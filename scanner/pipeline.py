@@ -28,7 +28,14 @@ from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBoo
 from scanner.settings import Settings, UniverseSettings
 from scanner.venues.base import Venue, VenueError
 from scanner.venues.bybit import BybitVenue
-from scanner.venues.registry import build_venues, close_all, max_concurrency
+from scanner.venues.bybit_trading import BybitTrading
+from scanner.venues.registry import (
+    build_venue,
+    build_venues,
+    bybit_credentials,
+    close_all,
+    max_concurrency,
+)
 from storage.queries import Queries
 from storage.repository import Repository
 from strategies.costs import FeeSchedule
@@ -38,6 +45,8 @@ from strategies.spread import select_book_candidates as engine_candidates
 log = logging.getLogger(__name__)
 
 MS_PER_H = 3_600_000
+LIVE_FEE_SYMBOL = "BTCUSDT"
+"""Fee tiers are per account; one liquid symbol's rate stands for the linear perps."""
 HISTORY_SHARE_OF_DEADLINE = 0.5
 """History top-up and carry spot books each get at most this share of the collector deadline
 (both are optional data; the scan goes on without them)."""
@@ -81,6 +90,33 @@ def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> l
             continue
         out.append(q)
     return out
+
+
+async def with_live_bybit_fees(settings: Settings, fees: FeeSchedule) -> FeeSchedule:
+    """Bybit's own account fee rate (``/v5/account/fee-rate``) when API keys are set.
+
+    Precedence: fees written in config > the account's live rate > built-in VIP0 defaults.
+    Skipped on Bybit's demo host, which does not serve fee-rate. Any error keeps ``fees``.
+    """
+    vs = settings.venues.bybit
+    if (
+        "bybit" not in settings.venues.enabled
+        or vs.environment == "demo"
+        or vs.taker_fee_bps is not None
+        or bybit_credentials(settings) is None
+    ):
+        return fees
+    venue = build_venue("bybit", settings, with_keys=True)
+    try:
+        if not isinstance(venue, BybitVenue):
+            return fees
+        rate = await BybitTrading(venue.http).fee_rate(LIVE_FEE_SYMBOL)
+        return fees.with_live("bybit", float(rate.taker), float(rate.maker))
+    except VenueError as exc:
+        log.warning("bybit fee-rate unavailable, using configured fees: %s", exc)
+        return fees
+    finally:
+        await venue.close()
 
 
 def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[str]]:
@@ -214,15 +250,16 @@ def rank(
     history: pd.DataFrame | None,
     now_ms: int,
     spot_books: Mapping[str, OrderBook] | None = None,
+    fees: FeeSchedule | None = None,
 ) -> pd.DataFrame:
-    """The engine over one snapshot (pure; no I/O)."""
+    """The engine over one snapshot (pure; no I/O). ``fees`` default: ``fee_schedule``."""
     frame = quotes_frame(in_universe(quotes, settings.universe), instruments)
     book_map = {(b.venue, b.venue_symbol): b for b in books}
     params = EngineParams.from_settings(settings.engine)
     ranked = compute_opportunities(
         frame,
         book_map,
-        fee_schedule(settings),
+        fees or fee_schedule(settings),
         params,
         now_ms,
         confidence=history,
@@ -286,8 +323,16 @@ async def scan_once(
         await close_all(venues)
     since_ms = now_ms - int(settings.engine.lookback_h * MS_PER_H)
     history = queries.quote_history_for_confidence(collection.candidates, since_ms)
+    fees = await with_live_bybit_fees(settings, fee_schedule(settings))
     ranked = rank(
-        settings, collection.quotes, collection.books, instruments, history, now_ms, spot_books
+        settings,
+        collection.quotes,
+        collection.books,
+        instruments,
+        history,
+        now_ms,
+        spot_books,
+        fees,
     )
     repo.write_opportunities(scan_id, ranked)
     status = {

@@ -216,3 +216,23 @@ def test_demo_command_prints_a_table_and_where_data_went(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "by net APR" in result.output and "6/6 venues ok" in result.output
     assert str(db) in result.output and db.exists()
+
+
+def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from scanner.emulator.bybit_account import BybitAccount
+
+    key, secret = "test-key-fees", "test-secret-fees"  # emulator account, not a real secret
+    account = BybitAccount(key, secret, taker_fee_rate=Decimal("0.0004"))
+    with Emulator(seed=11, bybit_accounts=[account]).run_in_thread() as emu:
+        base = _settings(emu, tmp_path / "live.db")
+        settings = base.model_copy(
+            update={"env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
+        )
+        outcome, _ = _scan(settings, names=["bybit", "gate"])
+    cross = outcome.opportunities[outcome.opportunities["pair_type"] == "cross"]
+    mixed = cross[(cross["long_venue"] == "bybit") & (cross["short_venue"] == "gate")]
+    assert len(mixed) > 0
+    # 2 * (bybit taker from the account 0.0004 + gate default 0.0005)
+    assert (mixed["fee_frac"] - 2 * (0.0004 + 0.0005)).abs().max() < 1e-12
