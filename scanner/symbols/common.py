@@ -268,3 +268,34 @@ def _safe_date(year: int, month: int, day: str) -> date | None:
         return date(year, month, int(day))
     except ValueError:
         return None
+
+
+def coin_or_quote_parts(
+    venue: str, symbol: str, field: str, base_raw: str, quote_raw: str, date_raw: str | None
+) -> SymbolParts:
+    """Parts of a ``BASE<sep>QUOTE[<sep>DATE]`` contract name (OKX, Gate).
+
+    A USD-quoted contract is coin-margined (inverse): it settles in the base coin. No date means
+    a perpetual; a YYMMDD/YYYYMMDD date means a dated future expiring at that UTC midnight.
+    """
+    base, multiplier = split_multiplier(base_raw)
+    quote = canonical_asset(quote_raw)
+    settle = base if quote == "USD" else quote
+    if date_raw is None:
+        return SymbolParts(base, quote, settle, Kind.PERPETUAL, multiplier)
+    day = parse_digits_date(date_raw)
+    if day is None:
+        raise SymbolError(venue, symbol, field, f"bad date {date_raw!r}")
+    return SymbolParts(base, quote, settle, Kind.DATED, multiplier, midnight_ms(day))
+
+
+def require_coin_or_quote_settle(venue: str, venue_base_name: str, parts: SymbolParts) -> None:
+    """The inverse of ``coin_or_quote_parts``'s settle rule, for writing a name back."""
+    expected = parts.base if parts.quote == "USD" else parts.quote
+    if parts.settle != expected:
+        raise SymbolError(
+            venue,
+            venue_base_name,
+            "settle",
+            f"{parts.quote}-quoted contracts settle in {expected}, not {parts.settle}",
+        )

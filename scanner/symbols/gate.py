@@ -19,8 +19,8 @@ from scanner.symbols.common import (
     SymbolError,
     SymbolParts,
     canonical_asset,
-    midnight_ms,
-    parse_digits_date,
+    coin_or_quote_parts,
+    require_coin_or_quote_settle,
     row_reader,
     split_multiplier,
     utc_date,
@@ -100,27 +100,14 @@ def parse_gate_symbol(symbol: str) -> SymbolParts:
     match = _NAME.match(symbol)
     if not match:
         raise SymbolError(VENUE, symbol, "name", "not a Gate futures contract name")
-    base, multiplier = split_multiplier(match.group(1))
-    quote = canonical_asset(match.group(2))
-    settle = base if quote == "USD" else quote
-    if match.group(3) is None:
-        return SymbolParts(base, quote, settle, Kind.PERPETUAL, multiplier)
-    day = parse_digits_date(match.group(3))
-    if day is None:
-        raise SymbolError(VENUE, symbol, "name", f"bad date {match.group(3)!r}")
-    return SymbolParts(base, quote, settle, Kind.DATED, multiplier, midnight_ms(day))
+    return coin_or_quote_parts(
+        VENUE, symbol, "name", match.group(1), match.group(2), match.group(3)
+    )
 
 
 def gate_symbol(parts: SymbolParts) -> str:
     vb = venue_base(VENUE, parts.base, parts.multiplier)
-    expected_settle = parts.base if parts.quote == "USD" else parts.quote
-    if parts.settle != expected_settle:
-        raise SymbolError(
-            VENUE,
-            vb,
-            "settle",
-            f"{parts.quote}-quoted contracts settle in {expected_settle}, not {parts.settle}",
-        )
+    require_coin_or_quote_settle(VENUE, vb, parts)
     if parts.kind is Kind.PERPETUAL:
         return f"{vb}_{parts.quote}"
     if parts.kind is Kind.DATED and parts.expiry_ms is not None:

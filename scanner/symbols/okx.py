@@ -19,8 +19,8 @@ from scanner.symbols.common import (
     SymbolError,
     SymbolParts,
     canonical_asset,
-    midnight_ms,
-    parse_digits_date,
+    coin_or_quote_parts,
+    require_coin_or_quote_settle,
     row_reader,
     split_multiplier,
     utc_date,
@@ -88,27 +88,13 @@ def parse_okx_symbol(symbol: str) -> SymbolParts:
     match = _INST_ID.match(symbol)
     if not match:
         raise SymbolError(VENUE, symbol, "instId", "not an OKX SWAP/FUTURES instId")
-    base, multiplier = split_multiplier(match.group(1))
-    quote = canonical_asset(match.group(2))
-    settle = base if quote == "USD" else quote
-    if match.group(3) == "SWAP":
-        return SymbolParts(base, quote, settle, Kind.PERPETUAL, multiplier)
-    day = parse_digits_date(match.group(3))
-    if day is None:
-        raise SymbolError(VENUE, symbol, "instId", f"bad date {match.group(3)!r}")
-    return SymbolParts(base, quote, settle, Kind.DATED, multiplier, midnight_ms(day))
+    date_raw = None if match.group(3) == "SWAP" else match.group(3)
+    return coin_or_quote_parts(VENUE, symbol, "instId", match.group(1), match.group(2), date_raw)
 
 
 def okx_symbol(parts: SymbolParts) -> str:
     vb = venue_base(VENUE, parts.base, parts.multiplier)
-    expected_settle = parts.base if parts.quote == "USD" else parts.quote
-    if parts.settle != expected_settle:
-        raise SymbolError(
-            VENUE,
-            vb,
-            "settle",
-            f"{parts.quote}-quoted swaps settle in {expected_settle}, not {parts.settle}",
-        )
+    require_coin_or_quote_settle(VENUE, vb, parts)
     if parts.kind is Kind.PERPETUAL:
         return f"{vb}-{parts.quote}-SWAP"
     if parts.kind is Kind.DATED and parts.expiry_ms is not None:
