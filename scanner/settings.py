@@ -109,8 +109,7 @@ class UniverseSettings(_Frozen):
 
 class ScheduleSettings(_Frozen):
     scan_every_s: Annotated[int, Field(ge=5)] = 60
-    history_every_s: Annotated[int, Field(ge=60)] = 3600
-    instruments_every_s: Annotated[int, Field(ge=60)] = 6 * 3600
+    prune_every_h: Annotated[float, Field(ge=0)] = 24.0
 
 
 class CollectorSettings(_Frozen):

@@ -183,8 +183,9 @@ def register(app: typer.Typer) -> None:
         _emit(outcome, df, as_json, False, url)
         if not as_json:
             console.print(
-                f"demo finished in {time.monotonic() - started:.1f} s. Explore the data: "
-                f"`fundscan export --config <cfg> --table opportunities` or open "
-                f"notebooks/ with FUNDSCAN_DB_URL={url}",
+                f"demo finished in {time.monotonic() - started:.1f} s. Explore the data:\n"
+                f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
+                f"--format csv\n"
+                f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",
                 highlight=False,
             )

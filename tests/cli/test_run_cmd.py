@@ -1,0 +1,59 @@
+"""The scheduled job: scans on its interval, survives a failing scan, stops when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from scanner.cli import app
+from scanner.emulator import Emulator
+from scanner.jobs import PRUNE_JOB, SCAN_JOB, build_scheduler
+from scanner.settings import ScheduleSettings
+from storage.db import open_database
+from storage.queries import Queries
+
+
+def test_a_failing_scan_does_not_stop_the_schedule() -> None:
+    calls: list[str] = []
+
+    def scan() -> None:
+        calls.append("scan")
+        if len(calls) == 1:
+            raise RuntimeError("venue exploded")
+
+    scheduler = build_scheduler(
+        ScheduleSettings(scan_every_s=5, prune_every_h=0), scan, lambda: None, max_scans=2
+    )
+    assert [j.id for j in scheduler.get_jobs()] == [SCAN_JOB]
+    scheduler.start()  # blocks until the second scan finished
+    assert calls == ["scan", "scan"]
+
+
+def test_prune_job_is_scheduled_when_enabled() -> None:
+    scheduler = build_scheduler(ScheduleSettings(prune_every_h=12), lambda: None, lambda: None)
+    assert {j.id for j in scheduler.get_jobs()} == {SCAN_JOB, PRUNE_JOB}
+
+
+def test_run_scans_the_emulator_until_max_scans(tmp_path: Path) -> None:
+    db = tmp_path / "run.db"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"schedule:\n  scan_every_s: 5\nstorage:\n  url: sqlite:///{db}\n")
+    with Emulator(seed=5).run_in_thread() as emu:
+        result = CliRunner().invoke(
+            app, ["run", "-c", str(cfg), "--emulator", emu.url, "--max-scans", "2"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "scan #1: 6/6 venues ok" in result.output
+    assert "scan #2: 6/6 venues ok" in result.output
+    database = open_database(f"sqlite:///{db}", create=False)
+    try:
+        scans = Queries(database).scans()
+    finally:
+        database.dispose()
+    assert len(scans) == 2 and scans["finished_ms"].notna().all()
+
+
+def test_run_rejects_a_bad_emulator_url() -> None:
+    result = CliRunner().invoke(app, ["run", "--emulator", "localhost:1"])
+    assert result.exit_code == 2 and "--emulator" in result.output
