@@ -236,3 +236,24 @@ def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
     assert len(mixed) > 0
     # 2 * (bybit taker from the account 0.0004 + gate default 0.0005)
     assert (mixed["fee_frac"] - 2 * (0.0004 + 0.0005)).abs().max() < 1e-12
+
+
+def test_demo_takes_engine_settings_from_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("engine:\n  notional_usd: 2500\nvenues:\n  enabled: [bybit, gate]\n")
+    result = CliRunner().invoke(
+        app, ["demo", "-c", str(cfg), "--db", str(tmp_path / "d.db"), "--json", "--top", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout[result.stdout.index("[") :])
+    assert rows and {r["notional_usd"] for r in rows} == {2500.0}
+    assert {r["long_venue"] for r in rows} | {r["short_venue"] for r in rows} <= {
+        "bybit", "gate", "bybit-spot",
+    }  # fmt: skip
+
+
+def test_demo_rejects_a_broken_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("engine:\n  notional_usd: -1\n")
+    result = CliRunner().invoke(app, ["demo", "-c", str(cfg)])
+    assert result.exit_code == 2 and "engine.notional_usd" in result.output

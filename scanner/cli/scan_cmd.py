@@ -153,6 +153,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
+        config: ConfigOption = None,
         seed: Annotated[int, typer.Option(help="Emulator market seed.")] = 7,
         top: TopOption = 15,
         db_path: Annotated[
@@ -162,8 +163,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the built-in venue emulator, scan it into a demo SQLite file, print the table.
 
-        Uses the embedded default configuration (not ./config.yaml), no keys, no network.
+        Uses the embedded default configuration unless --config is given (then its engine,
+        universe and collector settings apply); venues always point at the emulator and
+        storage at the demo file. No keys, no network.
         """
+        chosen = settings_or_exit(config) if config is not None else Settings(env={})
         from scanner.emulator import Emulator
 
         started = time.monotonic()
@@ -174,7 +178,7 @@ def register(app: typer.Typer) -> None:
         err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
         with Emulator(seed=seed).run_in_thread() as emu:
             err_console.print(f"emulator listening on {emu.url}", highlight=False)
-            base = Settings(env={}).with_base_url(emu.url)
+            base = chosen.model_copy(update={"env": {}}).with_base_url(emu.url)
             settings = base.model_copy(
                 update={"storage": base.storage.model_copy(update={"url": url})}
             )
