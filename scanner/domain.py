@@ -111,6 +111,9 @@ class FundingQuote:
     multiplier: float = 1.0
     is_settled: bool = False
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    volume_24h_usd: float | None = None
+    """Quote-currency (USD/USDT/USDC) notional traded over the last 24 h; None when the venue
+    did not say (or its volume call failed). A liquidity filter input, never a money amount."""
 
     @property
     def rate_per_h(self) -> float:

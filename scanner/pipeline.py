@@ -73,13 +73,18 @@ def fee_schedule(settings: Settings) -> FeeSchedule:
 
 
 def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> list[FundingQuote]:
-    """Quotes of linear perps settled in ``universe.settle``, bases per include/exclude.
+    """Quotes of linear perps settled in ``universe.settle``, bases per include/exclude, and
+    24 h volume of at least ``universe.min_volume_24h_usd``.
 
     Coin-margined (inverse) perps settle in the base coin, so they never pass the settle
     filter: pairing one with a linear perp is a different trade (coin exposure on one leg).
+    A quote whose volume is unknown (``volume_24h_usd`` None: the venue's volume call failed)
+    is kept: a missing filter input must not silently empty a venue from the scan; books and
+    the liquidity confidence component still judge whether it is tradable.
     """
     include = {b.upper() for b in universe.include}
     exclude = {b.upper() for b in universe.exclude}
+    min_volume = universe.min_volume_24h_usd
     out = []
     for q in quotes:
         base, _, rest = q.canonical.partition("/")
@@ -87,6 +92,8 @@ def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> l
         if settle not in universe.settle or base in exclude:
             continue
         if include and base not in include:
+            continue
+        if q.volume_24h_usd is not None and q.volume_24h_usd < min_volume:
             continue
         out.append(q)
     return out

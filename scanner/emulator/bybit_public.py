@@ -202,6 +202,7 @@ class BybitPublic:
         bids, asks = synth_book(x, mark, 1, (self.model.seed, i, now // 1000))
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         perp = x.perpetual
+        turnover = self.model.volume_24h_usd("bybit", x.symbol)
         return {
             "symbol": x.symbol,
             "lastPrice": p(mark),
@@ -216,8 +217,8 @@ class BybitPublic:
             "openInterestValue": "0",
             "singleOpenInterest": "0",
             "singleOpenInterestValue": "0",
-            "turnover24h": "0",
-            "volume24h": "0",
+            "turnover24h": fmt(turnover, places=4),
+            "volume24h": fmt(turnover / mark if mark > 0 else 0.0, places=4),
             "fundingRate": rate_str(rate) if perp else "",
             "nextFundingTime": str(self.model.next_funding_ms("bybit", x.symbol, now))
             if perp
@@ -240,7 +241,9 @@ class BybitPublic:
         }
 
     def _spot_ticker(self, x: Listing, i: int, price: float, now: int) -> dict[str, Any]:
+        """Spot volume reuses the perpetual's model volume (no spot recording to scale by)."""
         bids, asks = synth_book(x, price, 1, (self.model.seed, i, now // 1000))
+        turnover = self.model.volume_24h_usd("bybit", x.symbol)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         return {
             "symbol": x.symbol,
@@ -253,8 +256,8 @@ class BybitPublic:
             "price24hPcnt": "0",
             "highPrice24h": p(price * 1.02),
             "lowPrice24h": p(price * 0.98),
-            "turnover24h": "0",
-            "volume24h": "0",
+            "turnover24h": fmt(turnover, places=8),
+            "volume24h": fmt(turnover / price if price > 0 else 0.0, x.lot),
             "usdIndexPrice": p(price),
         }
 

@@ -69,6 +69,7 @@ class MarketModel:
         self._lock = threading.RLock()
         self._init_funding(len(assets))
         self._init_prices(assets)
+        self._init_volumes()
         self.history_start_ms = clock.start_ms - int(history_days * 86_400_000)
         self._last_sync_ms = clock.now_ms()
         clock.add_observer(self.sync)
@@ -265,6 +266,25 @@ class MarketModel:
     def index_price(self, venue: str, venue_symbol: str, now_ms: int | None = None) -> float:
         now = self.clock.now_ms() if now_ms is None else now_ms
         return float(self.index_prices(now)[self._ix(venue, venue_symbol)])
+
+    # ---------------------------------------------------------------- volume
+    def _init_volumes(self) -> None:
+        """24 h USD volume per listing (see calibration: proportional to open interest).
+
+        Fixed per seed: a rolling 24 h sum moves slowly, and a fixed value lets a test compare
+        what an adapter parsed with the model exactly.
+        """
+        rng = np.random.default_rng([self.seed, 6])
+        liquidity = np.array([x.liquidity for x in self.listings])
+        noise = np.exp(rng.normal(0.0, cal.VOLUME_LOG_SD, len(self.listings)))
+        self._volume = cal.VOLUME_24H_MEDIAN_USD * liquidity**2 * noise
+
+    def volumes_24h_usd(self) -> np.ndarray:
+        """USD notional traded over 24 h by every listing (index = position in listings)."""
+        return np.asarray(self._volume)
+
+    def volume_24h_usd(self, venue: str, venue_symbol: str) -> float:
+        return float(self._volume[self._ix(venue, venue_symbol)])
 
     # ---------------------------------------------------------------- books
     def book(self, venue: str, venue_symbol: str, depth: int = 200) -> tuple[Levels, Levels]:

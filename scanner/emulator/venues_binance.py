@@ -1,9 +1,13 @@
-"""Binance USD-M public endpoints: exchangeInfo, premiumIndex, fundingRate, fundingInfo, depth.
+"""Binance USD-M public endpoints: exchangeInfo, premiumIndex, fundingRate, fundingInfo, depth,
+ticker/24hr.
 
 Shapes follow the real recordings: ``premiumIndex`` is an array without ``symbol`` and an object
 with it, times are int ms, rates/prices strings with 8 decimals; ``fundingRate`` history is
 oldest first with a few ms of jitter on ``fundingTime``; ``fundingInfo`` lists only symbols
 whose interval differs from the 8 h default (as the real endpoint lists only adjusted symbols).
+``ticker/24hr`` follows Binance's USD-M docs example (no recording exists): prices and volumes
+are strings, ``openTime``/``closeTime``/``firstId``/``lastId``/``count`` JSON integers;
+``volume`` is base units, ``quoteVolume`` USDT notional (the market model's 24 h volume).
 Errors: HTTP 400 with ``{"code": -1121, "msg": "Invalid symbol."}``.
 """
 
@@ -16,7 +20,7 @@ from aiohttp import web
 
 from scanner.emulator.model import MarketModel
 from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import fmt, int_param, json_response
+from scanner.emulator.wire import fmt, int_param, json_response, volume_str
 
 VENUE = "binanceusdm"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
@@ -40,6 +44,7 @@ class BinancePublic:
         app.router.add_get(prefix + "/fapi/v1/fundingRate", self.funding_rate)
         app.router.add_get(prefix + "/fapi/v1/fundingInfo", self.funding_info)
         app.router.add_get(prefix + "/fapi/v1/depth", self.depth)
+        app.router.add_get(prefix + "/fapi/v1/ticker/24hr", self.ticker_24hr)
 
     async def time(self, request: web.Request) -> web.Response:
         return json_response({"serverTime": self.model.clock.now_ms()})
@@ -152,3 +157,39 @@ class BinancePublic:
                 "asks": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in asks],
             }
         )
+
+    def _ticker_row(self, x: Listing, now: int) -> dict[str, Any]:
+        i = self.model.index_of(VENUE, x.symbol)
+        last = float(fmt(float(self.model.mark_prices(now)[i]), x.tick))
+        quote_volume = self.model.volume_24h_usd(VENUE, x.symbol)
+        trades = max(1, int(quote_volume / 2_000))  # ~2 000 USD per trade
+        first_id = (now // 1000) % 1_000_000_000
+        p = lambda v: fmt(v, x.tick)  # noqa: E731
+        return {
+            "symbol": x.symbol,
+            "priceChange": p(0.0),
+            "priceChangePercent": "0.000",
+            "weightedAvgPrice": p(last),
+            "lastPrice": p(last),
+            "lastQty": fmt(x.lot, x.lot),
+            "openPrice": p(last),
+            "highPrice": p(last * 1.02),
+            "lowPrice": p(last * 0.98),
+            "volume": volume_str(quote_volume / last if last > 0 else 0.0),
+            "quoteVolume": volume_str(quote_volume),
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": first_id,
+            "lastId": first_id + trades - 1,
+            "count": trades,
+        }
+
+    async def ticker_24hr(self, request: web.Request) -> web.Response:
+        now = self.model.clock.now_ms()
+        symbol = request.query.get("symbol")
+        if symbol:
+            x = self.by_symbol.get(symbol)
+            if x is None:
+                return _error(-1121, "Invalid symbol.")
+            return json_response(self._ticker_row(x, now))
+        return json_response([self._ticker_row(x, now) for x in self.by_symbol.values()])

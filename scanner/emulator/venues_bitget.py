@@ -3,7 +3,9 @@
 Envelope ``{"code": "00000", "msg": "success", "requestTime": int, "data": [...]}`` with every
 value a string; ``data`` is an array even for one symbol. The contract rows are built from the
 real legacy v1 ``umcbl`` list (see ``universe.bitget_v2_row``). Other product types answer
-empty lists. Errors: HTTP 400 ``{"code": "40034", "msg": "Parameter does not exist"}``.
+empty lists. Ticker volumes are the model's 24 h USD volume: ``baseVolume`` in the base coin,
+``quoteVolume`` and ``usdtVolume`` in USDT (ccxt's ``quoteVolume``).
+Errors: HTTP 400 ``{"code": "40034", "msg": "Parameter does not exist"}``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiohttp import web
 
 from scanner.emulator.model import MarketModel
 from scanner.emulator.universe import Listing
-from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+from scanner.emulator.wire import fmt, int_param, json_response, rate_str, volume_str
 
 VENUE = "bitget"
 PRODUCT = "USDT-FUTURES"
@@ -93,6 +95,8 @@ class BitgetPublic:
         mark = float(self.model.mark_prices(now)[i])
         bids, asks = self.model.book(VENUE, x.symbol, 1)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
+        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        last = float(p(mark))
         return {
             "symbol": x.symbol,
             "lastPr": p(mark),
@@ -104,9 +108,9 @@ class BitgetPublic:
             "low24h": p(mark * 0.98),
             "ts": str(now),
             "change24h": "0",
-            "baseVolume": "0",
-            "quoteVolume": "0",
-            "usdtVolume": "0",
+            "baseVolume": volume_str(usd / last if last > 0 else 0.0),
+            "quoteVolume": volume_str(usd),
+            "usdtVolume": volume_str(usd),
             "openUtc": p(mark),
             "changeUtc24h": "0",
             "indexPrice": p(float(self.model.index_prices(now)[i])),

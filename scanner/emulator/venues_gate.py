@@ -3,7 +3,9 @@
 Contracts are the recorded rows with the live fields replaced (``funding_rate``,
 ``funding_rate_indicative``, ``funding_next_apply`` in unix **seconds**, ``mark_price``,
 ``index_price``, ``last_price``). Funding history rows ``{t, r}`` are newest first with ``t`` in
-seconds; order book sizes are integer contract counts.
+seconds; order book sizes are integer contract counts. Ticker volumes are the model's 24 h
+USD volume as the real ``tickers`` body prints them: ``volume_24h`` contracts, ``volume_24h_base``
+base coin and ``volume_24h_quote``/``volume_24h_settle`` USDT, all integer strings.
 Errors: HTTP 400 ``{"label": "CONTRACT_NOT_FOUND", "message": ...}`` as Gate does.
 """
 
@@ -106,19 +108,22 @@ class GatePublic:
         """Field set of the real ``tickers?contract=BTC_USDT`` body."""
         c = self._contract_row(x, now)
         bids, asks = self.model.book(VENUE, x.symbol, 1)
+        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        last = float(c["last_price"])
+        base = usd / last if last > 0 else 0.0
         return {
             "last": c["last_price"],
             "low_24h": c["last_price"],
             "high_24h": c["last_price"],
-            "volume_24h": "0",
+            "volume_24h": str(round(base / x.contract_size)),
             "change_percentage": "0",
             "change_price": "0",
             "funding_rate_indicative": c["funding_rate_indicative"],
             "index_price": c["index_price"],
-            "volume_24h_base": "0",
-            "volume_24h_quote": "0",
+            "volume_24h_base": str(round(base)),
+            "volume_24h_quote": str(round(usd)),
             "contract": x.symbol,
-            "volume_24h_settle": "0",
+            "volume_24h_settle": str(round(usd)),
             "funding_rate": c["funding_rate"],
             "mark_price": c["mark_price"],
             "total_size": "0",

@@ -3,9 +3,10 @@
 Served types: ``meta``, ``metaAndAssetCtxs``, ``allMids``, ``fundingHistory``, ``l2Book``,
 ``perpDexs`` (only the first, unnamed dex: ``[null]``), ``spotMeta``/``spotMetaAndAssetCtxs``
 (empty). Numbers are strings except ``time`` (int ms, with a few ms of jitter on funding rows,
-as in the real recordings). Prices follow Hyperliquid's rule: at most 5 significant figures
-and at most ``6 - szDecimals`` decimals. Unknown types answer HTTP 422 as Hyperliquid does
-for a body it cannot deserialize.
+as in the real recordings). ``dayNtlVlm`` (USD) and ``dayBaseVlm`` come from the market
+model's 24 h volume; ``openInterest`` is the recorded value. Prices follow Hyperliquid's
+rule: at most 5 significant figures and at most ``6 - szDecimals`` decimals. Unknown types
+answer HTTP 422 as Hyperliquid does for a body it cannot deserialize.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from scanner.emulator.model import MarketModel
 from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import json_response, rate_str
+from scanner.emulator.wire import json_response, rate_str, volume_str
 
 VENUE = "hyperliquid"
 FUNDING_PAGE = 500
@@ -76,17 +77,18 @@ class HyperliquidPublic:
         bids, asks = self.model.book(VENUE, x.symbol, 1)
         rate = float(self.model.funding_rates(now)[i])
         recorded = x.raw.get("ctx", {})
+        usd = self.model.volume_24h_usd(VENUE, x.symbol)
         return {
             "funding": rate_str(rate, 10),
             "openInterest": recorded.get("openInterest", "0.0"),
             "prevDayPx": px(mark, sz),
-            "dayNtlVlm": recorded.get("dayNtlVlm", "0.0"),
+            "dayNtlVlm": volume_str(usd),
             "premium": rate_str(mark / oracle - 1, 10),
             "oraclePx": px(oracle, sz),
             "markPx": px(mark, sz),
             "midPx": px((bids[0][0] + asks[0][0]) / 2, sz),
             "impactPxs": [px(bids[0][0], sz), px(asks[0][0], sz)],
-            "dayBaseVlm": recorded.get("dayBaseVlm", "0.0"),
+            "dayBaseVlm": volume_str(usd / mark if mark > 0 else 0.0),
         }
 
     def _meta_and_ctxs(self, body: dict[str, Any]) -> Any:

@@ -1,8 +1,12 @@
-"""OKX V5 public endpoints: instruments, funding-rate, funding-rate-history, market/books.
+"""OKX V5 public endpoints: instruments, funding-rate, funding-rate-history, market/books,
+market/tickers.
 
 Everything is a string (``code: "0"``, timestamps, numbers), as in the real bodies. The
 funding-rate row copies the field set of the recorded XRP-USDT-SWAP body: ``fundingTime`` is the
 coming settlement, ``nextFundingTime`` the one after, ``nextFundingRate`` is ``""``.
+``market/tickers`` rows have the documented field set (all strings); for swaps ``vol24h`` is
+in contracts and ``volCcy24h`` in the base coin (real WS tickers: BTC-USDT-SWAP
+``vol24h`` 12214388 = ``volCcy24h`` 122143.88 / ctVal 0.01), so USD = ``volCcy24h`` x ``last``.
 Errors: HTTP 400 with ``{"code": "51001", "msg": "Instrument ID does not exist", "data": []}``.
 """
 
@@ -14,7 +18,7 @@ from aiohttp import web
 
 from scanner.emulator.model import MarketModel
 from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+from scanner.emulator.wire import fmt, int_param, json_response, rate_str, volume_str
 
 VENUE = "okx"
 HOUR_MS = 3_600_000
@@ -40,6 +44,7 @@ class OkxPublic:
         app.router.add_get(prefix + "/api/v5/public/funding-rate", self.funding_rate)
         app.router.add_get(prefix + "/api/v5/public/funding-rate-history", self.history)
         app.router.add_get(prefix + "/api/v5/market/books", self.books)
+        app.router.add_get(prefix + "/api/v5/market/tickers", self.tickers)
 
     async def time(self, request: web.Request) -> web.Response:
         return ok([{"ts": str(self.model.clock.now_ms())}])
@@ -144,3 +149,40 @@ class OkxPublic:
                 }
             ]
         )
+
+    def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
+        i = self.model.index_of(VENUE, x.symbol)
+        last_s = fmt(float(self.model.mark_prices(now)[i]), x.tick)
+        last = float(last_s)
+        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        base = usd / last if last > 0 else 0.0
+        contracts = usd / x.contract_size if x.inverse else base / x.contract_size
+        bids, asks = self.model.book(VENUE, x.symbol, 1)
+        p = lambda v: fmt(v, x.tick)  # noqa: E731
+        return {
+            "instType": "SWAP",
+            "instId": x.symbol,
+            "last": last_s,
+            "lastSz": fmt(x.lot, x.lot),
+            "askPx": p(asks[0][0]),
+            "askSz": fmt(asks[0][1], x.lot),
+            "bidPx": p(bids[0][0]),
+            "bidSz": fmt(bids[0][1], x.lot),
+            "open24h": last_s,
+            "high24h": p(last * 1.02),
+            "low24h": p(last * 0.98),
+            "volCcy24h": volume_str(base),
+            "vol24h": volume_str(contracts),
+            "ts": str(now),
+            "sodUtc0": last_s,
+            "sodUtc8": last_s,
+        }
+
+    async def tickers(self, request: web.Request) -> web.Response:
+        inst_type = request.query.get("instType")
+        if not inst_type:
+            return error("50014", "Parameter instType can not be empty")
+        if inst_type != "SWAP":
+            return ok([])
+        now = self.model.clock.now_ms()
+        return ok([self._ticker(x, now) for x in self.by_symbol.values()])

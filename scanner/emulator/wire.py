@@ -31,6 +31,15 @@ def rate_str(x: float, places: int = 8) -> str:
     return f"{x:.{places}f}".rstrip("0").rstrip(".") if x else "0"
 
 
+def volume_str(x: float) -> str:
+    """A 24 h volume as venues print it: a plain decimal with 10 significant digits (enough
+    that a parsed volume equals the model's to ~1e-10), never an exponent."""
+    if not math.isfinite(x) or x <= 0:
+        return "0"
+    places = max(0, 9 - math.floor(math.log10(x)))
+    return f"{x:.{places}f}"
+
+
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:

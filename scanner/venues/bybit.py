@@ -31,6 +31,7 @@ from scanner.venues.base import (
     to_int,
 )
 from scanner.venues.bybit_http import HOSTS, BybitCredentials, BybitHttp
+from scanner.venues.volume import lenient_volume
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def parse_ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> 
         index_price=to_float(row.get("indexPrice")),
         multiplier=float(instrument.multiplier),
         raw=dict(row),
+        volume_24h_usd=lenient_volume(row.get("turnover24h")),  # quote-coin notional, 24 h
     )
 
 

@@ -14,6 +14,19 @@ worst, a tiny parser. Every fact below is checked against ccxt 4.5.90's source
 * gate - contracts list carries ``funding_interval`` in **seconds**; ccxt turns
   ``funding_next_apply`` seconds into ms for us.
 * hyperliquid - ``metaAndAssetCtxs``; funding is hourly, always.
+
+24 h volume (``VolumeSpec``): Hyperliquid's funding payload carries ``dayNtlVlm`` (USD
+notional). The other four need one extra bulk ``fetch_tickers`` call, and ccxt's unified
+``quoteVolume`` is not USD everywhere:
+
+* binanceusdm - ``/fapi/v1/ticker/24hr``; ``quoteVolume`` is the USDT notional.
+* okx - ``/api/v5/market/tickers?instType=SWAP``; ccxt sets ``quoteVolume`` None for
+  derivatives and ``baseVolume`` to ``vol24h``, which is in *contracts*. ``volCcy24h`` is the
+  base-coin amount (linear and inverse), so USD = ``volCcy24h`` x ``last``.
+* gate - ``/api/v4/futures/usdt/tickers``; ``quoteVolume`` = ``volume_24h_quote`` (USDT),
+  ``volume_24h`` would be contracts.
+* bitget - ``/api/v2/mix/market/tickers?productType=...``; ``quoteVolume`` is the quote-coin
+  notional (USDT/USDC for linear products); one call per product type, like funding.
 """
 
 from __future__ import annotations
@@ -23,6 +36,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 IntervalSource = Literal["funding_info", "time_gap", "info_seconds", "info_hours", "fixed"]
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """Where a venue's 24 h volume comes from and how to turn it into USD notional.
+
+    ``source``: ``"funding"`` reads the unified funding-rate structure already fetched;
+    ``"tickers"`` makes one ``fetch_tickers(None, params)`` call per entry of ``calls``.
+    ``field``: a unified key (``quoteVolume``) or ``info.<raw key>`` of that record.
+    ``unit``: ``"quote"`` - the field is already quote-currency notional; ``"base"`` - it is a
+    base-coin amount, multiplied by the record's unified ``last`` price.
+    """
+
+    source: Literal["funding", "tickers"]
+    field: str
+    unit: Literal["quote", "base"] = "quote"
+    calls: tuple[Mapping[str, Any], ...] = ({},)
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,8 @@ class VenueQuirks:
     """Merged into the ccxt config ``options`` (which market types to load)."""
     instrument_from_index: bool = False
     """Hyperliquid: the symbols parser needs the asset's index in the universe."""
+    volume: VolumeSpec | None = None
+    """Where 24 h volume comes from (None: the venue's quotes carry no volume)."""
 
     def book_limit(self, depth: int) -> int:
         if not self.book_depths:
@@ -66,6 +98,7 @@ QUIRKS: Mapping[str, VenueQuirks] = {
         history_page=1000,
         book_depths=(5, 10, 20, 50, 100, 500, 1000),
         ccxt_options={"fetchMarkets": {"types": ["linear"]}},
+        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "subType": "linear"},)),
     ),
     "okx": VenueQuirks(
         venue="okx",
@@ -73,6 +106,7 @@ QUIRKS: Mapping[str, VenueQuirks] = {
         history_page=100,
         book_depths=None,
         ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+        volume=VolumeSpec("tickers", "info.volCcy24h", unit="base", calls=({"type": "swap"},)),
     ),
     "bitget": VenueQuirks(
         venue="bitget",
@@ -86,6 +120,14 @@ QUIRKS: Mapping[str, VenueQuirks] = {
         history_params={"paginate": True, "paginationCalls": 3},
         history_by_time=False,
         ccxt_options={"fetchMarkets": {"types": ["swap"]}},
+        volume=VolumeSpec(
+            "tickers",
+            "quoteVolume",
+            calls=tuple(
+                {"type": "swap", "productType": product}
+                for product in ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
+            ),
+        ),
     ),
     "gate": VenueQuirks(
         venue="gate",
@@ -97,6 +139,7 @@ QUIRKS: Mapping[str, VenueQuirks] = {
             "fetchMarkets": {"types": ["swap"]},
             "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
         },
+        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "settle": "usdt"},)),
     ),
     "hyperliquid": VenueQuirks(
         venue="hyperliquid",
@@ -105,6 +148,7 @@ QUIRKS: Mapping[str, VenueQuirks] = {
         history_page=500,
         ccxt_options={"fetchMarkets": {"types": ["swap"]}},
         instrument_from_index=True,
+        volume=VolumeSpec("funding", "info.dayNtlVlm"),
     ),
 }
 

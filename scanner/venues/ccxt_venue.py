@@ -17,6 +17,11 @@ ccxt returns an unparsable body as raw text instead of raising, so a per-respons
 (``on_rest_response``) refuses non-JSON bodies and classifies HTTP statuses first. After
 an IP ban (HTTP 403/418) the adapter sends nothing for the ban's duration (>= 10 minutes).
 
+24 h volume: where the quirk table says the funding payload lacks it, one extra bulk
+``fetch_tickers`` call runs alongside the funding call. Its failure (or a hang beyond
+``volume_grace_s`` after the quotes are in) costs only the volume: the quotes are the
+product, volume is a filter input, so they come back with ``volume_24h_usd=None``.
+
 Coverage: every *swap* market ccxt loads for the venue (the quirk table narrows market types
 and settle currencies), linear and inverse alike; the user's universe filter (settle USDT /
 USDC, include/exclude) is applied downstream, not here.
@@ -24,6 +29,7 @@ USDC, include/exclude) is applied downstream, not here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -55,6 +61,7 @@ from scanner.venues.base import (
     to_int,
 )
 from scanner.venues.capabilities import QUIRKS, VenueQuirks
+from scanner.venues.volume import usd_volume, volumes_by_symbol
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +141,14 @@ class CcxtVenue:
         *,
         quirks: VenueQuirks | None = None,
         retries: int = 2,
+        volume_grace_s: float = 5.0,
     ) -> None:
         self.name = venue
         self.exchange = exchange
         self.quirks = quirks or QUIRKS[venue]
         self.retries = retries
+        self.volume_grace_s = volume_grace_s
+        """How long the quotes wait for a still-running tickers call once they are in."""
         self._by_symbol: dict[str, Instrument] = {}
         self._symbol_by_id: dict[str, str] = {}
         self._banned_until = 0.0
@@ -203,9 +213,41 @@ class CcxtVenue:
         return list(found.values())
 
     async def fetch_quotes(self) -> list[FundingQuote]:
-        """Bulk funding rates (one call per ``funding_calls`` entry), intervals per quirk."""
+        """Bulk funding rates (one call per ``funding_calls`` entry), intervals per quirk,
+        24 h volume per the quirk's ``VolumeSpec`` (tickers fetched concurrently)."""
         if not self._by_symbol:
             await self.load_instruments()
+        spec = self.quirks.volume
+        tickers = (
+            asyncio.ensure_future(self._ticker_volumes())
+            if spec is not None and spec.source == "tickers"
+            else None
+        )
+        try:
+            rates = await self._funding_rates()
+            adjusted = await self._adjusted_intervals()
+        except BaseException:
+            if tickers is not None:
+                tickers.cancel()
+                await asyncio.gather(tickers, return_exceptions=True)
+            raise
+        volumes = await self._await_volumes(tickers)
+        now = int(time.time() * 1000)
+        quotes = []
+        for symbol, fr in rates.items():
+            inst = self._by_symbol.get(symbol)
+            if inst is None:
+                continue
+            if volumes is not None:
+                volume = volumes.get(symbol)
+            else:
+                volume = usd_volume(spec, fr) if spec is not None else None
+            quote = quote_from_unified(self.quirks, inst, fr, adjusted, now, volume)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
+
+    async def _funding_rates(self) -> dict[str, Mapping[str, Any]]:
         rates: dict[str, Mapping[str, Any]] = {}
         for params in self.quirks.funding_calls:
             batch = await self._call(
@@ -213,17 +255,35 @@ class CcxtVenue:
                 partial(self.exchange.fetch_funding_rates, None, dict(params)),
             )
             rates.update(batch)
-        adjusted = await self._adjusted_intervals()
-        now = int(time.time() * 1000)
-        quotes = []
-        for symbol, fr in rates.items():
-            inst = self._by_symbol.get(symbol)
-            if inst is None:
-                continue
-            quote = quote_from_unified(self.quirks, inst, fr, adjusted, now)
-            if quote is not None:
-                quotes.append(quote)
-        return quotes
+        return rates
+
+    async def _ticker_volumes(self) -> dict[str, float]:
+        """``{symbol: USD volume}`` from the bulk tickers call(s); raises VenueError."""
+        spec = self.quirks.volume
+        assert spec is not None
+        out: dict[str, float] = {}
+        for params in spec.calls:
+            batch = await self._call(
+                "fetch_tickers", partial(self.exchange.fetch_tickers, None, dict(params))
+            )
+            out.update(volumes_by_symbol(spec, batch))
+        return out
+
+    async def _await_volumes(
+        self, task: asyncio.Future[dict[str, float]] | None
+    ) -> dict[str, float] | None:
+        """The tickers' volumes, or ``{}`` (all None) when that call failed or hangs on.
+
+        None means "no tickers call: read volume from the funding records".
+        """
+        if task is None:
+            return None
+        try:
+            return await asyncio.wait_for(task, self.volume_grace_s)  # cancels it on timeout
+        except (VenueError, TimeoutError) as exc:
+            why = exc if isinstance(exc, VenueError) else "tickers still running; not waiting"
+            log.warning("%s: no 24 h volume, quotes kept without it: %s", self.name, why)
+            return {}
 
     async def _adjusted_intervals(self) -> Mapping[str, float]:
         if self.quirks.interval_source != "funding_info":
@@ -358,6 +418,7 @@ def quote_from_unified(
     fr: Mapping[str, Any],
     adjusted: Mapping[str, float],
     now_ms: int,
+    volume_24h_usd: float | None = None,
 ) -> FundingQuote | None:
     """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate)."""
     rate = to_float(fr.get("fundingRate"))
@@ -379,4 +440,5 @@ def quote_from_unified(
         index_price=to_float(fr.get("indexPrice")),
         multiplier=float(inst.multiplier),
         raw=fr.get("info"),
+        volume_24h_usd=volume_24h_usd,
     )

@@ -1,0 +1,60 @@
+"""24 h volume in USD notional from a unified ccxt record, per the venue's ``VolumeSpec``.
+
+Why a module of its own: what ccxt puts in ``quoteVolume``/``baseVolume`` differs per venue
+(OKX's ``baseVolume`` is contracts, its ``quoteVolume`` None for swaps), so the venue's
+``capabilities.VolumeSpec`` names the field and its unit, and this one function applies it.
+Pure: no I/O, easy to test against recorded payloads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.venues.base import to_float
+from scanner.venues.capabilities import VolumeSpec
+
+
+def _field(record: Mapping[str, Any], name: str) -> Any:
+    """``quoteVolume`` -> record["quoteVolume"]; ``info.volCcy24h`` -> record["info"][...]."""
+    if name.startswith("info."):
+        info = record.get("info")
+        return info.get(name[5:]) if isinstance(info, Mapping) else None
+    return record.get(name)
+
+
+def lenient_volume(value: Any) -> float | None:
+    """A volume number, or None when missing or unreadable.
+
+    Lenient on purpose: volume only filters the universe, so a garbled volume field must
+    not cost the funding quote it rides on.
+    """
+    try:
+        amount = to_float(value)
+    except (ValueError, ArithmeticError, TypeError):
+        return None
+    if amount is None or not math.isfinite(amount) or amount < 0:
+        return None
+    return amount
+
+
+def usd_volume(spec: VolumeSpec, record: Mapping[str, Any]) -> float | None:
+    """Quote-currency notional of one ticker/funding record; None when it cannot be known."""
+    amount = lenient_volume(_field(record, spec.field))
+    if amount is None or spec.unit == "quote":
+        return amount
+    last = lenient_volume(record.get("last"))
+    return None if last is None else amount * last
+
+
+def volumes_by_symbol(
+    spec: VolumeSpec, records: Mapping[str, Mapping[str, Any]]
+) -> dict[str, float]:
+    """``{unified symbol: USD volume}`` for every record whose volume is known."""
+    out = {}
+    for symbol, record in records.items():
+        volume = usd_volume(spec, record)
+        if volume is not None:
+            out[symbol] = volume
+    return out
