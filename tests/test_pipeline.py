@@ -257,3 +257,44 @@ def test_demo_rejects_a_broken_config(tmp_path: Path) -> None:
     cfg.write_text("engine:\n  notional_usd: -1\n")
     result = CliRunner().invoke(app, ["demo", "-c", str(cfg)])
     assert result.exit_code == 2 and "engine.notional_usd" in result.output
+
+
+def test_volume_filter_drops_known_thin_quotes_and_keeps_unknown() -> None:
+    def mk(base: str, volume: float | None) -> FundingQuote:
+        return FundingQuote("gate", base, f"{base}/USDT:USDT", 1e-4, 8.0, 0, volume_24h_usd=volume)
+
+    quotes = [mk("BTC", 5e9), mk("THIN", 2e5), mk("EDGE", 1e6), mk("UNKNOWN", None)]
+    got = in_universe(quotes, UniverseSettings(min_volume_24h_usd=1e6))
+    assert [q.venue_symbol for q in got] == ["BTC", "EDGE", "UNKNOWN"]
+    assert in_universe(quotes, UniverseSettings()) == quotes  # 0 (the default) is off
+
+
+def test_scan_with_min_volume_drops_thin_listings_and_keeps_the_rest(
+    first_scan, emulator: Emulator, tmp_path: Path
+) -> None:
+    floor = 5e6
+    settings = _settings(emulator, tmp_path / "vol.db")
+    settings = settings.model_copy(
+        update={"universe": settings.universe.model_copy(update={"min_volume_24h_usd": floor})}
+    )
+    outcome, _ = _scan(settings)
+    quotes = outcome.collection.quotes
+    assert quotes and all(q.volume_24h_usd is not None for q in quotes)
+    for q in quotes:  # what the scan filtered on is the emulator's true volume
+        want = emulator.market.volume_24h_usd(q.venue, q.venue_symbol)
+        assert q.volume_24h_usd == pytest.approx(want, rel=1e-5)
+    thin = {(q.venue, q.venue_symbol) for q in quotes if (q.volume_24h_usd or 0.0) < floor}
+    assert len(thin) > 100  # the filter has real work to do
+
+    def legs(df: pd.DataFrame) -> set[tuple[str, str]]:
+        cross = df[df["pair_type"] == "cross"]
+        perp_legs = zip(cross["long_venue"], cross["long_symbol"], strict=True)
+        short_legs = zip(df["short_venue"], df["short_symbol"], strict=True)
+        return set(perp_legs) | set(short_legs)
+
+    unfiltered = legs(first_scan[1].opportunities)
+    filtered = legs(outcome.opportunities)
+    assert unfiltered & thin, "without the floor, thin listings do rank"
+    assert not filtered & thin
+    assert len(outcome.opportunities) > 20
+    assert {venue for venue, _ in filtered} == set(outcome.collection.results)
