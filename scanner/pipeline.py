@@ -15,7 +15,6 @@ matters for correctness:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,10 +22,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
-from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.collector import Collection, ProgressEvent, collect
+from scanner.domain import FundingQuote, Instrument, OrderBook
+from scanner.enrich import carry_spot_books, top_up_history
 from scanner.settings import Settings, UniverseSettings
-from scanner.venues.base import Venue, VenueError
+from scanner.venues.base import VenueError
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_trading import BybitTrading
 from scanner.venues.registry import (
@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 MS_PER_H = 3_600_000
 LIVE_FEE_SYMBOL = "BTCUSDT"
 """Fee tiers are per account; one liquid symbol's rate stands for the linear perps."""
-HISTORY_SHARE_OF_DEADLINE = 0.5
+ENRICH_SHARE_OF_DEADLINE = 0.5
 """History top-up and carry spot books each get at most this share of the collector deadline
-(both are optional data; the scan goes on without them)."""
+(both are optional data; the scan goes on without them, see ``scanner.enrich``)."""
 
 
 @dataclass(frozen=True)
@@ -157,98 +157,6 @@ def _instrument_index(collection: Collection) -> dict[tuple[str, str], Instrumen
     }
 
 
-async def _history_for(
-    venue: Venue, instruments: Sequence[Instrument], since_ms: int, until_ms: int, cap: int
-) -> list[FundingSettlement]:
-    """Settled funding for ``instruments`` on one venue; failures are logged, not raised."""
-    sem = asyncio.Semaphore(cap)
-
-    async def one(inst: Instrument) -> list[FundingSettlement]:
-        async with sem:
-            try:
-                return await venue.fetch_history(inst, since_ms, until_ms)
-            except VenueError as exc:
-                log.warning("history %s %s: %s", venue.name, inst.venue_symbol, exc)
-                return []
-
-    parts = await asyncio.gather(*(one(i) for i in instruments))
-    return [s for part in parts for s in part]
-
-
-async def top_up_history(
-    venues: Mapping[str, Venue],
-    collection: Collection,
-    queries: Queries,
-    *,
-    lookback_h: float,
-    now_ms: int,
-    deadline_s: float,
-    caps: Mapping[str, int],
-) -> list[FundingSettlement]:
-    """Fetch settlements of the candidates' legs that the store lacks over the lookback.
-
-    A leg is skipped when its newest stored settlement is within one interval of now. Bounded
-    by ``deadline_s``; whatever arrived by then is returned.
-    """
-    since_ms = now_ms - int(lookback_h * MS_PER_H)
-    wanted = set(collection.candidates)
-    stored = queries.settlements(since_ms=since_ms)
-    newest = stored.groupby(["venue", "venue_symbol"])["funding_time_ms"].max().to_dict()
-    per_venue: dict[str, list[Instrument]] = {}
-    for name, result in collection.results.items():
-        if result.status is VenueStatus.FAILED:
-            continue
-        for inst in result.instruments:
-            if inst.canonical not in wanted or not inst.is_perpetual:
-                continue
-            interval_ms = (inst.funding_interval_h or 8.0) * MS_PER_H
-            last = newest.get((name, inst.venue_symbol))
-            if last is None or now_ms - last > interval_ms:
-                per_venue.setdefault(name, []).append(inst)
-    tasks = [
-        asyncio.create_task(_history_for(venues[n], insts, since_ms, now_ms, caps.get(n, 4)))
-        for n, insts in per_venue.items()
-    ]
-    if not tasks:
-        return []
-    done, pending = await asyncio.wait(tasks, timeout=deadline_s)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    return [s for t in done if not t.cancelled() and t.exception() is None for s in t.result()]
-
-
-async def carry_spot_books(
-    venue: Venue, candidates: Sequence[str], depth: int, cap: int, deadline_s: float
-) -> dict[str, OrderBook]:
-    """Bybit spot books (keyed ``BASE/QUOTE``) for the candidate perps' bases, for carry pairs.
-
-    Only Bybit offers spot here; any failure just means no carry rows this scan.
-    """
-    if not isinstance(venue, BybitVenue):
-        return {}
-    bases = {c.partition("/")[0] for c in candidates}
-    sem = asyncio.Semaphore(cap)
-
-    async def one(inst: Instrument) -> OrderBook | None:
-        async with sem:
-            try:
-                return await venue.fetch_spot_book(inst, depth)
-            except VenueError as exc:
-                log.warning("spot book %s: %s", inst.venue_symbol, exc)
-                return None
-
-    try:
-        async with asyncio.timeout(deadline_s):
-            spot = await venue.load_spot_instruments()
-            wanted = [i for i in spot if i.base in bases and i.active]
-            books = await asyncio.gather(*(one(i) for i in wanted))
-    except (VenueError, TimeoutError) as exc:
-        log.warning("bybit spot books skipped: %s", exc or "deadline")
-        return {}
-    return {b.canonical: b for b in books if b is not None}
-
-
 def rank(
     settings: Settings,
     quotes: Sequence[FundingQuote],
@@ -306,6 +214,7 @@ async def scan_once(
         instruments = _instrument_index(collection)
         repo.upsert_instruments(list(instruments.values()), now_ms)
         quotes_stored = repo.write_quotes(collection.quotes)
+        books_stored = repo.write_books(collection.books)
         spot_books: dict[str, OrderBook] = {}
         if settings.engine.include_carry and "bybit" in venues:
             spot_books = await carry_spot_books(
@@ -313,16 +222,16 @@ async def scan_once(
                 collection.candidates,
                 settings.collector.book_depth,
                 caps.get("bybit", 4),
-                settings.collector.deadline_s * HISTORY_SHARE_OF_DEADLINE,
+                settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE,
             )
-        books_stored = repo.write_books([*collection.books, *spot_books.values()])
+        books_stored += repo.write_books(spot_books.values())
         settlements = await top_up_history(
             venues,
             collection,
             queries,
             lookback_h=settings.engine.lookback_h,
             now_ms=now_ms,
-            deadline_s=settings.collector.deadline_s * HISTORY_SHARE_OF_DEADLINE,
+            timeout_s=settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE,
             caps=caps,
         )
         settlements_stored = repo.write_settlements(settlements)

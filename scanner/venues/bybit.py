@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -147,9 +148,16 @@ def _levels(raw: Any, where: str) -> list[tuple[float, float]]:
         raise MalformedResponse(VENUE, f"{where}: levels are not a list")
     out = []
     for level in raw:
-        price, qty = to_float(level[0]), to_float(level[1])
+        if not isinstance(level, list | tuple) or len(level) < 2:
+            raise MalformedResponse(VENUE, f"{where}: level {level!r} is not [price, size]")
+        try:
+            price, qty = to_float(level[0]), to_float(level[1])
+        except (TypeError, ValueError) as exc:
+            raise MalformedResponse(VENUE, f"{where}: unreadable level {level!r}") from exc
         if price is None or qty is None:
             raise MalformedResponse(VENUE, f"{where}: empty price or size in {level}")
+        if not (math.isfinite(price) and math.isfinite(qty)) or price <= 0 or qty < 0:
+            raise MalformedResponse(VENUE, f"{where}: impossible level {level!r}")
         out.append((price, qty))
     return out
 
