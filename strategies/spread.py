@@ -130,8 +130,8 @@ def _perp_parts(quote: FundingQuote, instruments: Mapping[tuple[str, str], Instr
         return None  # inverse (coin-margined): USD-sized contracts, margin in the coin itself
     if instruments is not None:
         inst = instruments.get((quote.venue, quote.venue_symbol))
-        if inst is not None and inst.kind is not Kind.PERPETUAL:
-            return None
+        if inst is not None and (inst.kind is not Kind.PERPETUAL or not inst.active):
+            return None  # dated, or delisting / not trading: a trade that cannot be opened
     if not (math.isfinite(quote.rate_per_interval) and quote.interval_h > 0):
         log.warning(
             "dropping %s %s: rate %r / interval_h %r not usable",
@@ -148,7 +148,9 @@ def quotes_frame(
     """One row per venue x canonical perpetual, columns ``QUOTE_COLUMNS``.
 
     ``instruments`` (optional, keyed by (venue, venue_symbol)) lets a venue's own contract
-    type exclude dated futures whose canonical id looks perpetual.
+    type exclude dated futures whose canonical id looks perpetual, and drops contracts the
+    venue marks inactive (delisting, settling): they cannot be opened, and their funding is
+    often extreme, so they would otherwise top the ranking.
     """
     rows = []
     for q in quotes:
@@ -288,7 +290,9 @@ def _carry_pairs(quotes: pd.DataFrame, legs: _Legs) -> tuple[np.ndarray, np.ndar
 
 def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict[str, np.ndarray]:
     t_a, t_b = legs.next_ms[lo], legs.next_ms[sh]
-    t_end = np.fmax(t_a, t_b)
+    # an unknown perp settlement time makes the cycle unknown (nan propagates); a spot leg
+    # never settles, so a carry pair's cycle is its perp leg's
+    t_end = np.where(legs.is_spot[lo], t_b, np.maximum(t_a, t_b))
     with np.errstate(invalid="ignore"):
         n_a = np.floor((t_end - t_a) / (legs.interval_h[lo] * MS_PER_H)) + 1.0
         n_b = np.floor((t_end - t_b) / (legs.interval_h[sh] * MS_PER_H)) + 1.0

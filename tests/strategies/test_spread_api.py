@@ -52,6 +52,30 @@ def test_quotes_frame_keeps_live_perpetuals_only() -> None:
     assert frame["base"].tolist() == ["BTC", "BTC"]
 
 
+def test_inactive_contracts_never_enter() -> None:
+    """A delisting contract (Gate ``in_delisting``, Binance settling) cannot be opened."""
+    quotes = [
+        FundingQuote("gate", "COCOS_USDT", "COCOS/USDT:USDT", 0.003, 8, NOW),
+        FundingQuote("bybit", "COCOSUSDT", "COCOS/USDT:USDT", -0.001, 8, NOW),
+    ]
+    dead = Instrument("gate", "COCOS_USDT", "COCOS", "USDT", "USDT", Kind.PERPETUAL, active=False)
+    frame = quotes_frame(quotes, {("gate", "COCOS_USDT"): dead})
+    assert frame["venue"].tolist() == ["bybit"]
+    out = compute_opportunities(frame, {}, FeeSchedule(), EngineParams(), NOW)
+    assert out.empty
+
+
+def test_unknown_next_settlement_makes_the_first_cycle_unknown() -> None:
+    quotes = [
+        FundingQuote("bybit", "XUSDT", "X/USDT:USDT", -0.0001, 8, NOW, next_funding_ms=None),
+        FundingQuote("okx", "X-USDT-SWAP", "X/USDT:USDT", 0.0003, 8, NOW, NOW + 3_600_000),
+    ]
+    out = compute_opportunities(quotes_frame(quotes), {}, FeeSchedule(), EngineParams(), NOW)
+    row = out.iloc[0]
+    assert (row["long_venue"], row["short_venue"]) == ("bybit", "okx")
+    assert math.isnan(row["first_cycle_h"]) and math.isnan(row["collected_first_cycle"])
+
+
 def test_params_from_settings_and_validation() -> None:
     engine = load_settings(env={"FUNDSCAN__ENGINE__NOTIONAL_USD": "2500"}).engine
     params = EngineParams.from_settings(engine)
