@@ -159,7 +159,7 @@ class StorageSettings(_Frozen):
         try:
             url = make_url(v)
         except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {v!r}") from exc
+            raise ValueError(f"not a database URL: {redact_url(v)!r}") from exc
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
         return v
@@ -231,8 +231,17 @@ class Settings(_Frozen):
         return self.model_copy(update={"venues": self.venues.model_copy(update=venues)})
 
 
+_URL_PASSWORD = re.compile(r"(^|//)([^/@:]*):([^/@]*)@")
+"""``user:password@`` after ``//`` (or at the start), even in a URL too broken to parse."""
+
+
 def _url_has_password(url: str) -> bool:
-    return re.match(r"^[a-z0-9+]+://[^/@:]+:[^/@]+@", url) is not None
+    return _URL_PASSWORD.search(url) is not None
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db`` (also if unparsable)."""
+    return _URL_PASSWORD.sub(r"\1\2:***@", url)
 
 
 def _scan_for_secrets(node: Any, path: str, source: str) -> None:
@@ -351,6 +360,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 def masked_dict(settings: Settings) -> dict[str, Any]:
     """Settings as plain data for display, with which secrets are set (never their values)."""
     data = settings.model_dump(mode="json")
+    data["storage"]["url"] = redact_url(settings.storage.url)
     names = [
         settings.execution.api_key_env,
         settings.execution.api_secret_env,

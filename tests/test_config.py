@@ -131,3 +131,26 @@ def test_with_base_url_points_every_venue_at_the_emulator() -> None:
     s = load_settings(ROOT / "config.yaml", env={}).with_base_url("http://127.0.0.1:9/")
     assert s.venues.get("okx").base_url == "http://127.0.0.1:9/okx"
     assert s.venues.get("bybit").base_url == "http://127.0.0.1:9/bybit"
+
+
+def test_database_passwords_never_reach_the_screen(tmp_path: Path) -> None:
+    pw = "S3cretPW-never-shown"
+    url = f"postgresql+psycopg://trader:{pw}@db.example:5432/fundscan"
+    env = {"FUNDSCAN__STORAGE__URL": url}
+    s = load_settings(None, env=env)
+    assert s.storage.url == url  # the real URL is kept for connecting ...
+    shown = masked_dict(s)
+    assert pw not in str(shown) and "trader:***@db.example" in shown["storage"]["url"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("engine: {}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(bad, env={"FUNDSCAN__STORAGE__URL": f"postgresql//trader:{pw}@h/db"})
+    assert pw not in str(err.value) and "storage.url" in str(err.value)
+
+
+def test_redact_url_keeps_everything_but_the_password() -> None:
+    from scanner.settings import redact_url
+
+    assert redact_url("postgresql://u:p%40ss@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert redact_url("sqlite:///./data/x.db") == "sqlite:///./data/x.db"
+    assert redact_url("postgresql://u@h/d") == "postgresql://u@h/d"

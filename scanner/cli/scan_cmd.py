@@ -20,7 +20,7 @@ from scanner.cli.render import opportunities_table, to_csv, to_json
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.domain import VENUES
 from scanner.pipeline import ScanOutcome, scan_once
-from scanner.settings import Settings
+from scanner.settings import Settings, redact_url
 from storage.db import StorageError, open_database
 from storage.repository import Repository
 
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         names = _venue_list(venues, settings)
         outcome = _run_scan(settings, names, quiet=False)
         df = _filter(outcome.opportunities, symbol, top)
-        _emit(outcome, df, as_json, as_csv, settings.storage.url)
+        _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url))
         if outcome.collection.all_failed:
             raise typer.Exit(1)
 
