@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from scanner.domain import Instrument
 from scanner.venues.base import (
     BadRequest,
     MalformedResponse,
@@ -47,6 +48,11 @@ def round_down(value: Decimal, step: Decimal | None) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal as Bybit expects it: positional notation, never ``1.2E-7`` or ``1.23E+3``."""
+    return format(value, "f")
+
+
 def _dec(row: Mapping[str, Any], key: str) -> Decimal | None:
     return to_decimal(row.get(key))
 
@@ -65,6 +71,19 @@ class OrderRequest:
     reduce_only: bool = False
     position_idx: int = 0
     category: str = "linear"
+    lot: Decimal | None = None
+    tick: Decimal | None = None
+
+    @classmethod
+    def for_instrument(
+        cls, instrument: Instrument, side: str, qty: Decimal, order_link_id: str, **kw: Any
+    ) -> OrderRequest:
+        """The way to build an order: the instrument's lot and tick travel with it, so the
+        body sent is rounded down to them whatever the caller computed."""
+        return cls(
+            instrument.venue_symbol, side, qty, order_link_id,
+            lot=instrument.lot, tick=instrument.tick, **kw,
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.side not in ("Buy", "Sell"):
@@ -75,15 +94,19 @@ class OrderRequest:
             raise ValueError(f"qty must be positive, got {self.qty}")
         if self.order_type == "Limit" and self.price is None:
             raise ValueError("a Limit order needs a price")
+        if round_down(self.qty, self.lot) <= 0:
+            raise ValueError(f"qty {plain(self.qty)} rounds down to 0 at lot {self.lot}")
 
     def body(self) -> dict[str, Any]:
+        """The JSON body: qty and price rounded down to lot and tick, as plain strings."""
+        price = None if self.price is None else plain(round_down(self.price, self.tick))
         return {
             "category": self.category,
             "symbol": self.symbol,
             "side": self.side,
             "orderType": self.order_type,
-            "qty": str(self.qty),
-            "price": str(self.price) if self.price is not None else None,
+            "qty": plain(round_down(self.qty, self.lot)),
+            "price": price,
             "timeInForce": self.time_in_force,
             "reduceOnly": True if self.reduce_only else None,
             "positionIdx": self.position_idx,

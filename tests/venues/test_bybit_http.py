@@ -298,6 +298,25 @@ def test_order_body_is_decimal_strings_rounded_down():
     assert body["qty"] == "0.001" and body["price"] == "65000.0"
 
 
+def test_order_for_instrument_rounds_at_the_send_boundary_without_e_notation():
+    from scanner.domain import Instrument, Kind
+
+    shib = Instrument(
+        "bybit", "SHIB1000USDT", "SHIB", "USDT", "USDT", Kind.PERPETUAL, Decimal(1000),
+        tick=Decimal("0.000001"), lot=Decimal("10"),
+    )  # fmt: skip
+    req = OrderRequest.for_instrument(
+        shib, "Buy", Decimal("1234.5"), "fs-3", order_type="Limit", price=Decimal("0.0123456789")
+    )
+    body = req.body()
+    assert body["qty"] == "1230" and body["price"] == "0.012345"
+    tiny = OrderRequest("XUSDT", "Buy", Decimal("1E+3"), "fs-4", price=Decimal("1.2345E-7"),
+                        order_type="Limit")  # fmt: skip
+    assert tiny.body()["qty"] == "1000" and tiny.body()["price"] == "0.00000012345"
+    with pytest.raises(ValueError, match="rounds down to 0"):
+        OrderRequest.for_instrument(shib, "Sell", Decimal("9.99"), "fs-5")
+
+
 async def test_secret_not_logged(caplog):
     caplog.set_level(logging.DEBUG)
     script = Script().on("/v5/position/list", ok({"list": []}))
