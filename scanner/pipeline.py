@@ -106,10 +106,11 @@ async def with_live_bybit_fees(settings: Settings, fees: FeeSchedule) -> FeeSche
     Skipped on Bybit's demo host, which does not serve fee-rate. Any error keeps ``fees``.
     """
     vs = settings.venues.bybit
+    configured = vs.taker_fee_bps is not None and vs.maker_fee_bps is not None
     if (
         "bybit" not in settings.venues.enabled
         or vs.environment == "demo"
-        or vs.taker_fee_bps is not None
+        or configured
         or bybit_credentials(settings) is None
     ):
         return fees
@@ -118,7 +119,9 @@ async def with_live_bybit_fees(settings: Settings, fees: FeeSchedule) -> FeeSche
         if not isinstance(venue, BybitVenue):
             return fees
         rate = await BybitTrading(venue.http).fee_rate(LIVE_FEE_SYMBOL)
-        return fees.with_live("bybit", float(rate.taker), float(rate.maker))
+        taker = fees.taker_of("bybit") if vs.taker_fee_bps is not None else float(rate.taker)
+        maker = fees.maker["bybit"] if vs.maker_fee_bps is not None else float(rate.maker)
+        return fees.with_live("bybit", taker, maker)
     except VenueError as exc:
         log.warning("bybit fee-rate unavailable, using configured fees: %s", exc)
         return fees

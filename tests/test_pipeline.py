@@ -238,6 +238,29 @@ def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
     assert (mixed["fee_frac"] - 2 * (0.0004 + 0.0005)).abs().max() < 1e-12
 
 
+def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from scanner.emulator.bybit_account import BybitAccount
+    from scanner.pipeline import fee_schedule, with_live_bybit_fees
+
+    key, secret = "test-key-fees2", "test-secret-fees2"  # emulator account, not a real secret
+    account = BybitAccount(
+        key, secret, taker_fee_rate=Decimal("0.0004"), maker_fee_rate=Decimal("0.0001")
+    )
+    with Emulator(seed=11, bybit_accounts=[account]).run_in_thread() as emu:
+        base = _settings(emu, tmp_path / "x.db")
+        venues = base.venues.model_copy(
+            update={"bybit": base.venues.bybit.model_copy(update={"maker_fee_bps": 1.5})}
+        )
+        settings = base.model_copy(
+            update={"venues": venues, "env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
+        )
+        fees = asyncio.run(with_live_bybit_fees(settings, fee_schedule(settings)))
+    assert fees.taker["bybit"] == pytest.approx(0.0004)  # live: nothing configured
+    assert fees.maker["bybit"] == pytest.approx(0.00015)  # configured 1.5 bp wins
+
+
 def test_demo_takes_engine_settings_from_config(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("engine:\n  notional_usd: 2500\nvenues:\n  enabled: [bybit, gate]\n")
