@@ -15,6 +15,7 @@ matters for correctness:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -154,6 +155,24 @@ def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[st
     return select
 
 
+def fill_quoted_intervals(collection: Collection) -> None:
+    """Give instruments without a funding interval the one their live quote carries.
+
+    Binance (default-8 h symbols are absent from fundingInfo) and OKX (interval from the gap
+    between its two funding times) only learn a symbol's interval while quoting. Without this,
+    their stored instruments and fetched settlements would carry no interval, and per-hour
+    history (confidence) would be unknown for them.
+    """
+    for result in collection.results.values():
+        quoted = {q.venue_symbol: q.interval_h for q in result.quotes}
+        result.instruments = [
+            dataclasses.replace(i, funding_interval_h=quoted[i.venue_symbol])
+            if i.funding_interval_h is None and i.venue_symbol in quoted
+            else i
+            for i in result.instruments
+        ]
+
+
 def _instrument_index(collection: Collection) -> dict[tuple[str, str], Instrument]:
     return {
         (i.venue, i.venue_symbol): i for r in collection.results.values() for i in r.instruments
@@ -214,6 +233,7 @@ async def scan_once(
             progress=progress,
         )
         now_ms = collection.finished_ms
+        fill_quoted_intervals(collection)
         instruments = _instrument_index(collection)
         repo.upsert_instruments(list(instruments.values()), now_ms)
         quotes_stored = repo.write_quotes(collection.quotes)

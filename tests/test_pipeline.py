@@ -321,3 +321,17 @@ def test_scan_with_min_volume_drops_thin_listings_and_keeps_the_rest(
     assert not filtered & thin
     assert len(outcome.opportunities) > 20
     assert {venue for venue, _ in filtered} == set(outcome.collection.results)
+
+
+def test_every_stored_settlement_has_a_per_hour_rate(first_scan) -> None:
+    """Binance and OKX state intervals only in quotes; history must still be per hour."""
+    _, outcome, q = first_scan
+    st = q.settlements()
+    assert {"binanceusdm", "okx"} <= set(st["venue"])
+    assert st["rate_per_h"].notna().all()
+    inst = q.instruments()
+    quoted = {(x.venue, x.venue_symbol) for x in outcome.collection.quotes}
+    listed = inst[
+        [(v, s) in quoted for v, s in zip(inst["venue"], inst["venue_symbol"], strict=True)]
+    ]
+    assert listed["funding_interval_h"].notna().all()
