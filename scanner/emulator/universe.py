@@ -57,11 +57,18 @@ class Listing:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+_MULTIPLIER_SUFFIX = re.compile(r"^([A-Z]{2,})(10{3,9})$")
+
+
 def split_multiplier(base: str) -> tuple[str, float]:
-    """``1000PEPE`` -> (``PEPE``, 1000); ``kPEPE`` (Hyperliquid) -> (``PEPE``, 1000)."""
+    """``1000PEPE`` -> (``PEPE``, 1000); ``kPEPE`` (Hyperliquid) -> (``PEPE``, 1000);
+    ``SHIB1000`` (Bybit's one suffix form, baseCoin of ``SHIB1000USDT``) -> (``SHIB``, 1000)."""
     m = _MULTIPLIER_PREFIX.match(base)
     if m:
         return m.group(2), float(m.group(1))
+    m = _MULTIPLIER_SUFFIX.match(base)
+    if m:
+        return m.group(1), float(m.group(2))
     if len(base) > 1 and base[0] == "k" and base[1:].isupper():
         return base[1:], 1000.0
     return base, 1.0

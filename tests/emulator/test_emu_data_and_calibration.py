@@ -110,6 +110,8 @@ def test_multiplier_prefixes() -> None:
     assert split_multiplier("1000PEPE") == ("PEPE", 1000.0)
     assert split_multiplier("1000000MOG") == ("MOG", 1_000_000.0)
     assert split_multiplier("kPEPE") == ("PEPE", 1000.0)
+    assert split_multiplier("SHIB1000") == ("SHIB", 1000.0)
+    assert split_multiplier("PEPE") == ("PEPE", 1.0)
     assert split_multiplier("1INCH") == ("1INCH", 1.0)
     assert split_multiplier("0G") == ("0G", 1.0)
     assert split_multiplier("BTC") == ("BTC", 1.0)
