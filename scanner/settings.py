@@ -136,6 +136,7 @@ class EngineSettings(_Frozen):
     persistence_points: Annotated[int, Field(ge=2)] = 24
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
     depth_band_bps: Annotated[float, Field(gt=0)] = 10.0
+    max_price_gap_frac: Annotated[float, Field(gt=0, le=1)] = 0.05
     include_carry: bool = True
     confidence_weights: ConfidenceWeights = ConfidenceWeights()
 

@@ -25,7 +25,9 @@ Decisions documented here (callers rely on them):
 - A missing book (either leg) gives ``slippage_frac`` nan, ``book_missing`` True, cost = fees
   only (a lower bound) and ``executable`` False. A book too thin for the notional gives the
   slippage of taking the whole visible book (a lower bound, so cost still grows with size),
-  ``book_thin`` True and ``executable`` False. ``executable`` also needs the total slippage
+  ``book_thin`` True and ``executable`` False. ``executable`` also needs the legs' canonical
+  prices (mark / multiplier; a spot leg's mid) within ``max_price_gap_frac`` of each other
+  (``price_mismatch``: two tokens sharing a ticker), and the total slippage
   within ``max_slippage_bps``. ``max_notional_usd``: the largest notional all four walks can
   fill; ``max_notional_within_slippage_usd``: the largest whose total slippage stays within
   ``max_slippage_bps`` (vectorised bisection, 60 halvings of [0, max_notional_usd]).
@@ -77,7 +79,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "short_interval_h", "diff_per_h", "gross_apr", "fee_frac", "slippage_frac", "cost_frac",
     "basis_frac", "net_apr", "breakeven_h", "long_next_funding_ms", "short_next_funding_ms",
     "funding_to_next_long", "funding_to_next_short", "first_cycle_h", "collected_first_cycle",
-    "interval_mismatch", "settle_mismatch", "book_missing", "book_thin", "notional_usd",
+    "interval_mismatch", "settle_mismatch", "price_gap_frac", "price_mismatch", "book_missing",
+    "book_thin", "notional_usd",
     "max_notional_usd", "max_notional_within_slippage_usd", "executable", "confidence",
     "confidence_components",
 )  # fmt: skip
@@ -97,10 +100,11 @@ class EngineParams:
     stale_after_s: float = 120.0
     depth_band_bps: float = 10.0
     confidence_weights: conf.ConfidenceWeights = field(default_factory=conf.ConfidenceWeights)
+    max_price_gap_frac: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("notional_usd", "horizon_h", "max_slippage_bps", "stale_after_s",
-                     "depth_band_bps", "lookback_h"):  # fmt: skip
+                     "depth_band_bps", "lookback_h", "max_price_gap_frac"):  # fmt: skip
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"EngineParams.{name} must be a finite number > 0; got {value!r}")
@@ -113,7 +117,8 @@ class EngineParams:
     def from_settings(cls, engine: Any) -> EngineParams:
         """From ``settings.engine`` (duck-typed: strategies never import scanner.settings)."""
         names = ("notional_usd", "horizon_h", "max_slippage_bps", "min_net_apr", "include_carry",
-                 "lookback_h", "persistence_points", "stale_after_s", "depth_band_bps")  # fmt: skip
+                 "lookback_h", "persistence_points", "stale_after_s", "depth_band_bps",
+                 "max_price_gap_frac")  # fmt: skip
         values = {n: getattr(engine, n) for n in names}
         weights = conf.ConfidenceWeights.from_any(engine.confidence_weights)
         return cls(**values, confidence_weights=weights)
@@ -231,6 +236,8 @@ class _Legs:
     ts_ms: np.ndarray
     book_row: np.ndarray
     is_spot: np.ndarray
+    price: np.ndarray
+    """Canonical reference price: a perp's mark / multiplier, a spot leg's book mid."""
 
 
 def _build_legs(
@@ -269,6 +276,10 @@ def _build_legs(
         ts_ms=cat(quotes["ts_ms"].to_numpy(float), table.ts_ms[len(book_list) :]),
         book_row=cat(perp_rows, np.arange(len(book_list), len(book_list) + n_spot)),
         is_spot=cat(np.zeros(len(quotes), bool), np.ones(n_spot, bool)),
+        price=cat(
+            quotes["mark_price"].to_numpy(float) / quotes["multiplier"].to_numpy(float),
+            table.mid[len(book_list) :],
+        ),
     )
     return legs, table
 
@@ -446,8 +457,26 @@ def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry:
         "notional_usd": np.full(lo.size, params.notional_usd),
         **costs,
         **_alignment(legs, lo, sh, now_ms),
+        **_price_gap(legs, lo, sh, params.max_price_gap_frac),
     }
+    # books say the same when both exist (OKX and Bitget funding payloads carry no mark)
+    basis_off = np.abs(np.nan_to_num(cols["basis_frac"])) > params.max_price_gap_frac
+    cols["price_mismatch"] = cols["price_mismatch"] | basis_off
+    cols["executable"] = cols["executable"] & ~cols["price_mismatch"]
     return pd.DataFrame(cols)
+
+
+def _price_gap(legs: _Legs, lo: np.ndarray, sh: np.ndarray, limit: float) -> dict[str, np.ndarray]:
+    """Relative gap of the legs' canonical prices; beyond ``limit`` they are not one asset.
+
+    Venues do list unrelated tokens under one ticker (and multipliers get mislabelled); such a
+    "pair" shows a spectacular funding spread that no hedge can capture. Unknown prices give
+    nan and no flag (the books, when present, are checked through ``basis_frac``).
+    """
+    p_lo, p_sh = legs.price[lo], legs.price[sh]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = (p_sh - p_lo) / ((p_sh + p_lo) / 2.0)
+    return {"price_gap_frac": gap, "price_mismatch": np.abs(np.nan_to_num(gap)) > limit}
 
 
 def to_opportunities(frame: pd.DataFrame) -> list[Opportunity]:

@@ -42,6 +42,8 @@ JSON_COLUMNS = (
     "short_next_funding_ms",
     "interval_mismatch",
     "settle_mismatch",
+    "price_gap_frac",
+    "price_mismatch",
     "executable",
     "notional_usd",
     "max_notional_usd",
@@ -135,6 +137,8 @@ def opportunities_table(df: pd.DataFrame, title: str) -> Table:
             flags.append("interval≠")
         if row.get("settle_mismatch"):
             flags.append("USDT/USDC")
+        if row.get("price_mismatch"):
+            flags.append("price≠")
         if row.get("executable") is False:
             flags.append("thin book")
         if row.get("pair_type") == "carry":

@@ -131,3 +131,46 @@ def test_to_opportunities_round_trip() -> None:
     assert opp.confidence_components["persistence"] is None
     assert opp.confidence_components["liquidity"] is None  # no books
     assert opp.confidence_components["freshness"] == 1.0  # quotes stamped now, no books
+
+
+def test_legs_whose_prices_disagree_are_not_one_asset() -> None:
+    """Two venues listing unrelated tokens under one ticker: a huge 'spread' nobody can hedge."""
+    quotes = [
+        FundingQuote("gate", "NEIRO_USDT", "NEIRO/USDT:USDT", -0.002, 8, NOW, mark_price=0.0012),
+        FundingQuote("bybit", "NEIROUSDT", "NEIRO/USDT:USDT", 0.001, 8, NOW, mark_price=0.0019),
+        # 1000-multiplier leg of the same token: 1.21 / 1000 = 0.00121 -> consistent with gate
+        FundingQuote(
+            "okx", "1000NEIRO", "NEIRO/USDT:USDT", 0.0005, 8, NOW, mark_price=1.21,
+            multiplier=1000.0,
+        ),
+    ]  # fmt: skip
+    out = compute_opportunities(quotes_frame(quotes), {}, FeeSchedule(), EngineParams(), NOW)
+    by_pair = {(r.long_venue, r.short_venue): r for r in out.itertuples()}
+    bad = by_pair[("gate", "bybit")]
+    assert bad.price_mismatch and not bad.executable
+    assert bad.price_gap_frac == pytest.approx((0.0019 - 0.0012) / 0.00155)
+    ok = by_pair[("gate", "okx")]
+    assert not ok.price_mismatch
+    assert ok.price_gap_frac == pytest.approx((0.00121 - 0.0012) / 0.001205)
+
+
+def test_a_book_basis_beyond_the_limit_also_means_two_assets() -> None:
+    """Without mark prices (OKX, Bitget funding payloads) the books tell the same story."""
+    quotes = [
+        FundingQuote("okx", "ZZ-USDT-SWAP", "ZZ/USDT:USDT", -0.001, 8, NOW),
+        FundingQuote("bitget", "ZZUSDT", "ZZ/USDT:USDT", 0.001, 8, NOW),
+    ]
+
+    def book(venue: str, sym: str, mid: float) -> OrderBook:
+        lv = [(mid * (1 - 1e-4 * i), 1e9) for i in range(1, 4)]
+        up = [(mid * (1 + 1e-4 * i), 1e9) for i in range(1, 4)]
+        return OrderBook(venue, sym, "ZZ/USDT:USDT", bids=lv, asks=up, ts_ms=NOW)
+
+    books = {
+        ("okx", "ZZ-USDT-SWAP"): book("okx", "ZZ-USDT-SWAP", 1.00),
+        ("bitget", "ZZUSDT"): book("bitget", "ZZUSDT", 1.30),
+    }
+    out = compute_opportunities(quotes_frame(quotes), books, FeeSchedule(), EngineParams(), NOW)
+    row = out.iloc[0]
+    assert math.isnan(row["price_gap_frac"])  # no marks
+    assert row["basis_frac"] > 0.2 and row["price_mismatch"] and not row["executable"]
