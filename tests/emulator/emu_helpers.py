@@ -76,3 +76,17 @@ def structure_diff(real: Any, emulated: Any, path: str = "$") -> list[str]:
                 break
         return out
     return []
+
+
+def get_json(client: Any, path: str) -> Any:
+    """GET ``path`` from the emulator; fail the test with the body unless it is HTTP 200."""
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def post_json(client: Any, path: str, body: dict[str, Any]) -> Any:
+    """POST a JSON body; fail the test with the body unless it is HTTP 200."""
+    r = client.post(path, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()

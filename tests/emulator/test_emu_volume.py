@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from emu_helpers import START_MS, fixture, running, structure_diff
+from emu_helpers import START_MS, fixture, get_json, running, structure_diff
 
 from scanner.emulator import Emulator, calibration
 from scanner.emulator.clock import EmuClock
@@ -116,42 +116,36 @@ def client(emu: Emulator) -> Iterator[httpx.Client]:
         yield c
 
 
-def get(client: httpx.Client, path: str) -> Any:
-    r = client.get(path)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def test_gate_bulk_tickers_have_the_real_structure(client: httpx.Client, emu: Emulator) -> None:
     real = fixture("gate/api_v4_futures_usdt_tickers_BTC_USDT.json")
-    body = get(client, "/gate/api/v4/futures/usdt/tickers")
+    body = get_json(client, "/gate/api/v4/futures/usdt/tickers")
     assert len(body) == len(emu.market.perpetual_symbols("gate"))
     assert structure_diff(real, body) == []
 
 
 def test_bitget_bulk_tickers_have_the_documented_structure(client: httpx.Client) -> None:
     docs = fixture("bitget/docs_example_api_v2_mix_market_ticker.json")
-    body = get(client, "/bitget/api/v2/mix/market/tickers?productType=USDT-FUTURES")
+    body = get_json(client, "/bitget/api/v2/mix/market/tickers?productType=USDT-FUTURES")
     assert len(body["data"]) == 51
     assert structure_diff(docs, body) == []
 
 
 def test_binance_ticker_24hr_has_the_documented_structure(client: httpx.Client) -> None:
-    rows = get(client, "/binanceusdm/fapi/v1/ticker/24hr")
+    rows = get_json(client, "/binanceusdm/fapi/v1/ticker/24hr")
     assert len(rows) == 122  # every listed symbol, as the real endpoint without ``symbol``
     assert structure_diff([BINANCE_DOCS_TICKER], rows) == []
-    one = get(client, "/binanceusdm/fapi/v1/ticker/24hr?symbol=BTCUSDT")
+    one = get_json(client, "/binanceusdm/fapi/v1/ticker/24hr?symbol=BTCUSDT")
     assert structure_diff(BINANCE_DOCS_TICKER, one) == []
     bad = client.get("/binanceusdm/fapi/v1/ticker/24hr?symbol=NOPE")
     assert bad.status_code == 400 and bad.json()["code"] == -1121
 
 
 def test_okx_tickers_have_the_documented_structure(client: httpx.Client) -> None:
-    body = get(client, "/okx/api/v5/market/tickers?instType=SWAP")
+    body = get_json(client, "/okx/api/v5/market/tickers?instType=SWAP")
     assert body["code"] == "0" and len(body["data"]) == 166
     assert structure_diff(OKX_DOCS_TICKER, body["data"][0]) == []
     assert structure_diff([OKX_DOCS_TICKER], body["data"]) == []
-    assert get(client, "/okx/api/v5/market/tickers?instType=SPOT")["data"] == []
+    assert get_json(client, "/okx/api/v5/market/tickers?instType=SPOT")["data"] == []
     assert client.get("/okx/api/v5/market/tickers").status_code == 400
 
 
@@ -165,27 +159,27 @@ def test_every_venue_serves_the_model_volume_consistently(
 ) -> None:
     """Quote fields equal the model; base/contract fields times price agree with them."""
     m = emu.market
-    for row in get(client, "/gate/api/v4/futures/usdt/tickers"):
+    for row in get_json(client, "/gate/api/v4/futures/usdt/tickers"):
         quote, via_contracts = _gate_usd(row)
         want = m.volume_24h_usd("gate", row["contract"])
         assert quote == pytest.approx(want, abs=0.5)
         assert via_contracts == pytest.approx(want, rel=0.02, abs=float(row["last"]))
-    for row in get(client, "/binanceusdm/fapi/v1/ticker/24hr"):
+    for row in get_json(client, "/binanceusdm/fapi/v1/ticker/24hr"):
         want = m.volume_24h_usd("binanceusdm", row["symbol"])
         assert float(row["quoteVolume"]) == pytest.approx(want, rel=1e-9)
         assert float(row["volume"]) * float(row["lastPrice"]) == pytest.approx(want, rel=1e-9)
-    for row in get(client, "/okx/api/v5/market/tickers?instType=SWAP")["data"]:
+    for row in get_json(client, "/okx/api/v5/market/tickers?instType=SWAP")["data"]:
         x = m.listing("okx", row["instId"])
         want = m.volume_24h_usd("okx", row["instId"])
         assert float(row["volCcy24h"]) * float(row["last"]) == pytest.approx(want, rel=1e-9)
         contract_usd = x.contract_size if x.inverse else x.contract_size * float(row["last"])
         assert float(row["vol24h"]) * contract_usd == pytest.approx(want, rel=1e-9)
-    bitget = get(client, "/bitget/api/v2/mix/market/tickers?productType=USDT-FUTURES")
+    bitget = get_json(client, "/bitget/api/v2/mix/market/tickers?productType=USDT-FUTURES")
     for row in bitget["data"]:
         want = m.volume_24h_usd("bitget", row["symbol"])
         assert float(row["quoteVolume"]) == pytest.approx(want, rel=1e-9)
         assert float(row["baseVolume"]) * float(row["lastPr"]) == pytest.approx(want, rel=1e-9)
-    bybit = get(client, "/bybit/v5/market/tickers?category=linear")["result"]["list"]
+    bybit = get_json(client, "/bybit/v5/market/tickers?category=linear")["result"]["list"]
     for row in bybit:
         want = m.volume_24h_usd("bybit", row["symbol"])
         assert float(row["turnover24h"]) == pytest.approx(want, abs=1e-4)

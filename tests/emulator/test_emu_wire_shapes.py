@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_helpers import fixture, running, structure_diff
+from emu_helpers import fixture, get_json, post_json, running, structure_diff
 
 from scanner.emulator import Emulator
 
@@ -28,18 +28,6 @@ def emu() -> Iterator[Emulator]:
 def client(emu: Emulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.url, timeout=10) as c:
         yield c
-
-
-def get(client: httpx.Client, path: str) -> Any:
-    r = client.get(path)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def post(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
-    r = client.post(path, json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 GET_CASES = [
@@ -140,12 +128,12 @@ GET_CASES = [
 def test_get_bodies_have_the_recorded_structure(
     client: httpx.Client, recording: str, path: str, _: None
 ) -> None:
-    assert structure_diff(fixture(recording), get(client, path)) == []
+    assert structure_diff(fixture(recording), get_json(client, path)) == []
 
 
 def test_binance_funding_info_is_not_empty(client: httpx.Client) -> None:
     """Otherwise the structural comparison above would compare nothing."""
-    rows = get(client, "/binanceusdm/fapi/v1/fundingInfo")
+    rows = get_json(client, "/binanceusdm/fapi/v1/fundingInfo")
     assert rows and all(r["fundingIntervalHours"] != 8 for r in rows)
 
 
@@ -153,9 +141,9 @@ def test_bybit_ticker_fields_match_the_ws_snapshot_fields(client: httpx.Client) 
     """The WS tickers snapshot carries REST ticker fields too; every one of them is served
     (WS-only fields such as ``tickDirection`` are not part of the REST body)."""
     ws = fixture("bybit/ws_v5_public_linear_tickers_snapshot_BTCUSDT.json")["data"]
-    row = get(client, "/bybit/v5/market/tickers?category=linear&symbol=BTCUSDT")["result"]["list"][
-        0
-    ]
+    row = get_json(client, "/bybit/v5/market/tickers?category=linear&symbol=BTCUSDT")["result"][
+        "list"
+    ][0]
     rest = fixture("bybit/v5_market_tickers_linear_BTCUSDT.json")["result"]["list"][0]
     shared = set(ws) & set(rest)
     assert shared and shared <= set(row)
@@ -165,7 +153,7 @@ def test_okx_books_match_the_ws_snapshot_levels(client: httpx.Client) -> None:
     """REST books data[0] is {asks, bids, ts}; the WS snapshot adds ``checksum``."""
     ws = fixture("okx/ws_v5_public_books_snapshot_UNI-USD-SWAP.json")["data"][0]
     del ws["checksum"]
-    body = get(client, "/okx/api/v5/market/books?instId=UNI-USD-SWAP&sz=50")
+    body = get_json(client, "/okx/api/v5/market/books?instId=UNI-USD-SWAP&sz=50")
     assert body["code"] == "0" and body["msg"] == ""
     assert structure_diff(ws, body["data"][0]) == []
 
@@ -181,19 +169,19 @@ POST_CASES = [
 def test_hyperliquid_bodies_have_the_recorded_structure(
     client: httpx.Client, recording: str, body: dict[str, Any]
 ) -> None:
-    assert structure_diff(fixture(recording), post(client, "/hyperliquid/info", body)) == []
+    assert structure_diff(fixture(recording), post_json(client, "/hyperliquid/info", body)) == []
 
 
 def test_hyperliquid_funding_history_structure(client: httpx.Client, emu: Emulator) -> None:
     body = {"type": "fundingHistory", "coin": "BTC", "startTime": emu.market.history_start_ms}
-    got = post(client, "/hyperliquid/info", body)
+    got = post_json(client, "/hyperliquid/info", body)
     assert len(got) >= 24
     assert structure_diff(fixture("hyperliquid/info_fundingHistory_BTC.json"), got) == []
 
 
 def test_hyperliquid_asset_ctxs_match_the_ws_ctxs(client: httpx.Client) -> None:
     """metaAndAssetCtxs = [meta, ctxs]; the ctx objects are those of the WS capture."""
-    meta, ctxs = post(client, "/hyperliquid/info", {"type": "metaAndAssetCtxs"})
+    meta, ctxs = post_json(client, "/hyperliquid/info", {"type": "metaAndAssetCtxs"})
     ws_ctxs = fixture("hyperliquid/ws_allDexsAssetCtxs.json")["data"]["ctxs"][0][1]
     assert structure_diff(fixture("hyperliquid/info_meta.json"), meta) == []
     assert len(ctxs) == len(meta["universe"])
