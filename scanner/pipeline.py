@@ -27,7 +27,7 @@ from scanner.collector import Collection, ProgressEvent, collect
 from scanner.domain import FundingQuote, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
 from scanner.settings import Settings, UniverseSettings
-from scanner.venues.base import VenueError
+from scanner.venues.base import Venue, VenueError
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_trading import BybitTrading
 from scanner.venues.registry import (
@@ -213,11 +213,19 @@ async def scan_once(
     *,
     names: Sequence[str] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
+    venues: Mapping[str, Venue] | None = None,
 ) -> ScanOutcome:
-    """Collect, store, rank and store the ranking; never loses what was collected."""
+    """Collect, store, rank and store the ranking; never loses what was collected.
+
+    ``venues``: adapters to reuse (``scanner.session.ScanSession``); they are left open. Without
+    them, adapters for ``names`` (default: the enabled venues) are built and closed here.
+    """
     queries = Queries(repo.db)
-    wanted = list(names) if names is not None else list(settings.venues.enabled)
-    venues = build_venues(settings, wanted)
+    owned = venues is None
+    if venues is None:
+        wanted = list(names) if names is not None else list(settings.venues.enabled)
+        venues = build_venues(settings, wanted)
+    wanted = list(venues)
     caps = max_concurrency(settings, wanted)
     started_ms = int(time.time() * 1000)
     scan_id = repo.start_scan(started_ms)
@@ -259,7 +267,8 @@ async def scan_once(
         )
         settlements_stored = repo.write_settlements(settlements)
     finally:
-        await close_all(venues)
+        if owned:
+            await close_all(venues)
     since_ms = now_ms - int(settings.engine.lookback_h * MS_PER_H)
     history = queries.quote_history_for_confidence(collection.candidates, since_ms)
     fees = await with_live_bybit_fees(settings, fee_schedule(settings))

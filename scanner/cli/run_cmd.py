@@ -3,7 +3,7 @@ retention policy every ``schedule.prune_every_h``, until interrupted (Ctrl-C / S
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import signal
 import time
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from scanner.cli.common import (
 )
 from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler
-from scanner.pipeline import scan_once
+from scanner.session import ScanSession
 from scanner.settings import Settings
 from storage.db import Database, StorageError, open_database
 from storage.maintenance import RetentionPolicy, prune
@@ -45,14 +45,12 @@ def _summary(outcome: Any) -> str:
     return line + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
-def _jobs(settings: Settings, db: Database) -> tuple[Any, Any]:
-    repo = Repository(db)
+def _jobs(settings: Settings, db: Database, session: ScanSession) -> tuple[Any, Any]:
     r = settings.storage.retention
     policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
 
     def scan() -> None:
-        outcome = asyncio.run(scan_once(settings, repo))
-        console.print(_summary(outcome), highlight=False)
+        console.print(_summary(session.scan()), highlight=False)
 
     def prune_job() -> None:
         counts = prune(db, policy, int(time.time() * 1000))
@@ -86,18 +84,18 @@ def register(app: typer.Typer) -> None:
             raise fail(f"storage: {exc}") from None
         if db.migration is not None and db.migration.changed:
             err_console.print(db.migration.message, highlight=False)
-        scan, prune_job = _jobs(settings, db)
-        scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
-        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-        err_console.print(
-            f"fundscan run: scanning every {settings.schedule.scan_every_s} s into "
-            f"{db.where}; Ctrl-C to stop",
-            highlight=False,
-        )
         try:
-            scheduler.start()
-        except KeyboardInterrupt:
-            pass
+            with ScanSession(settings, Repository(db)) as session:
+                scan, prune_job = _jobs(settings, db, session)
+                scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
+                signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+                err_console.print(
+                    f"fundscan run: scanning every {settings.schedule.scan_every_s} s into "
+                    f"{db.where}; Ctrl-C to stop",
+                    highlight=False,
+                )
+                with contextlib.suppress(KeyboardInterrupt):
+                    scheduler.start()
         finally:
             db.dispose()
         err_console.print("fundscan run: stopped", highlight=False)

@@ -1,0 +1,69 @@
+"""Venue adapters that live across scans, on one event loop in a background thread.
+
+Why: a venue's throttle and ban state must outlive a single scan. After an HTTP 403 (IP ban)
+the adapters refuse to send for at least ten minutes; ccxt keeps its leaky-bucket throttle
+and loaded markets on the exchange object. Adapters rebuilt for every scheduled scan would
+forget a ban and hit a banned IP again every interval, extending the ban. Async clients are
+bound to the loop that created them, so the adapters, and every scan using them, run on one
+loop owned by this session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from scanner.pipeline import ScanOutcome, scan_once
+from scanner.settings import Settings
+from scanner.venues.base import Venue
+from scanner.venues.registry import build_venues, close_all
+from storage.repository import Repository
+
+T = TypeVar("T")
+
+
+class ScanSession:
+    """``with ScanSession(settings, repo) as session: session.scan()`` any number of times."""
+
+    def __init__(
+        self, settings: Settings, repo: Repository, names: Sequence[str] | None = None
+    ) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.names = list(names) if names is not None else list(settings.venues.enabled)
+        self.venues: dict[str, Venue] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fundscan-venues")
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> ScanSession:
+        self._thread.start()
+
+        async def build() -> dict[str, Venue]:
+            return build_venues(self.settings, self.names)
+
+        try:
+            self.venues = self._run(build())
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def scan(self) -> ScanOutcome:
+        """One scan with the session's adapters (they stay open for the next one)."""
+        return self._run(scan_once(self.settings, self.repo, venues=self.venues))
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._run(close_all(self.venues))
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()

@@ -1,0 +1,46 @@
+"""Adapters outlive a scan: an IP ban seen in one scheduled scan silences the next one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from scanner.collector import VenueStatus
+from scanner.emulator import Emulator, FaultSpec
+from scanner.pipeline import scan_once
+from scanner.session import ScanSession
+from scanner.settings import Settings
+from storage.db import open_database
+from storage.repository import Repository
+
+
+def _ban_hits(emu: Emulator) -> int:
+    (rule,) = [r for r in emu.faults.describe() if r["kind"] == "ban"]
+    return int(rule["hits"])
+
+
+def test_a_ban_persists_across_scans_of_one_session(tmp_path: Path) -> None:
+    with Emulator(seed=4).run_in_thread() as emu:
+        emu.faults.set("bybit", "*", FaultSpec("ban"))  # every Bybit request: HTTP 403
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 's.db'}")
+        try:
+            with ScanSession(settings, Repository(db), names=["bybit", "gate"]) as session:
+                first = session.scan()
+                venues_after_first = dict(session.venues)
+                hits_after_first = _ban_hits(emu)
+                second = session.scan()
+                assert session.venues == venues_after_first  # the same adapter objects
+            hits_after_session = _ban_hits(emu)
+            # contrast: adapters built per scan forget the ban and hit the venue again
+            asyncio.run(scan_once(settings, Repository(db), names=["bybit", "gate"]))
+            hits_per_scan_adapters = _ban_hits(emu)
+        finally:
+            db.dispose()
+    for outcome in (first, second):
+        bybit = outcome.collection.results["bybit"]
+        assert bybit.status is VenueStatus.FAILED and "ban" in (bybit.reason or "").lower()
+        assert outcome.collection.results["gate"].status is VenueStatus.OK
+    assert hits_after_first >= 1
+    assert hits_after_session == hits_after_first  # the second scan sent nothing to Bybit
+    assert hits_per_scan_adapters > hits_after_session
