@@ -127,7 +127,12 @@ def create_db_engine(url: str | URL, *, schema: str | None = None, echo: bool = 
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the folder for SQLite database {path}: {exc.strerror}"
+                ) from exc
         pool = NullPool if path is not None else None
         kwargs: dict[str, Any] = {"poolclass": pool} if pool else {}
         engine = create_engine(parsed, echo=echo, **kwargs)

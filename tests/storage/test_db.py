@@ -84,6 +84,13 @@ def test_unreachable_postgres_is_a_clear_storage_error() -> None:
         open_database("postgresql://x@127.0.0.1:1/nodb?connect_timeout=2")
 
 
+def test_unusable_sqlite_location_is_a_clear_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(StorageError, match="cannot create the folder for SQLite database"):
+        open_database(f"sqlite:///{blocker / 'sub' / 'x.db'}")
+
+
 def test_write_transaction_is_all_or_nothing(backend: Backend) -> None:
     with backend.open() as db:
         with pytest.raises(RuntimeError), db.write() as conn:
