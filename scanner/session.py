@@ -11,6 +11,8 @@ loop owned by this session.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
 import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -22,6 +24,8 @@ from scanner.venues.registry import build_venues, close_all
 from storage.repository import Repository
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 30.0
 
 
 class ScanSession:
@@ -35,10 +39,14 @@ class ScanSession:
         self.names = list(names) if names is not None else list(settings.venues.enabled)
         self.venues: dict[str, Venue] = {}
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fundscan-venues")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fundscan-venues", daemon=True
+        )
+        self._lock = threading.Lock()
+        self._running: set[concurrent.futures.Future[ScanOutcome]] = set()
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+    def _run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
 
     def __enter__(self) -> ScanSession:
         self._thread.start()
@@ -54,16 +62,35 @@ class ScanSession:
         return self
 
     def scan(self) -> ScanOutcome:
-        """One scan with the session's adapters (they stay open for the next one)."""
-        return self._run(scan_once(self.settings, self.repo, venues=self.venues))
+        """One scan with the session's adapters (they stay open for the next one).
+
+        Raises ``concurrent.futures.CancelledError`` if the session is closed meanwhile.
+        """
+        coro = scan_once(self.settings, self.repo, venues=self.venues)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        with self._lock:
+            self._running.add(future)
+        try:
+            return future.result()
+        finally:
+            with self._lock:
+                self._running.discard(future)
 
     def __exit__(self, *exc: object) -> None:
+        """Cancel a scan in flight (Ctrl-C / SIGTERM), then close the adapters and the loop."""
+        with self._lock:
+            running = list(self._running)
+        for future in running:
+            future.cancel()
         try:
-            self._run(close_all(self.venues))
+            self._run(close_all(self.venues), timeout_s=CLOSE_TIMEOUT_S)
+        except Exception as exc:  # closing is best effort; the loop stops regardless
+            log.warning("closing venue adapters: %s: %s", type(exc).__name__, exc)
         finally:
             self._stop()
 
     def _stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
+        self._thread.join(timeout=CLOSE_TIMEOUT_S)
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -44,3 +44,37 @@ def test_a_ban_persists_across_scans_of_one_session(tmp_path: Path) -> None:
     assert hits_after_first >= 1
     assert hits_after_session == hits_after_first  # the second scan sent nothing to Bybit
     assert hits_per_scan_adapters > hits_after_session
+
+
+def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
+    """Ctrl-C / SIGTERM during a scan: the scan is cancelled instead of hanging the process."""
+    import concurrent.futures
+    import threading
+
+    with Emulator(seed=4).run_in_thread() as emu:
+        emu.faults.set("gate", "*", FaultSpec("timeout", hang_s=600))
+        settings = Settings(env={}).with_base_url(emu.url)
+        settings = settings.model_copy(
+            update={"collector": settings.collector.model_copy(update={"deadline_s": 600.0})}
+        )
+        db = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+        errors: list[BaseException] = []
+        try:
+            session = ScanSession(settings, Repository(db), names=["gate"]).__enter__()
+
+            def run() -> None:
+                try:
+                    session.scan()
+                except BaseException as exc:
+                    errors.append(exc)
+
+            worker = threading.Thread(target=run)
+            worker.start()
+            while not any(r["hits"] for r in emu.faults.describe()):
+                worker.join(0.05)  # wait until the scan is stuck in the venue
+            session.__exit__(None, None, None)
+            worker.join(120)  # liveness bound far below the 600 s hang, not a timing claim
+        finally:
+            db.dispose()
+    assert not worker.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], concurrent.futures.CancelledError)

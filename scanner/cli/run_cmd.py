@@ -3,6 +3,7 @@ retention policy every ``schedule.prune_every_h``, until interrupted (Ctrl-C / S
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import signal
 import time
@@ -50,7 +51,12 @@ def _jobs(settings: Settings, db: Database, session: ScanSession) -> tuple[Any, 
     policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
 
     def scan() -> None:
-        console.print(_summary(session.scan()), highlight=False)
+        try:
+            outcome = session.scan()
+        except concurrent.futures.CancelledError:
+            err_console.print("fundscan run: scan in progress cancelled", highlight=False)
+            return
+        console.print(_summary(outcome), highlight=False)
 
     def prune_job() -> None:
         counts = prune(db, policy, int(time.time() * 1000))
@@ -96,6 +102,9 @@ def register(app: typer.Typer) -> None:
                 )
                 with contextlib.suppress(KeyboardInterrupt):
                     scheduler.start()
+                if scheduler.running:  # Ctrl-C leaves it running
+                    scheduler.shutdown(wait=False)
+                err_console.print("fundscan run: stopping (a scan in progress is cancelled)")
         finally:
             db.dispose()
         err_console.print("fundscan run: stopped", highlight=False)

@@ -131,7 +131,11 @@ class Emulator:
         return f"{self.url}/{venue}"
 
     async def start(self, port: int = 0) -> Emulator:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # a `timeout` fault keeps a handler sleeping long after the client gave up; shutting
+        # down must not wait for it (aiohttp's default grace is 60 s)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
@@ -287,10 +291,22 @@ class Emulator:
         try:
             yield self
         finally:
-            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
+            try:
+                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
+                asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=10)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=10)
+                if not thread.is_alive():
+                    loop.close()
+
+
+async def _cancel_pending() -> None:
+    """Cancel what is left on the emulator's own loop (handlers still in a `timeout` fault)."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _rate_limited(venue: str, spec: FaultSpec, now: int) -> web.Response:

@@ -204,3 +204,13 @@ def test_plan_from_yaml_file(tmp_path: Path) -> None:
         FaultPlan.from_file(bad)
     with pytest.raises(FaultConfigError, match="cannot read"):
         FaultPlan.from_file(tmp_path / "missing.yaml")
+
+
+def test_emulator_stops_while_a_timeout_fault_still_holds_a_request() -> None:
+    with Emulator(seed=2).run_in_thread() as emu:
+        emu.faults.set("okx", "*", FaultSpec("timeout", hang_s=600))
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(f"{emu.venue_url('okx')}/api/v5/public/time", timeout=0.5)
+    # leaving the block stopped the server although a handler was still sleeping
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{emu.url}/_control/state", timeout=2)
