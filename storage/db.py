@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -227,7 +228,14 @@ def upgrade_schema(engine: Engine) -> MigrationOutcome:
             if before != head:
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                try:
+                    command.upgrade(cfg, "head")
+                except CommandError as exc:  # e.g. a revision written by a newer fundscan
+                    raise StorageError(
+                        f"database {where} is at revision {before}, which this version of "
+                        f"fundscan does not know (newest it knows: {head}); was it written by "
+                        f"a newer fundscan? ({_first_line(exc)})"
+                    ) from exc
     if before == head:
         return MigrationOutcome("current", before, head, where)
     outcome = MigrationOutcome("created" if before is None else "upgraded", before, head, where)
@@ -277,9 +285,10 @@ def _require_head(db: Database) -> None:
 
 
 def _is_connection_error(exc: Exception) -> bool:
-    from sqlalchemy.exc import OperationalError
+    """Server unreachable, file unreadable, or a file that is not a database at all."""
+    from sqlalchemy.exc import DatabaseError
 
-    return isinstance(exc, OperationalError)
+    return isinstance(exc, DatabaseError)
 
 
 def _first_line(exc: Exception) -> str:

@@ -98,3 +98,22 @@ def test_write_transaction_is_all_or_nothing(backend: Backend) -> None:
             raise RuntimeError("boom")
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM scans")).scalar() == 0
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_storage_error(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("hello, this is not SQLite\n" * 100)
+    with pytest.raises(StorageError, match="cannot open database .*file is not a database"):
+        open_database(f"sqlite:///{junk}")
+    assert junk.read_text().startswith("hello")  # and it is left untouched
+
+
+def test_a_revision_from_a_newer_fundscan_is_a_clear_storage_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    open_database(url).dispose()
+    db = open_database(url)
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    db.dispose()
+    with pytest.raises(StorageError, match="revision 0099, which this version of fundscan"):
+        open_database(url)
