@@ -74,11 +74,23 @@ class ExportError(ValueError):
     """A user error in an export request (unknown table or format, bad date)."""
 
 
+MIN_SINCE_MS = 1_000_000_000_000
+"""Smaller digit strings are seconds (or typos), not milliseconds of any market data."""
+MAX_SINCE_MS = 253_402_300_799_999
+
+
 def parse_since(text: str) -> int:
     """``--since`` value -> epoch ms: digits are epoch ms; else an ISO date/time (UTC if naive)."""
     stripped = text.strip()
     if stripped.isdigit():
-        return int(stripped)
+        value = int(stripped)
+        if not MIN_SINCE_MS <= value <= MAX_SINCE_MS:
+            raise ExportError(
+                f"--since {text!r}: epoch milliseconds must lie between {MIN_SINCE_MS} "
+                f"(2001-09-09) and {MAX_SINCE_MS} (year 9999); a 10-digit value is probably "
+                "seconds: multiply by 1000"
+            )
+        return value
     try:
         moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError:

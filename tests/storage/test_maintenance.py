@@ -113,3 +113,9 @@ def test_parse_since_accepts_ms_and_iso_dates() -> None:
     assert parse_since("2026-01-31T10:00:00+02:00") == 1_769_817_600_000 + 8 * 3_600_000
     with pytest.raises(ExportError, match="neither epoch milliseconds nor an ISO date"):
         parse_since("last week")
+
+
+@pytest.mark.parametrize("text", ["1700000000", "0", "99999999999999999999999"])
+def test_parse_since_rejects_seconds_and_impossible_epochs(text: str) -> None:
+    with pytest.raises(ExportError, match="epoch milliseconds must lie between"):
+        parse_since(text)
