@@ -207,6 +207,66 @@ def rank(
     return order.reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    collection: Collection
+    instruments: dict[tuple[str, str], Instrument]
+    spot_books: dict[str, OrderBook]
+    quotes_stored: int
+    books_stored: int
+    settlements_stored: int
+
+
+async def _gather(
+    settings: Settings,
+    repo: Repository,
+    venues: Mapping[str, Venue],
+    progress: Callable[[ProgressEvent], None] | None,
+) -> _Gathered:
+    """Collect, store what was collected, then enrich (spot books, history) and store that."""
+    caps = max_concurrency(settings, list(venues))
+    collection = await collect(
+        venues,
+        deadline_s=settings.collector.deadline_s,
+        book_depth=settings.collector.book_depth,
+        book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
+            in_universe(qs, settings.universe)
+        ),
+        max_concurrency=caps,
+        progress=progress,
+    )
+    now_ms = collection.finished_ms
+    fill_quoted_intervals(collection)
+    instruments = _instrument_index(collection)
+    repo.upsert_instruments(list(instruments.values()), now_ms)
+    quotes_stored = repo.write_quotes(collection.quotes)
+    books_stored = repo.write_books(collection.books)
+    enrich_s = settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE
+    spot_books: dict[str, OrderBook] = {}
+    if settings.engine.include_carry and "bybit" in venues:
+        spot_books = await carry_spot_books(
+            venues["bybit"],
+            collection.candidates,
+            settings.collector.book_depth,
+            caps.get("bybit", 4),
+            enrich_s,
+        )
+    books_stored += repo.write_books(spot_books.values())
+    settlements = await top_up_history(
+        venues,
+        collection,
+        Queries(repo.db),
+        lookback_h=settings.engine.lookback_h,
+        now_ms=now_ms,
+        timeout_s=enrich_s,
+        caps=caps,
+    )
+    settlements_stored = repo.write_settlements(settlements)
+    return _Gathered(
+        collection, instruments, spot_books, quotes_stored, books_stored, settlements_stored
+    )
+
+
 async def scan_once(
     settings: Settings,
     repo: Repository,
@@ -218,76 +278,51 @@ async def scan_once(
     """Collect, store, rank and store the ranking; never loses what was collected.
 
     ``venues``: adapters to reuse (``scanner.session.ScanSession``); they are left open. Without
-    them, adapters for ``names`` (default: the enabled venues) are built and closed here.
+    them, adapters for ``names`` (default: the enabled venues) are built and closed here. A scan
+    that fails or is cancelled is still closed in ``scans``, with the reason in its notes.
     """
-    queries = Queries(repo.db)
     owned = venues is None
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
         venues = build_venues(settings, wanted)
-    wanted = list(venues)
-    caps = max_concurrency(settings, wanted)
-    started_ms = int(time.time() * 1000)
-    scan_id = repo.start_scan(started_ms)
+    scan_id = repo.start_scan(int(time.time() * 1000))
     try:
-        collection = await collect(
-            venues,
-            deadline_s=settings.collector.deadline_s,
-            book_depth=settings.collector.book_depth,
-            book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
-                in_universe(qs, settings.universe)
-            ),
-            max_concurrency=caps,
-            progress=progress,
-        )
-        now_ms = collection.finished_ms
-        fill_quoted_intervals(collection)
-        instruments = _instrument_index(collection)
-        repo.upsert_instruments(list(instruments.values()), now_ms)
-        quotes_stored = repo.write_quotes(collection.quotes)
-        books_stored = repo.write_books(collection.books)
-        spot_books: dict[str, OrderBook] = {}
-        if settings.engine.include_carry and "bybit" in venues:
-            spot_books = await carry_spot_books(
-                venues["bybit"],
-                collection.candidates,
-                settings.collector.book_depth,
-                caps.get("bybit", 4),
-                settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE,
-            )
-        books_stored += repo.write_books(spot_books.values())
-        settlements = await top_up_history(
-            venues,
-            collection,
-            queries,
-            lookback_h=settings.engine.lookback_h,
-            now_ms=now_ms,
-            timeout_s=settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE,
-            caps=caps,
-        )
-        settlements_stored = repo.write_settlements(settlements)
-    finally:
-        if owned:
-            await close_all(venues)
-    since_ms = now_ms - int(settings.engine.lookback_h * MS_PER_H)
-    history = queries.quote_history_for_confidence(collection.candidates, since_ms)
+        try:
+            got = await _gather(settings, repo, venues, progress)
+        finally:
+            if owned:
+                await close_all(venues)
+        ranked = await _rank_and_store(settings, repo, scan_id, got)
+    except BaseException as exc:
+        reason = f"failed: {type(exc).__name__}: {exc}"[:500]
+        repo.finish_scan(scan_id, int(time.time() * 1000), {}, notes=reason)
+        raise
+    c = got.collection
+    return ScanOutcome(
+        scan_id,
+        c,
+        ranked,
+        got.quotes_stored,
+        got.books_stored,
+        got.settlements_stored,
+        c.finished_ms,
+    )
+
+
+async def _rank_and_store(
+    settings: Settings, repo: Repository, scan_id: int, got: _Gathered
+) -> pd.DataFrame:
+    c = got.collection
+    since_ms = c.finished_ms - int(settings.engine.lookback_h * MS_PER_H)
+    history = Queries(repo.db).quote_history_for_confidence(c.candidates, since_ms)
     fees = await with_live_bybit_fees(settings, fee_schedule(settings))
     ranked = rank(
-        settings,
-        collection.quotes,
-        collection.books,
-        instruments,
-        history,
-        now_ms,
-        spot_books,
-        fees,
+        settings, c.quotes, c.books, got.instruments, history, c.finished_ms, got.spot_books, fees
     )
     repo.write_opportunities(scan_id, ranked)
     status = {
         n: {"status": str(r.status), "reason": r.reason, "latency_ms": round(r.latency_ms)}
-        for n, r in collection.results.items()
+        for n, r in c.results.items()
     }
     repo.finish_scan(scan_id, int(time.time() * 1000), status)
-    return ScanOutcome(
-        scan_id, collection, ranked, quotes_stored, books_stored, settlements_stored, now_ms
-    )
+    return ranked

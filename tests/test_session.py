@@ -78,3 +78,28 @@ def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
             db.dispose()
     assert not worker.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], concurrent.futures.CancelledError)
+
+
+def test_a_cancelled_scan_is_closed_with_its_reason(tmp_path: Path) -> None:
+    from storage.queries import Queries
+
+    with Emulator(seed=4).run_in_thread() as emu:
+        emu.faults.set("gate", "*", FaultSpec("timeout", hang_s=600))
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 'x.db'}")
+
+        async def scan_then_cancel() -> None:
+            task = asyncio.create_task(scan_once(settings, Repository(db), names=["gate"]))
+            while not any(r["hits"] for r in emu.faults.describe()):
+                await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        try:
+            asyncio.run(scan_then_cancel())
+            scans = Queries(db).scans()
+        finally:
+            db.dispose()
+    assert len(scans) == 1
+    row = scans.iloc[0]
+    assert row["finished_ms"] > 0 and str(row["notes"]).startswith("failed: CancelledError")

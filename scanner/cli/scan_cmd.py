@@ -108,88 +108,90 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (a list of 
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("scan")
-    def scan(
-        config: ConfigOption = None,
-        emulator: Annotated[
-            str | None, typer.Option(help="Emulator URL; every venue is served at URL/<venue>.")
-        ] = None,
-        venues: Annotated[str | None, typer.Option(help="Comma-separated venues.")] = None,
-        top: TopOption = 20,
-        symbol: SymbolOption = None,
-        min_net_apr: Annotated[
-            float | None, typer.Option(help="Hide rows below this net APR (0.1 = 10 %).")
-        ] = None,
-        notional: Annotated[
-            float | None, typer.Option(min=1.0, help="Notional per leg in USD.")
-        ] = None,
-        as_json: JsonOption = False,
-        as_csv: CsvOption = False,
-    ) -> None:
-        """Collect once, store, rank by net APR after fees and slippage, print the table."""
-        if as_json and as_csv:
-            raise fail("--json and --csv are mutually exclusive")
-        settings = settings_or_exit(config)
-        if emulator is not None:
-            if not emulator.startswith(("http://", "https://")):
-                raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
-            settings = settings.with_base_url(emulator)
-        engine = {}
-        if min_net_apr is not None:
-            engine["min_net_apr"] = min_net_apr
-        if notional is not None:
-            engine["notional_usd"] = notional
-        if engine:
-            settings = settings.model_copy(
-                update={"engine": settings.engine.model_copy(update=engine)}
-            )
-        names = _venue_list(venues, settings)
-        outcome = _run_scan(settings, names, quiet=False)
-        df = _filter(outcome.opportunities, symbol, top)
-        _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url))
-        if outcome.collection.all_failed:
-            raise typer.Exit(1)
+def scan(
+    config: ConfigOption = None,
+    emulator: Annotated[
+        str | None, typer.Option(help="Emulator URL; every venue is served at URL/<venue>.")
+    ] = None,
+    venues: Annotated[str | None, typer.Option(help="Comma-separated venues.")] = None,
+    top: TopOption = 20,
+    symbol: SymbolOption = None,
+    min_net_apr: Annotated[
+        float | None, typer.Option(help="Hide rows below this net APR (0.1 = 10 %).")
+    ] = None,
+    notional: Annotated[
+        float | None, typer.Option(min=1.0, help="Notional per leg in USD.")
+    ] = None,
+    as_json: JsonOption = False,
+    as_csv: CsvOption = False,
+) -> None:
+    """Collect once, store, rank by net APR after fees and slippage, print the table."""
+    if as_json and as_csv:
+        raise fail("--json and --csv are mutually exclusive")
+    settings = settings_or_exit(config)
+    if emulator is not None:
+        if not emulator.startswith(("http://", "https://")):
+            raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+        settings = settings.with_base_url(emulator)
+    engine = {}
+    if min_net_apr is not None:
+        engine["min_net_apr"] = min_net_apr
+    if notional is not None:
+        engine["notional_usd"] = notional
+    if engine:
+        settings = settings.model_copy(update={"engine": settings.engine.model_copy(update=engine)})
+    names = _venue_list(venues, settings)
+    outcome = _run_scan(settings, names, quiet=False)
+    df = _filter(outcome.opportunities, symbol, top)
+    _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url))
+    if outcome.collection.all_failed:
+        raise typer.Exit(1)
 
-    @app.command("demo")
-    def demo(
-        config: ConfigOption = None,
-        seed: Annotated[int, typer.Option(help="Emulator market seed.")] = 7,
-        top: TopOption = 15,
-        db_path: Annotated[
-            Path, typer.Option("--db", help="Demo SQLite file (recreated each run).")
-        ] = Path("data/demo.db"),
-        as_json: JsonOption = False,
-    ) -> None:
-        """Start the built-in venue emulator, scan it into a demo SQLite file, print the table.
 
-        Uses the embedded default configuration unless --config is given (then its engine,
-        universe and collector settings apply); venues always point at the emulator and
-        storage at the demo file. No keys, no network.
-        """
-        chosen = settings_or_exit(config) if config is not None else Settings(env={})
-        from scanner.emulator import Emulator
+def demo(
+    config: ConfigOption = None,
+    seed: Annotated[int, typer.Option(help="Emulator market seed.")] = 7,
+    top: TopOption = 15,
+    db_path: Annotated[
+        Path, typer.Option("--db", help="Demo SQLite file (recreated each run).")
+    ] = Path("data/demo.db"),
+    as_json: JsonOption = False,
+) -> None:
+    """Start the built-in venue emulator, scan it into a demo SQLite file, print the table.
 
-        started = time.monotonic()
+    Uses the embedded default configuration unless --config is given (then its engine,
+    universe and collector settings apply); venues always point at the emulator and
+    storage at the demo file. No keys, no network.
+    """
+    chosen = settings_or_exit(config) if config is not None else Settings(env={})
+    from scanner.emulator import Emulator
+
+    started = time.monotonic()
+    try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{db_path}"
-        err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
-        with Emulator(seed=seed).run_in_thread() as emu:
-            err_console.print(f"emulator listening on {emu.url}", highlight=False)
-            base = chosen.model_copy(update={"env": {}}).with_base_url(emu.url)
-            settings = base.model_copy(
-                update={"storage": base.storage.model_copy(update={"url": url})}
-            )
-            outcome = _run_scan(settings, None, quiet=as_json)
-        df = outcome.opportunities.head(top)
-        _emit(outcome, df, as_json, False, url)
-        if not as_json:
-            console.print(
-                f"demo finished in {time.monotonic() - started:.1f} s. Explore the data:\n"
-                f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
-                f"--format csv\n"
-                f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",
-                highlight=False,
-            )
+    except OSError as exc:
+        raise fail(f"--db {db_path}: {exc.strerror or exc}") from None
+    url = f"sqlite:///{db_path}"
+    err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
+    with Emulator(seed=seed).run_in_thread() as emu:
+        err_console.print(f"emulator listening on {emu.url}", highlight=False)
+        base = chosen.model_copy(update={"env": {}}).with_base_url(emu.url)
+        settings = base.model_copy(update={"storage": base.storage.model_copy(update={"url": url})})
+        outcome = _run_scan(settings, None, quiet=as_json)
+    df = outcome.opportunities.head(top)
+    _emit(outcome, df, as_json, False, url)
+    if not as_json:
+        console.print(
+            f"demo finished in {time.monotonic() - started:.1f} s. Explore the data:\n"
+            f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
+            f"--format csv\n"
+            f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("demo")(demo)
