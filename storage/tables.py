@@ -44,6 +44,26 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
+EXACT_SCALE = 18
+EXACT_INTEGER_DIGITS = 20  # NUMERIC(38, 18): 38 digits, 18 after the point
+
+
+def _check_numeric_38_18(value: Decimal) -> None:
+    """Refuse what NUMERIC(38, 18) cannot hold exactly, on every dialect alike.
+
+    PostgreSQL would round ``1.23E-20`` to 0 silently and reject 21 integer digits; SQLite's
+    text would keep both. Refusing both keeps the two backends identical and exact.
+    """
+    sign, digits, exponent = value.normalize().as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by the caller
+    if -exponent > EXACT_SCALE:
+        raise ValueError(f"exact decimal {value} has more than {EXACT_SCALE} decimal places")
+    if len(digits) + exponent > EXACT_INTEGER_DIGITS:
+        raise ValueError(
+            f"exact decimal {value} has more than {EXACT_INTEGER_DIGITS} integer digits"
+        )
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
     """A Decimal stored exactly: NUMERIC(38, 18) on PostgreSQL, canonical text on SQLite.
 
@@ -68,6 +88,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
             value = Decimal(value)
         if not value.is_finite():
             raise ValueError(f"exact decimal column given {value!r}")
+        _check_numeric_38_18(value)
         return format(value, "f") if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

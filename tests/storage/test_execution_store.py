@@ -91,6 +91,25 @@ def test_floats_are_refused_in_exact_columns(db: Database) -> None:
     assert repo.get_order("fs-f") is None
 
 
+@pytest.mark.parametrize(
+    "qty,what",
+    [("1.23E-20", "decimal places"), ("123456789012345678901.5", "integer digits")],
+)
+def test_decimals_beyond_numeric_38_18_are_refused_on_both_backends(
+    db: Database, qty: str, what: str
+) -> None:
+    """PostgreSQL would round 1.23E-20 to 0 silently; both backends must refuse alike."""
+    repo = Repository(db)
+    bad = OrderRecord("fs-r", "bybit", "BTCUSDT", "buy", "market", Decimal(qty), 1, 1)
+    with pytest.raises(Exception, match=what):
+        repo.save_order(bad)
+    assert repo.get_order("fs-r") is None
+    ok = OrderRecord("fs-ok", "bybit", "BTCUSDT", "buy", "market", Decimal("1E-18"), 1, 1)
+    repo.save_order(ok)
+    got = repo.get_order("fs-ok")
+    assert got is not None and got.qty == Decimal("1E-18")
+
+
 def test_positions_with_legs_and_orders(db: Database) -> None:
     repo = Repository(db)
     pid = repo.create_position(_position(), [_leg("long", "0.015"), _leg("short", "0.015")])
