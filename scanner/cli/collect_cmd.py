@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scanner.cli.common import ConfigOption, console, fail, settings_or_exit
+from scanner.cli.common import ConfigOption, console, fail, settings_or_exit, with_emulator
 from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
 from scanner.domain import VENUES
 from scanner.settings import Settings
@@ -102,10 +102,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Collect funding quotes (and optionally books) once and print a per-venue summary."""
         settings = settings_or_exit(config)
-        if emulator is not None:
-            if not emulator.startswith(("http://", "https://")):
-                raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
-            settings = settings.with_base_url(emulator)
+        settings = with_emulator(settings, emulator)
         names = _parse_venues(venues, settings)
         if venues is not None:
             settings = settings.model_copy(

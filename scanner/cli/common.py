@@ -43,6 +43,15 @@ def settings_or_exit(config: Path | None) -> Settings:
         raise fail(f"config: {exc}") from None
 
 
+def with_emulator(settings: Settings, emulator: str | None) -> Settings:
+    """``--emulator URL``: point every venue at ``URL/<venue>`` (exit 2 if it is not a URL)."""
+    if emulator is None:
+        return settings
+    if not emulator.startswith(("http://", "https://")):
+        raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+    return settings.with_base_url(emulator)
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Only the CLI configures handlers; library modules just log."""
     logging.basicConfig(

@@ -19,6 +19,7 @@ from scanner.cli.common import (
     fail,
     settings_or_exit,
     setup_logging,
+    with_emulator,
 )
 from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler
@@ -79,10 +80,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the scheduled job: a scan every schedule.scan_every_s, until interrupted."""
         settings = settings_or_exit(config)
-        if emulator is not None:
-            if not emulator.startswith(("http://", "https://")):
-                raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
-            settings = settings.with_base_url(emulator)
+        settings = with_emulator(settings, emulator)
         setup_logging()  # a long-running job reports skipped/failed runs as log lines
         try:
             db = open_database(settings.storage.url)

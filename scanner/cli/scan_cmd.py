@@ -15,7 +15,14 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    settings_or_exit,
+    with_emulator,
+)
 from scanner.cli.render import opportunities_table, to_csv, to_json
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.domain import VENUES
@@ -129,10 +136,7 @@ def scan(
     if as_json and as_csv:
         raise fail("--json and --csv are mutually exclusive")
     settings = settings_or_exit(config)
-    if emulator is not None:
-        if not emulator.startswith(("http://", "https://")):
-            raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
-        settings = settings.with_base_url(emulator)
+    settings = with_emulator(settings, emulator)
     engine = {}
     if min_net_apr is not None:
         engine["min_net_apr"] = min_net_apr
