@@ -40,6 +40,26 @@ def _check_changes(
         raise ValueError(f"{what}: cannot set {unknown + frozen} (unknown or immutable)")
 
 
+def _update_one(
+    db: Any,
+    what: str,
+    table: Any,
+    where: Any,
+    missing: str,
+    immutable: tuple[str, ...],
+    updated_ms: int,
+    changes: dict[str, Any],
+) -> Row[Any]:
+    """Update one row (``where``) and return it; KeyError ``f"{what}: {missing}"`` if absent."""
+    _check_changes(what, table, changes, immutable)
+    stmt = update(table).where(where).values(updated_ms=updated_ms, **changes).returning(*table.c)
+    with db.write() as conn:
+        row = conn.execute(stmt).one_or_none()
+    if row is None:
+        raise KeyError(f"{what}: {missing}")
+    return row
+
+
 def _order(row: Row[Any]) -> OrderRecord:
     return OrderRecord(**row._asdict())
 
@@ -71,17 +91,11 @@ class ExecutionStore:
 
     def update_order(self, order_link_id: str, /, updated_ms: int, **changes: Any) -> OrderRecord:
         """Change some fields (status, filled_qty, avg_price, venue_order_id, error)."""
-        _check_changes("update_order", T.orders, changes, _ORDER_IMMUTABLE)
-        stmt = (
-            update(T.orders)
-            .where(T.orders.c.order_link_id == order_link_id)
-            .values(updated_ms=updated_ms, **changes)
-            .returning(*T.orders.c)
-        )
-        with self.db.write() as conn:
-            row = conn.execute(stmt).one_or_none()
-        if row is None:
-            raise KeyError(f"update_order: no order with order_link_id {order_link_id!r}")
+        row = _update_one(
+            self.db, "update_order", T.orders, T.orders.c.order_link_id == order_link_id,
+            f"no order with order_link_id {order_link_id!r}", _ORDER_IMMUTABLE,
+            updated_ms, changes,
+        )  # fmt: skip
         return _order(row)
 
     def get_order(self, order_link_id: str) -> OrderRecord | None:
@@ -119,32 +133,19 @@ class ExecutionStore:
         self, position_id: int, /, updated_ms: int, **changes: Any
     ) -> PositionRecord:
         """Change state / closed_ms / realised_pnl_usd / notes of a position."""
-        _check_changes("update_position", T.positions, changes, ("id", "pair_key", "opened_ms"))
-        stmt = (
-            update(T.positions)
-            .where(T.positions.c.id == position_id)
-            .values(updated_ms=updated_ms, **changes)
-            .returning(*T.positions.c)
-        )
-        with self.db.write() as conn:
-            row = conn.execute(stmt).one_or_none()
-        if row is None:
-            raise KeyError(f"update_position: no position with id {position_id}")
+        row = _update_one(
+            self.db, "update_position", T.positions, T.positions.c.id == position_id,
+            f"no position with id {position_id}", ("id", "pair_key", "opened_ms"),
+            updated_ms, changes,
+        )  # fmt: skip
         return _position(row)
 
     def update_leg(self, leg_id: int, /, updated_ms: int, **changes: Any) -> LegRecord:
         """Change filled_qty / avg_price / state of a leg."""
-        _check_changes("update_leg", T.legs, changes, ("id", "position_id", "role"))
-        stmt = (
-            update(T.legs)
-            .where(T.legs.c.id == leg_id)
-            .values(updated_ms=updated_ms, **changes)
-            .returning(*T.legs.c)
-        )
-        with self.db.write() as conn:
-            row = conn.execute(stmt).one_or_none()
-        if row is None:
-            raise KeyError(f"update_leg: no leg with id {leg_id}")
+        row = _update_one(
+            self.db, "update_leg", T.legs, T.legs.c.id == leg_id,
+            f"no leg with id {leg_id}", ("id", "position_id", "role"), updated_ms, changes,
+        )  # fmt: skip
         return _leg(row)
 
     def get_position(self, pair_key: str) -> PositionRecord | None:
