@@ -11,18 +11,18 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/fundscan demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check scanner strategies storage tests benchmarks
-	$(BIN)/ruff format --check scanner strategies storage tests benchmarks
+	$(BIN)/ruff check scanner strategies storage emulator tests benchmarks
+	$(BIN)/ruff format --check scanner strategies storage emulator tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy scanner strategies storage
+	$(BIN)/mypy scanner strategies storage emulator
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

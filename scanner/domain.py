@@ -208,3 +208,14 @@ class Opportunity:
     settle_mismatch: bool
     confidence: float | None
     confidence_components: Mapping[str, float | None] = field(default_factory=dict)
+
+
+def pair_key(symbol: str, long_venue: str, short_venue: str, pair_type: str = "cross") -> str:
+    """The one identity of a hedged pair: ``BTC/USDT:USDT|long=bybit-spot|short=bybit``.
+
+    Why one function: alert cooldowns, executor positions and LLM verdict caches must all agree
+    on what "the same pair" is. A carry pair's long leg is the venue's spot market, so it is
+    spelled ``<venue>-spot`` and can never collide with a cross pair on the same venue.
+    """
+    long_leg = f"{long_venue}-spot" if pair_type == "carry" else long_venue
+    return f"{symbol}|long={long_leg}|short={short_venue}"

@@ -59,8 +59,9 @@ def test_pure_layers_do_not_import_io_libraries(path: Path) -> None:
 @pytest.mark.parametrize("path", PURE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_pure_layers_only_use_the_domain_from_scanner(path: Path) -> None:
     scanner_mods = {m for m in _imported_modules(path) if m.split(".")[0] == "scanner"}
-    assert scanner_mods <= {"scanner.domain", "scanner"}, (
-        f"{path.relative_to(ROOT)} imports {sorted(scanner_mods - {'scanner.domain'})}"
+    allowed = {"scanner.domain", "scanner.units", "scanner.clock"}
+    assert scanner_mods <= allowed, (
+        f"{path.relative_to(ROOT)} imports {sorted(scanner_mods - allowed)}"
     )
 
 
@@ -72,4 +73,32 @@ def test_ccxt_is_imported_only_in_venues() -> None:
             continue
         if "ccxt" in _imported_roots(path):
             offenders.append(str(rel))
+    assert offenders == []
+
+
+PROJECT_PACKAGES = {"scanner", "strategies", "storage"}
+EMULATOR_FILES = sorted(ROOT.glob("emulator/**/*.py"))
+
+
+def test_the_emulator_is_a_top_level_package() -> None:
+    assert ROOT / "emulator" / "server.py" in EMULATOR_FILES
+    assert not (ROOT / "scanner" / "emulator").exists()
+
+
+@pytest.mark.parametrize("path", EMULATOR_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_emulator_imports_nothing_from_the_project(path: Path) -> None:
+    """The emulator is the independent oracle: it must not share code with what it tests."""
+    bad = _imported_roots(path) & PROJECT_PACKAGES
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_only_the_cli_imports_the_emulator() -> None:
+    offenders = []
+    for pkg in PROJECT_PACKAGES:
+        for path in ROOT.glob(f"{pkg}/**/*.py"):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("scanner", "cli"):
+                continue
+            if "emulator" in _imported_roots(path):
+                offenders.append(str(rel))
     assert offenders == []

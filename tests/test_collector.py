@@ -221,7 +221,7 @@ async def test_deadline_during_books_degrades_instead_of_failing(deadline):
 
 async def test_emulated_venue_timing_out_fails_while_the_others_complete():
     """Real adapters against the emulator; OKX hangs on every request."""
-    from scanner.emulator import Emulator, FaultSpec
+    from emulator import Emulator, FaultSpec
     from scanner.settings import Settings
     from scanner.venues.registry import build_venues, close_all
 

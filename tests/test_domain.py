@@ -51,3 +51,15 @@ def test_value_objects_are_frozen() -> None:
     q = FundingQuote("bybit", "XUSDT", "X/USDT:USDT", 0.0001, 8.0, ts_ms=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         q.rate_per_interval = 1.0  # type: ignore[misc]
+
+
+def test_pair_key_separates_orientation_and_carry() -> None:
+    from scanner.domain import pair_key
+
+    a = pair_key("BTC/USDT:USDT", "bybit", "okx")
+    assert a == "BTC/USDT:USDT|long=bybit|short=okx"
+    assert a != pair_key("BTC/USDT:USDT", "okx", "bybit")
+    assert pair_key("BTC/USDT:USDT", "bybit", "bybit", "carry") == (
+        "BTC/USDT:USDT|long=bybit-spot|short=bybit"
+    )
+    assert pair_key("ETH/USDT:USDT", "bybit", "okx") != a

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 from scanner.pipeline import scan_once
 from scanner.settings import Settings
 from storage.db import open_database

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from emulator import Emulator, FaultSpec
 from scanner.cli import app
 from scanner.collector import VenueStatus
 from scanner.domain import FundingQuote
-from scanner.emulator import Emulator, FaultSpec
 from scanner.pipeline import ScanOutcome, in_universe, scan_once
 from scanner.settings import Settings, UniverseSettings
 from storage.db import open_database
@@ -221,7 +221,7 @@ def test_demo_command_prints_a_table_and_where_data_went(tmp_path: Path) -> None
 def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
     from decimal import Decimal
 
-    from scanner.emulator.bybit_account import BybitAccount
+    from emulator.bybit_account import BybitAccount
 
     key, secret = "test-key-fees", "test-secret-fees"  # emulator account, not a real secret
     account = BybitAccount(key, secret, taker_fee_rate=Decimal("0.0004"))
@@ -241,7 +241,7 @@ def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
 def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None:
     from decimal import Decimal
 
-    from scanner.emulator.bybit_account import BybitAccount
+    from emulator.bybit_account import BybitAccount
     from scanner.pipeline import fee_schedule, with_live_bybit_fees
 
     key, secret = "test-key-fees2", "test-secret-fees2"  # emulator account, not a real secret

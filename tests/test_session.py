@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from emulator import Emulator, FaultSpec
 from scanner.collector import VenueStatus
-from scanner.emulator import Emulator, FaultSpec
 from scanner.pipeline import scan_once
 from scanner.session import ScanSession
 from scanner.settings import Settings

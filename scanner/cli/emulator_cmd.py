@@ -21,13 +21,13 @@ def _accounts(key: str | None, secret: str | None) -> list[object]:
         return []
     if not key or not secret:
         raise fail("--bybit-key and --bybit-secret must be given together")
-    from scanner.emulator.bybit_account import BybitAccount
+    from emulator.bybit_account import BybitAccount
 
     return [BybitAccount(api_key=key, api_secret=secret)]
 
 
 async def _serve(emu: object, port: int) -> None:
-    from scanner.emulator import Emulator
+    from emulator import Emulator
 
     assert isinstance(emu, Emulator)
     await emu.start(port)
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v"),
     ) -> None:
         """Serve Bybit, Binance USD-M, OKX, Gate, Bitget and Hyperliquid on one local port."""
-        from scanner.emulator import Emulator, FaultConfigError, FaultPlan
+        from emulator import Emulator, FaultConfigError, FaultPlan
 
         setup_logging(verbose)
         if speed <= 0:

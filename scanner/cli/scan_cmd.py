@@ -168,7 +168,7 @@ def demo(
     storage at the demo file. No keys, no network.
     """
     chosen = settings_or_exit(config) if config is not None else Settings(env={})
-    from scanner.emulator import Emulator
+    from emulator import Emulator
 
     started = time.monotonic()
     try:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from emulator import Emulator
 from scanner.cli import app
-from scanner.emulator import Emulator
 from scanner.jobs import PRUNE_JOB, SCAN_JOB, build_scheduler
 from scanner.settings import ScheduleSettings
 from storage.db import open_database

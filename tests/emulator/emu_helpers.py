@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FIXTURES = SHARED / "exchange-fixtures"

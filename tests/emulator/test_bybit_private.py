@@ -23,7 +23,7 @@ from test_bybit_private_fakes import (
     running_emulator,
 )
 
-from scanner.emulator.bybit_auth import sign
+from emulator.bybit_auth import sign
 
 BTC = "BTC/USDT:USDT"
 FIXED_NOW = 1_790_000_000_000

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_bybit_private_fakes import ETH_ASKS, ETH_BIDS, ETH_MARK, FakeClock, FakeMarket
 
-from scanner.emulator.bybit_account import AccountState, BybitAccount
-from scanner.emulator.bybit_rules import BybitError
+from emulator.bybit_account import AccountState, BybitAccount
+from emulator.bybit_rules import BybitError
 
 NOW = 1_790_000_000_000
 TAKER = D("0.00055")

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from test_bybit_private_fakes import KEY, SECRET, hand_sign
 
-from scanner.emulator import Emulator
-from scanner.emulator.bybit_account import BybitAccount
+from emulator import Emulator
+from emulator.bybit_account import BybitAccount
 from scanner.venues.ccxt_factory import make_exchange
 
 BTC = "BTC/USDT:USDT"

@@ -23,9 +23,9 @@ import httpx
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from scanner.emulator.bybit_account import BybitAccount
-from scanner.emulator.bybit_private import BybitPrivateApi, register
-from scanner.emulator.interfaces import Clock, Levels, SettlementListener
+from emulator.bybit_account import BybitAccount
+from emulator.bybit_private import BybitPrivateApi, register
+from emulator.interfaces import Clock, Levels, SettlementListener
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 BYBIT_FIXTURES = SHARED / "exchange-fixtures" / "bybit"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from emu_helpers import HOUR_MS, START_MS, fixture, running
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 from emu_helpers import HOUR_MS, fixture, running
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 from scanner.venues.ccxt_factory import make_exchange
 
 VENUES = ("bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid")

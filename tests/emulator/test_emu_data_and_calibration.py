@@ -8,8 +8,8 @@ from statistics import median
 import pytest
 from emu_helpers import FIXTURES, HISTORY, fixture
 
-from scanner.emulator import calibration as cal
-from scanner.emulator.universe import DATA_DIR, bitget_v2_row, load_universe, split_multiplier
+from emulator import calibration as cal
+from emulator.universe import DATA_DIR, bitget_v2_row, load_universe, split_multiplier
 
 ORIGINALS = [
     "bybit/v5_market_instruments-info_linear.json",
@@ -87,8 +87,8 @@ def test_book_constants_rederive_from_the_real_books() -> None:
 def test_emulated_books_have_the_calibrated_shape() -> None:
     from emu_helpers import START_MS
 
-    from scanner.emulator.clock import EmuClock
-    from scanner.emulator.model import MarketModel
+    from emulator.clock import EmuClock
+    from emulator.model import MarketModel
 
     m = MarketModel(EmuClock(start_ms=START_MS, stepped=True), seed=1)
     bids, asks = m.book("binanceusdm", "ETHUSDT", 200)
@@ -120,8 +120,8 @@ def test_multiplier_prefixes() -> None:
 def test_cross_venue_prices_agree_after_rescaling() -> None:
     from emu_helpers import START_MS
 
-    from scanner.emulator.clock import EmuClock
-    from scanner.emulator.model import MarketModel
+    from emulator.clock import EmuClock
+    from emulator.model import MarketModel
 
     m = MarketModel(EmuClock(start_ms=START_MS, stepped=True), seed=1)
     pepe = m.mark_price("bybit", "1000PEPEUSDT") / 1000

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from emu_helpers import running
 
-from scanner.emulator import Emulator, FaultConfigError, FaultPlan, FaultSpec
+from emulator import Emulator, FaultConfigError, FaultPlan, FaultSpec
 from scanner.venues.ccxt_factory import make_exchange
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from emu_helpers import HOUR_MS, START_MS, running
 
-from scanner.emulator import Emulator
-from scanner.emulator.clock import ClockError, EmuClock
-from scanner.emulator.model import MarketModel
+from emulator import Emulator
+from emulator.clock import ClockError, EmuClock
+from emulator.model import MarketModel
 
 # START_MS is 08:26:40 UTC: the next 1 h boundary is 09:00, 4 h 12:00, 8 h 16:00.
 CASES = [
@@ -227,13 +227,15 @@ def test_emulator_data_ships_inside_the_package() -> None:
     import tomllib
     from pathlib import Path
 
-    import scanner
-    from scanner.emulator.universe import DATA_DIR, LOADERS
+    import emulator
+    from emulator.universe import DATA_DIR, LOADERS
 
-    package = Path(scanner.__file__).resolve().parent
+    package = Path(emulator.__file__).resolve().parent
     assert DATA_DIR.is_relative_to(package)
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"]["scanner"]
-    assert "emulator/data/*.json" in globs
-    assert sorted(package.glob("emulator/data/*.json")) == sorted(DATA_DIR.glob("*.json"))
+    assert "emulator*" in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    globs = pyproject["tool"]["setuptools"]["package-data"]["emulator"]
+    assert "data/*.json" in globs
+    assert sorted(package.glob("data/*.json")) == sorted(DATA_DIR.glob("*.json"))
+    assert len(list(DATA_DIR.glob("*.json"))) >= 6
     assert set(LOADERS) == {"bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid"}

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from emu_helpers import START_MS, fixture, get_json, running, structure_diff
 
-from scanner.emulator import Emulator, calibration
-from scanner.emulator.clock import EmuClock
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import load_universe
+from emulator import Emulator, calibration
+from emulator.clock import EmuClock
+from emulator.model import MarketModel
+from emulator.universe import load_universe
 
 # Binance USD-M docs, "24hr Ticker Price Change Statistics" (GET /fapi/v1/ticker/24hr):
 # strings for prices and volumes, JSON integers for times, trade ids and count.

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from emu_helpers import fixture, get_json, post_json, running, structure_diff
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 
 
 @pytest.fixture(scope="module")

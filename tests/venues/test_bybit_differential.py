@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.emulator import Emulator
+from emulator import Emulator
 from scanner.settings import Settings
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.ccxt_factory import make_exchange

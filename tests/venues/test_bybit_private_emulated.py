@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from scanner.emulator import Emulator, FaultSpec
-from scanner.emulator.bybit_account import BybitAccount
+from emulator import Emulator, FaultSpec
+from emulator.bybit_account import BybitAccount
 from scanner.venues.base import AuthError
 from scanner.venues.bybit_http import BybitCredentials, BybitHttp
 from scanner.venues.bybit_trading import BybitTrading, OrderRequest

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
+from emulator import Emulator, FaultSpec
 from scanner.cli import app
-from scanner.emulator import Emulator, FaultSpec
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from scanner.emulator import Emulator, FaultSpec
+from emulator import Emulator, FaultSpec
 from scanner.settings import Settings
 from scanner.venues.base import (
     MalformedResponse,

@@ -14,7 +14,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 from venue_fixtures import load_fixture
 
-from scanner.emulator import Emulator, FaultSpec
+from emulator import Emulator, FaultSpec
 from scanner.settings import Settings
 from scanner.symbols import PARSERS
 from scanner.venues.base import VenueUnavailable

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import json_response, rate_str, volume_str
+from emulator.model import MarketModel
+from emulator.universe import Listing, load_json
+from emulator.wire import json_response, rate_str, volume_str
 
 VENUE = "hyperliquid"
 FUNDING_PAGE = 500

@@ -2,7 +2,7 @@
 
 Public API (used by tests, the collector's contract suite and ``fundscan demo``)::
 
-    from scanner.emulator import Emulator, FaultPlan, FaultSpec
+    from emulator import Emulator, FaultPlan, FaultSpec
 
     async with Emulator(seed=1, stepped=True) as emu:       # or: await emu.start(port=0)
         emu.url                      # http://127.0.0.1:PORT
@@ -22,7 +22,7 @@ Public API (used by tests, the collector's contract suite and ``fundscan demo``)
 bybit_accounts=None)``; ``faults`` may be a FaultPlan or its dict/list form (see faults.py).
 """
 
-from scanner.emulator.faults import FaultConfigError, FaultPlan, FaultSpec
-from scanner.emulator.server import Emulator
+from emulator.faults import FaultConfigError, FaultPlan, FaultSpec
+from emulator.server import Emulator
 
 __all__ = ["Emulator", "FaultConfigError", "FaultPlan", "FaultSpec"]

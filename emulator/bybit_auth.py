@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from scanner.emulator.bybit_rules import BybitError
+from emulator.bybit_rules import BybitError
 
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_CLOCK_AHEAD_MS = 1000

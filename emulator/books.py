@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from scanner.emulator import calibration as cal
-from scanner.emulator.interfaces import Levels
-from scanner.emulator.universe import Listing
+from emulator import calibration as cal
+from emulator.interfaces import Levels
+from emulator.universe import Listing
 
 SIZE_JITTER_SD = 0.8  # log-normal sd of level notional; real level sizes vary by ~10x
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from scanner.emulator.bybit_records import (
+from emulator.bybit_records import (
     MAINTENANCE_RATE,
     ZERO,
     BybitAccount,
@@ -35,14 +35,14 @@ from scanner.emulator.bybit_records import (
     WalletTotals,
     money,
 )
-from scanner.emulator.bybit_rules import (
+from emulator.bybit_rules import (
     BybitError,
     InstrumentRules,
     OrderRequest,
     parse_leverage,
     parse_order_request,
 )
-from scanner.emulator.interfaces import MarketView
+from emulator.interfaces import MarketView
 
 VENUE = "bybit"
 MARKET_SLIPPAGE_BAND = Decimal("0.05")

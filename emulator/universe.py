@@ -2,7 +2,7 @@
 
 Why from recordings: the scanner's hard cases (1000-prefixed symbols, contract sizes, dated
 futures hiding in a perpetual list, per-symbol funding intervals) only show up in real
-instrument lists. The files in ``scanner/emulator/data`` are copies of the real payloads under
+instrument lists. The files in ``emulator/data`` are copies of the real payloads under
 ``../shared/data/exchange-fixtures`` (see ``data/README.md``), shipped inside the package so the
 emulator runs on a fresh clone.
 

@@ -23,12 +23,12 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator import bybit_queries as queries
-from scanner.emulator.bybit_account import VENUE, AccountState, BybitAccount
-from scanner.emulator.bybit_auth import LimitStatus, RateLimiter, authenticate
-from scanner.emulator.bybit_rules import BybitError, require_linear, require_str
-from scanner.emulator.bybit_wire import envelope
-from scanner.emulator.interfaces import MarketView
+from emulator import bybit_queries as queries
+from emulator.bybit_account import VENUE, AccountState, BybitAccount
+from emulator.bybit_auth import LimitStatus, RateLimiter, authenticate
+from emulator.bybit_rules import BybitError, require_linear, require_str
+from emulator.bybit_wire import envelope
+from emulator.interfaces import MarketView
 
 Params = Mapping[str, Any]
 Action = Callable[[AccountState, Params], dict[str, Any]]

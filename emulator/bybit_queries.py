@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from scanner.emulator.bybit_account import VENUE, AccountState
-from scanner.emulator.bybit_records import Execution, Order
-from scanner.emulator.bybit_rules import BybitError, param_error, require_linear, require_str
-from scanner.emulator.bybit_wire import (
+from emulator.bybit_account import VENUE, AccountState
+from emulator.bybit_records import Execution, Order
+from emulator.bybit_rules import BybitError, param_error, require_linear, require_str
+from emulator.bybit_wire import (
     execution_row,
     fmt,
     order_row,

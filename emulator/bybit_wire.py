@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from scanner.emulator.bybit_account import AccountState
-from scanner.emulator.bybit_records import MAINTENANCE_RATE, Execution, Order, Position, money
+from emulator.bybit_account import AccountState
+from emulator.bybit_records import MAINTENANCE_RATE, Execution, Order, Position, money
 
 
 def fmt(value: Decimal) -> str:

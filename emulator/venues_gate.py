@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import Listing
-from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+from emulator.model import MarketModel
+from emulator.universe import Listing
+from emulator.wire import fmt, int_param, json_response, rate_str
 
 VENUE = "gate"
 SETTLE = "usdt"

@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator.books import synth_book
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import Listing
-from scanner.emulator.wire import fmt, int_param, json_response, rate_str
+from emulator.books import synth_book
+from emulator.model import MarketModel
+from emulator.universe import Listing
+from emulator.wire import fmt, int_param, json_response, rate_str
 
 ORDERBOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25), "inverse": (1, 1000, 25)}
 INSTRUMENT_LIMIT = (1, 1000, 500)

@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import fmt, int_param, json_response, rate_str, volume_str
+from emulator.model import MarketModel
+from emulator.universe import Listing, load_json
+from emulator.wire import fmt, int_param, json_response, rate_str, volume_str
 
 VENUE = "okx"
 HOUR_MS = 3_600_000

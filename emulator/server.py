@@ -18,9 +18,9 @@ from typing import Any, Protocol, cast
 
 from aiohttp import web
 
-from scanner.emulator.bybit_public import BybitPublic
-from scanner.emulator.clock import ClockError, EmuClock
-from scanner.emulator.faults import (
+from emulator.bybit_public import BybitPublic
+from emulator.clock import ClockError, EmuClock
+from emulator.faults import (
     AFTER,
     BEFORE,
     FaultConfigError,
@@ -28,14 +28,14 @@ from scanner.emulator.faults import (
     FaultSpec,
     blank_fields,
 )
-from scanner.emulator.interfaces import MarketView
-from scanner.emulator.model import MarketModel
-from scanner.emulator.venues_binance import BinancePublic
-from scanner.emulator.venues_bitget import BitgetPublic
-from scanner.emulator.venues_gate import GatePublic
-from scanner.emulator.venues_hyperliquid import HyperliquidPublic
-from scanner.emulator.venues_okx import OkxPublic
-from scanner.emulator.wire import json_response
+from emulator.interfaces import MarketView
+from emulator.model import MarketModel
+from emulator.venues_binance import BinancePublic
+from emulator.venues_bitget import BitgetPublic
+from emulator.venues_gate import GatePublic
+from emulator.venues_hyperliquid import HyperliquidPublic
+from emulator.venues_okx import OkxPublic
+from emulator.wire import json_response
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ RATE_LIMIT_BODIES: dict[str, Any] = {
 
 
 class Emulator:
-    """See ``scanner/emulator/__init__.py`` for the public contract."""
+    """See ``emulator/__init__.py`` for the public contract."""
 
     def __init__(
         self,
@@ -113,7 +113,7 @@ class Emulator:
 
     def _register_private(self, app: web.Application) -> None:
         """Bybit's signed endpoints live in ``bybit_private`` (built separately)."""
-        from scanner.emulator import bybit_private
+        from emulator import bybit_private
 
         self.bybit_private = bybit_private.register(
             app, "/bybit", cast(MarketView, self.market), self.bybit_accounts

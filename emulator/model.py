@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from scanner.emulator import calibration as cal
-from scanner.emulator.clock import EmuClock
-from scanner.emulator.interfaces import Levels, SettlementListener
-from scanner.emulator.universe import Listing, load_universe
+from emulator import calibration as cal
+from emulator.clock import EmuClock
+from emulator.interfaces import Levels, SettlementListener
+from emulator.universe import Listing, load_universe
 
 PERSISTENT_OFFSET_SD = 1.5
 """Invented, not calibrated (the recordings hold no same-asset, same-period pairs): the spread
@@ -288,7 +288,7 @@ class MarketModel:
 
     # ---------------------------------------------------------------- books
     def book(self, venue: str, venue_symbol: str, depth: int = 200) -> tuple[Levels, Levels]:
-        from scanner.emulator.books import synth_book
+        from emulator.books import synth_book
 
         now = self.clock.now_ms()
         i = self._ix(venue, venue_symbol)

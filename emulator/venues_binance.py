@@ -18,9 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from scanner.emulator.model import MarketModel
-from scanner.emulator.universe import Listing, load_json
-from scanner.emulator.wire import fmt, int_param, json_response, volume_str
+from emulator.model import MarketModel
+from emulator.universe import Listing, load_json
+from emulator.wire import fmt, int_param, json_response, volume_str
 
 VENUE = "binanceusdm"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
