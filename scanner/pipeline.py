@@ -30,13 +30,7 @@ from scanner.settings import Settings, UniverseSettings
 from scanner.venues.base import Venue, VenueError
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_trading import BybitTrading
-from scanner.venues.registry import (
-    build_venue,
-    build_venues,
-    bybit_credentials,
-    close_all,
-    max_concurrency,
-)
+from scanner.venues.registry import build_venues, close_all, max_concurrency
 from storage.queries import Queries
 from storage.repository import Repository
 from strategies.costs import FeeSchedule
@@ -100,34 +94,33 @@ def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> l
     return out
 
 
-async def with_live_bybit_fees(settings: Settings, fees: FeeSchedule) -> FeeSchedule:
-    """Bybit's own account fee rate (``/v5/account/fee-rate``) when API keys are set.
+async def with_live_bybit_fees(
+    settings: Settings, fees: FeeSchedule, venue: Venue | None
+) -> FeeSchedule:
+    """Bybit's own account fee rate (``/v5/account/fee-rate``) when ``venue`` carries API keys.
 
+    ``venue`` is the scan's own Bybit adapter, never a fresh one: its ban gate and rate limits
+    must cover the fee call too (a per-scan adapter kept hitting a banned IP every scan).
     Precedence: fees written in config > the account's live rate > built-in VIP0 defaults.
     Skipped on Bybit's demo host, which does not serve fee-rate. Any error keeps ``fees``.
     """
     vs = settings.venues.bybit
     configured = vs.taker_fee_bps is not None and vs.maker_fee_bps is not None
     if (
-        "bybit" not in settings.venues.enabled
+        not isinstance(venue, BybitVenue)
+        or not venue.http.has_credentials
         or vs.environment == "demo"
         or configured
-        or bybit_credentials(settings) is None
     ):
         return fees
-    venue = build_venue("bybit", settings, with_keys=True)
     try:
-        if not isinstance(venue, BybitVenue):
-            return fees
         rate = await BybitTrading(venue.http).fee_rate(LIVE_FEE_SYMBOL)
-        taker = fees.taker_of("bybit") if vs.taker_fee_bps is not None else float(rate.taker)
-        maker = fees.maker["bybit"] if vs.maker_fee_bps is not None else float(rate.maker)
-        return fees.with_live("bybit", taker, maker)
     except VenueError as exc:
         log.warning("bybit fee-rate unavailable, using configured fees: %s", exc)
         return fees
-    finally:
-        await venue.close()
+    taker = fees.taker_of("bybit") if vs.taker_fee_bps is not None else float(rate.taker)
+    maker = fees.maker["bybit"] if vs.maker_fee_bps is not None else float(rate.maker)
+    return fees.with_live("bybit", taker, maker)
 
 
 def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[str]]:
@@ -284,15 +277,16 @@ async def scan_once(
     owned = venues is None
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
-        venues = build_venues(settings, wanted)
+        venues = build_venues(settings, wanted, with_keys=True)
     scan_id = repo.start_scan(int(time.time() * 1000))
     try:
         try:
             got = await _gather(settings, repo, venues, progress)
+            fees = await with_live_bybit_fees(settings, fee_schedule(settings), venues.get("bybit"))
         finally:
             if owned:
                 await close_all(venues)
-        ranked = await _rank_and_store(settings, repo, scan_id, got)
+        ranked = _rank_and_store(settings, repo, scan_id, got, fees)
     except BaseException as exc:
         reason = f"failed: {type(exc).__name__}: {exc}"[:500]
         repo.finish_scan(scan_id, int(time.time() * 1000), {}, notes=reason)
@@ -309,13 +303,12 @@ async def scan_once(
     )
 
 
-async def _rank_and_store(
-    settings: Settings, repo: Repository, scan_id: int, got: _Gathered
+def _rank_and_store(
+    settings: Settings, repo: Repository, scan_id: int, got: _Gathered, fees: FeeSchedule
 ) -> pd.DataFrame:
     c = got.collection
     since_ms = c.finished_ms - int(settings.engine.lookback_h * MS_PER_H)
     history = Queries(repo.db).quote_history_for_confidence(c.candidates, since_ms)
-    fees = await with_live_bybit_fees(settings, fee_schedule(settings))
     ranked = rank(
         settings, c.quotes, c.books, got.instruments, history, c.finished_ms, got.spot_books, fees
     )

@@ -52,7 +52,7 @@ class ScanSession:
         self._thread.start()
 
         async def build() -> dict[str, Venue]:
-            return build_venues(self.settings, self.names)
+            return build_venues(self.settings, self.names, with_keys=True)
 
         try:
             self.venues = self._run(build())

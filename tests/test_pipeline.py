@@ -24,6 +24,7 @@ from scanner.settings import Settings, UniverseSettings
 from storage.db import open_database
 from storage.queries import Queries
 from storage.repository import Repository
+from strategies.costs import FeeSchedule
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +119,22 @@ def test_bybit_carry_pairs_use_spot_books(first_scan) -> None:
     assert carry["slippage_frac"].notna().all()
 
 
-def test_settlements_are_topped_up_once(first_scan, emulator: Emulator) -> None:
+def test_settlements_are_topped_up_once(first_scan, tmp_path: Path) -> None:
+    """The second scan runs on a copy of the first scan's database: the shared fixture stays
+    one scan (other tests count its rows), whatever order the tests run in."""
+    import sqlite3
+    from contextlib import closing
+
     settings, outcome, q = first_scan
     assert outcome.settlements_stored > 0
     stored = q.count("funding_settlements")
+    copy = tmp_path / "copy.db"
+    source = settings.storage.url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)  # a consistent copy even with a WAL the fixture's engine holds open
+    settings = settings.model_copy(
+        update={"storage": settings.storage.model_copy(update={"url": f"sqlite:///{copy}"})}
+    )
     again, q2 = _scan(settings)
     assert again.settlements_stored == 0
     assert q2.count("funding_settlements") == stored
@@ -238,11 +251,22 @@ def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
     assert (mixed["fee_frac"] - 2 * (0.0004 + 0.0005)).abs().max() < 1e-12
 
 
+async def _live_fees(settings: Settings) -> FeeSchedule:
+    """The live fee lookup through a keyed Bybit adapter, as a scan makes it."""
+    from scanner.pipeline import fee_schedule, with_live_bybit_fees
+    from scanner.venues.registry import build_venue
+
+    venue = build_venue("bybit", settings, with_keys=True)
+    try:
+        return await with_live_bybit_fees(settings, fee_schedule(settings), venue)
+    finally:
+        await venue.close()
+
+
 def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None:
     from decimal import Decimal
 
     from emulator.bybit_account import BybitAccount
-    from scanner.pipeline import fee_schedule, with_live_bybit_fees
 
     key, secret = "test-key-fees2", "test-secret-fees2"  # emulator account, not a real secret
     account = BybitAccount(
@@ -256,7 +280,7 @@ def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None
         settings = base.model_copy(
             update={"venues": venues, "env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
         )
-        fees = asyncio.run(with_live_bybit_fees(settings, fee_schedule(settings)))
+        fees = asyncio.run(_live_fees(settings))
     assert fees.taker["bybit"] == pytest.approx(0.0004)  # live: nothing configured
     assert fees.maker["bybit"] == pytest.approx(0.00015)  # configured 1.5 bp wins
 

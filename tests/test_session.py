@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from emulator import Emulator, FaultSpec
 from scanner.collector import VenueStatus
 from scanner.pipeline import scan_once
@@ -12,6 +14,10 @@ from scanner.session import ScanSession
 from scanner.settings import Settings
 from storage.db import open_database
 from storage.repository import Repository
+
+POLL_S = 0.05
+POLLS = 1200
+"""Waiting for a request to reach the emulator is bounded (60 s), never an endless loop."""
 
 
 def _ban_hits(emu: Emulator) -> int:
@@ -46,6 +52,36 @@ def test_a_ban_persists_across_scans_of_one_session(tmp_path: Path) -> None:
     assert hits_per_scan_adapters > hits_after_session
 
 
+def test_a_ban_persists_across_scans_when_bybit_keys_are_set(tmp_path: Path) -> None:
+    """With API keys the live fee lookup must go through the session's Bybit adapter, so the
+    ban it saw silences the fee call too (it used to build a fresh keyed adapter per scan)."""
+    from decimal import Decimal
+
+    from emulator.bybit_account import BybitAccount
+
+    key, secret = "test-key-ban", "test-secret-ban"  # emulator account, not a real secret
+    account = BybitAccount(key, secret, taker_fee_rate=Decimal("0.0004"))
+    with Emulator(seed=4, bybit_accounts=[account]).run_in_thread() as emu:
+        emu.faults.set("bybit", "*", FaultSpec("ban"))
+        base = Settings(env={}).with_base_url(emu.url)
+        settings = base.model_copy(
+            update={"env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
+        )
+        db = open_database(f"sqlite:///{tmp_path / 'k.db'}")
+        hits: list[int] = []
+        try:
+            with ScanSession(settings, Repository(db), names=["bybit", "gate"]) as session:
+                for _ in range(3):
+                    outcome = session.scan()
+                    hits.append(_ban_hits(emu))
+        finally:
+            db.dispose()
+    bybit = outcome.collection.results["bybit"]
+    assert bybit.status is VenueStatus.FAILED and "ban" in (bybit.reason or "").lower()
+    assert hits[0] >= 1
+    assert hits == [hits[0]] * 3, f"requests reaching the banned venue after each scan: {hits}"
+
+
 def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
     """Ctrl-C / SIGTERM during a scan: the scan is cancelled instead of hanging the process."""
     import concurrent.futures
@@ -68,14 +104,19 @@ def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
                 except BaseException as exc:
                     errors.append(exc)
 
-            worker = threading.Thread(target=run)
+            worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            while not any(r["hits"] for r in emu.faults.describe()):
-                worker.join(0.05)  # wait until the scan is stuck in the venue
-            session.__exit__(None, None, None)
-            worker.join(120)  # liveness bound far below the 600 s hang, not a timing claim
+            reached = False
+            for _ in range(POLLS):  # wait until the scan is stuck in the venue
+                reached = any(r["hits"] for r in emu.faults.describe())
+                if reached:
+                    break
+                worker.join(POLL_S)
+            session.__exit__(None, None, None)  # also when it never got there: no stray thread
+            worker.join(60)  # liveness bound far below the 600 s hang, not a timing claim
         finally:
             db.dispose()
+    assert reached, "the scan never reached the hanging venue"
     assert not worker.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], concurrent.futures.CancelledError)
 
@@ -90,8 +131,13 @@ def test_a_cancelled_scan_is_closed_with_its_reason(tmp_path: Path) -> None:
 
         async def scan_then_cancel() -> None:
             task = asyncio.create_task(scan_once(settings, Repository(db), names=["gate"]))
-            while not any(r["hits"] for r in emu.faults.describe()):
-                await asyncio.sleep(0.05)
+            for _ in range(POLLS):
+                if any(r["hits"] for r in emu.faults.describe()):
+                    break
+                await asyncio.sleep(POLL_S)
+            else:
+                task.cancel()
+                pytest.fail("the scan never reached the hanging venue")
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 

@@ -53,9 +53,17 @@ def build_venue(
 
 
 def build_venues(
-    settings: Settings, names: Iterable[str] | None = None, *, retries: int = 2
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    *,
+    retries: int = 2,
+    with_keys: bool = False,
 ) -> dict[str, Venue]:
-    """Adapters for ``names`` (default: ``settings.venues.enabled``), in that order."""
+    """Adapters for ``names`` (default: ``settings.venues.enabled``), in that order.
+
+    ``with_keys``: Bybit's adapter carries the API keys when they are set, so account calls
+    (live fee rate, later orders) share its ban gate and limits instead of a second client.
+    """
     wanted = list(names) if names is not None else list(settings.venues.enabled)
     enabled = set(settings.venues.enabled)
     for name in wanted:
@@ -63,7 +71,9 @@ def build_venues(
             raise UnknownVenue(
                 f"venue {name!r} is not enabled; enabled: {', '.join(settings.venues.enabled)}"
             )
-    return {name: build_venue(name, settings, retries=retries) for name in wanted}
+    return {
+        name: build_venue(name, settings, with_keys=with_keys, retries=retries) for name in wanted
+    }
 
 
 def max_concurrency(settings: Settings, names: Iterable[str]) -> Mapping[str, int]:
