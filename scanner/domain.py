@@ -12,8 +12,10 @@ year. Prices and sizes are in *venue* units; ``Instrument.multiplier`` and
 
 from __future__ import annotations
 
+import re
+import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -179,43 +181,186 @@ class OrderBook:
         return [(p / price_div, q * qty_mul) for p, q in levels]
 
 
-@dataclass(frozen=True, slots=True)
+def _col(unit: str, doc: str, *, max_chars: int | None = None, **default: Any) -> Any:
+    """A field of ``Opportunity`` carrying its schema metadata (unit, meaning, text width)."""
+    return field(metadata={"unit": unit, "doc": doc, "max_chars": max_chars}, **default)
+
+
+_NAN = float("nan")
+_UNKNOWN = "None (or nan) when unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Opportunity:
-    """One ranked row of the engine's output; the JSON/CSV of ``fundscan scan`` is this."""
+    """One ranked row of the engine's output: THE opportunity schema.
 
-    symbol: str
-    pair_type: str  # "cross" (two perps) or "carry" (spot long + perp short, same venue)
-    long_venue: str
-    short_venue: str
-    long_rate: float
-    long_interval_h: float
-    short_rate: float
-    short_interval_h: float
-    diff_per_h: float
-    gross_apr: float
-    fee_frac: float
-    slippage_frac: float
-    cost_frac: float
-    basis_frac: float
-    net_apr: float
-    breakeven_h: float
-    long_next_funding_ms: int | None
-    short_next_funding_ms: int | None
-    notional_usd: float
-    max_notional_usd: float
-    executable: bool
-    interval_mismatch: bool
-    settle_mismatch: bool
-    confidence: float | None
-    confidence_components: Mapping[str, float | None] = field(default_factory=dict)
+    Why the schema is this class: the engine frame (``strategies.spread``), the
+    ``opportunities`` table, the row mapping and the ``fundscan scan`` JSON/CSV all derive their
+    columns from these fields (``OPPORTUNITY_SCHEMA``), so a column added here appears
+    everywhere, and none can drift. Field order is the JSON/CSV order: the keys the JSON had
+    before this schema existed come first, in their old order, so positional CSV readers keep
+    working. Floats use nan for "unknown" (a missing book, a spot leg's interval); the fields
+    with defaults are the ones a hand-built row may not know (they default to unknown, never to
+    a guess). ``pair_key`` is derived from the legs (``pair_key()``) when not given, and
+    checked against them when given.
+    """
+
+    symbol: str = _col("", "canonical id of the short (perp) leg: the pair's asset", max_chars=64)
+    pair_type: str = _col("", "cross (two perps) or carry (spot long, perp short)", max_chars=16)
+    long_venue: str = _col("", "venue of the long leg; <venue>-spot for a carry", max_chars=32)
+    short_venue: str = _col("", "venue of the short leg", max_chars=32)
+    long_symbol: str | None = _col("", "the venue's own symbol", max_chars=64, default=None)
+    short_symbol: str | None = _col("", "the venue's own symbol", max_chars=64, default=None)
+    long_canonical: str | None = _col(
+        "", "canonical id of the long leg (spot for a carry)", max_chars=64, default=None
+    )
+    short_canonical: str | None = _col(
+        "", "canonical id of the short leg", max_chars=64, default=None
+    )
+    long_rate: float = _col("fraction per long_interval_h", "coming funding rate of the long leg")
+    long_interval_h: float = _col("h", "funding interval of the long leg (nan: spot)")
+    short_rate: float = _col("fraction per short_interval_h", "coming funding rate, short leg")
+    short_interval_h: float = _col("h", "funding interval of the short leg")
+    diff_per_h: float = _col("fraction per h", "short rate/h minus long rate/h")
+    gross_apr: float = _col("fraction per year", "diff_per_h * 8760")
+    fee_frac: float = _col("fraction of notional", "taker fees, entry and exit, both legs")
+    slippage_frac: float = _col(
+        "fraction of notional", "VWAP slippage of four book walks (nan: no book)"
+    )
+    cost_frac: float = _col("fraction of notional", "fees plus slippage (round trip)")
+    basis_frac: float = _col("fraction of mid", "short best bid minus long best ask, over mid")
+    net_apr: float = _col("fraction per year", "(diff_per_h * horizon - cost) / horizon * 8760")
+    breakeven_h: float = _col("h", "cost / diff_per_h")
+    confidence: float | None = _col("fraction 0..1", f"weighted confidence; {_UNKNOWN}")
+    confidence_components: Mapping[str, float | None] = _col(
+        "fraction 0..1 each",
+        "persistence, stability, liquidity, freshness, prediction",
+        default_factory=dict,
+    )
+    long_next_funding_ms: int | None = _col("epoch ms", "next settlement of the long leg")
+    short_next_funding_ms: int | None = _col("epoch ms", "next settlement of the short leg")
+    interval_mismatch: bool = _col("", "the legs settle at different intervals")
+    settle_mismatch: bool = _col("", "the legs settle in different coins (USDT/USDC)")
+    price_gap_frac: float = _col("fraction of mean price", "gap of the legs' prices", default=_NAN)
+    price_mismatch: bool | None = _col(
+        "", "prices differ beyond max_price_gap_frac: two tokens under one ticker", default=None
+    )
+    executable: bool = _col("", "books deep enough, slippage within limit, one asset")
+    notional_usd: float = _col("USD", "notional per leg the costs are for")
+    max_notional_usd: float = _col("USD", "largest notional all four book walks can fill")
+    pair_key: str = _col("", "the pair's identity (pair_key())", max_chars=200, default="")
+    book_missing: bool | None = _col("", "a leg had no book: cost is fees only", default=None)
+    book_thin: bool | None = _col("", "a book is shallower than notional_usd", default=None)
+    max_notional_within_slippage_usd: float = _col(
+        "USD", "largest notional whose slippage stays within max_slippage_bps", default=_NAN
+    )
+    first_cycle_h: float = _col("h", "hours until both legs have settled once", default=_NAN)
+    funding_to_next_long: float = _col(
+        "fraction of notional", "what the long leg pays at its next settlement", default=_NAN
+    )
+    funding_to_next_short: float = _col(
+        "fraction of notional", "what the short leg receives at its next settlement", default=_NAN
+    )
+    collected_first_cycle: float = _col(
+        "fraction of notional", "funding collected over the first cycle", default=_NAN
+    )
+
+    def __post_init__(self) -> None:
+        derived = pair_key(
+            self.symbol, self.long_venue, self.short_venue, self.pair_type,
+            long_canonical=self.long_canonical,
+        )  # fmt: skip
+        if not self.pair_key:
+            object.__setattr__(self, "pair_key", derived)
+        elif self.pair_key != derived:
+            raise ValueError(f"Opportunity.pair_key {self.pair_key!r} is not its legs' {derived!r}")
 
 
-def pair_key(symbol: str, long_venue: str, short_venue: str, pair_type: str = "cross") -> str:
+def pair_key(
+    symbol: str,
+    long_venue: str,
+    short_venue: str,
+    pair_type: str = "cross",
+    *,
+    long_canonical: str | None = None,
+) -> str:
     """The one identity of a hedged pair: ``BTC/USDT:USDT|long=bybit-spot|short=bybit``.
 
-    Why one function: alert cooldowns, executor positions and LLM verdict caches must all agree
-    on what "the same pair" is. A carry pair's long leg is the venue's spot market, so it is
-    spelled ``<venue>-spot`` and can never collide with a cross pair on the same venue.
+    Why one function: alert cooldowns, executor positions, LLM verdict caches and stored
+    opportunities must all agree on what "the same pair" is. ``symbol`` is the short (perp)
+    leg's canonical id. A carry pair's long leg is the venue's spot market, spelled
+    ``<venue>-spot`` (the engine already names it so; either spelling gives one key), so it can
+    never collide with a cross pair on the same venue. A long leg on another canonical contract
+    than the short (Bybit's USDC ``XRPPERP`` against OKX's USDT swap) is a different trade from
+    the same venue's USDT leg, so its canonical id is part of the key: ``long=bybit@XRP/USDC:USDC``.
     """
-    long_leg = f"{long_venue}-spot" if pair_type == "carry" else long_venue
+    if pair_type == "carry":
+        long_leg = long_venue if long_venue.endswith("-spot") else f"{long_venue}-spot"
+    elif long_canonical and long_canonical != symbol:
+        long_leg = f"{long_venue}@{long_canonical}"
+    else:
+        long_leg = long_venue
     return f"{symbol}|long={long_leg}|short={short_venue}"
+
+
+_PAIR_KEY = re.compile(r"^[^|\s]+\|long=[^|\s]+\|short=[^|\s]+$")
+
+
+def check_pair_key(key: str, where: str) -> str:
+    """``key`` if it has the form ``pair_key()`` writes; else ValueError naming ``where``.
+
+    Storage calls this wherever a pair is referenced (alert log, positions) so free text
+    ("BTC:okx>bybit") can never become a second spelling of a pair.
+    """
+    if not isinstance(key, str) or not _PAIR_KEY.match(key):
+        raise ValueError(
+            f"{where}: {key!r} is not a pair key (build it with scanner.domain.pair_key(), "
+            "e.g. 'BTC/USDT:USDT|long=okx|short=bybit')"
+        )
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """One column of the opportunity schema, as every layer sees it.
+
+    ``dtype``: ``str``, ``float``, ``int``, ``bool`` or ``json`` (a mapping). ``nullable``:
+    the value may be unknown (every float may: nan). ``optional``: unknown is spelled None in
+    ``Opportunity`` (else nan, for plain floats). ``unit`` is empty for text and flags.
+    ``max_chars``: the longest text a ``str`` column must hold (storage sizes it so).
+    """
+
+    name: str
+    dtype: str
+    unit: str
+    nullable: bool
+    optional: bool
+    doc: str
+    max_chars: int | None = None
+
+
+_DTYPES: dict[Any, str] = {str: "str", float: "float", int: "int", bool: "bool"}
+
+
+def _spec(f: Any, hint: Any) -> ColumnSpec:
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if optional:
+        (hint,) = [a for a in args if a is not type(None)]
+    dtype = "json" if typing.get_origin(hint) is Mapping else _DTYPES[hint]
+    meta = f.metadata
+    nullable = optional or dtype == "float"
+    return ColumnSpec(
+        f.name, dtype, meta["unit"], nullable, optional, meta["doc"], meta["max_chars"]
+    )
+
+
+def _schema() -> tuple[ColumnSpec, ...]:
+    hints = typing.get_type_hints(Opportunity)
+    return tuple(_spec(f, hints[f.name]) for f in fields(Opportunity))
+
+
+OPPORTUNITY_SCHEMA: tuple[ColumnSpec, ...] = _schema()
+"""The opportunity columns in JSON/CSV order, derived from ``Opportunity``'s fields."""
+
+OPPORTUNITY_COLUMNS: tuple[str, ...] = tuple(c.name for c in OPPORTUNITY_SCHEMA)

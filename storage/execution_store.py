@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from scanner.domain import check_pair_key
 from storage import tables as T
 from storage.db import Database
 from storage.records import LegRecord, OrderRecord, PositionRecord
@@ -120,7 +121,12 @@ class ExecutionStore:
     # -- positions and legs -------------------------------------------------------------
 
     def create_position(self, position: PositionRecord, legs: Iterable[LegRecord] = ()) -> int:
-        """Insert a pair position (and optionally its legs, whose position_id is ignored)."""
+        """Insert a pair position (and optionally its legs, whose position_id is ignored).
+
+        ``position.pair_key`` must be a ``scanner.domain.pair_key()``: the same spelling alerts
+        and stored opportunities use (ValueError otherwise).
+        """
+        check_pair_key(position.pair_key, "create_position")
         with self.db.write() as conn:
             stmt = insert(T.positions).returning(T.positions.c.id)
             pid = int(conn.execute(stmt, _fields(position)).scalar_one())

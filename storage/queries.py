@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, func, select
 
+from scanner.domain import OPPORTUNITY_SCHEMA
 from storage import tables as T
 from storage.db import Database
 
@@ -291,12 +292,12 @@ class Queries:
     ) -> pd.DataFrame:
         """Every stored opportunity (oldest first) with its scan id and scan time ``ts_ms``."""
         o = T.opportunities.c
-        stmt = select(*[c for c in T.opportunities.c if c.name != "id"])
+        dtypes = _opportunity_dtypes()
+        stmt = select(*[T.opportunities.c[name] for name in dtypes])
         if symbol is not None:
             stmt = stmt.where(o.symbol == symbol)
         if since_ms is not None:
             stmt = stmt.where(o.ts_ms >= since_ms)
-        dtypes = _opportunity_dtypes()
         with self.db.read() as conn:
             return frame(conn.execute(stmt.order_by(o.ts_ms, o.id)).all(), dtypes)
 
@@ -329,23 +330,21 @@ class Queries:
             return int(conn.execute(stmt).scalar_one())
 
 
+_SCHEMA_DTYPES = {"str": "object", "float": "float64", "int": "float64", "json": "object"}
+"""Read dtypes per schema dtype: unknown text stays None (not "None"), nullable epoch ms come
+back as float64 with NaN; text and flags that are always known are ``str`` and ``bool``,
+flags that may be unknown pandas' ``boolean``."""
+
+
 def _opportunity_dtypes() -> dict[str, str]:
-    dtypes: dict[str, str] = {}
-    for col in T.opportunities.c:
-        if col.name == "id":
-            continue
-        if col.name in T.OPPORTUNITY_FLOATS:
-            dtypes[col.name] = "float64"
-        elif col.name in ("scan_id", "ts_ms"):
-            dtypes[col.name] = "int64"
-        elif col.name.endswith("_ms"):
-            dtypes[col.name] = "float64"  # nullable epoch ms: NaN when unknown
-        elif col.name in ("executable", "interval_mismatch", "settle_mismatch"):
-            dtypes[col.name] = "bool"
-        elif col.name == "confidence_components":
-            dtypes[col.name] = "object"
+    dtypes = {"scan_id": "int64", "ts_ms": "int64"}
+    for spec in OPPORTUNITY_SCHEMA:
+        if spec.dtype in ("bool", "str") and not spec.nullable:
+            dtypes[spec.name] = spec.dtype
+        elif spec.dtype == "bool":
+            dtypes[spec.name] = "boolean"
         else:
-            dtypes[col.name] = "str"
+            dtypes[spec.name] = _SCHEMA_DTYPES[spec.dtype]
     return dtypes
 
 

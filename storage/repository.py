@@ -21,7 +21,14 @@ import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scanner.domain import FundingQuote, FundingSettlement, Instrument, Opportunity, OrderBook
+from scanner.domain import (
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+    Opportunity,
+    OrderBook,
+    check_pair_key,
+)
 from storage import rows as R
 from storage import tables as T
 from storage.bulk import insert_ignore
@@ -152,16 +159,20 @@ class Repository(ExecutionStore):
     def record_alert(
         self,
         channel: str,
-        key: str,
+        key: str | None,
         sent_ms: int,
         payload: Any,
         status: str,
         detail: str | None = None,
     ) -> int:
-        """Log one alert attempt (``status`` e.g. "sent", "failed", "suppressed")."""
+        """Log one alert attempt (``status`` e.g. "sent", "failed", "suppressed").
+
+        ``key`` is the pair's ``scanner.domain.pair_key()`` (stored as ``pair_key``; anything
+        else is a ValueError), or None for a message about no pair (a channel test).
+        """
         row = {
             "channel": channel,
-            "key": key,
+            "pair_key": None if key is None else check_pair_key(key, "record_alert"),
             "sent_ms": sent_ms,
             "payload_hash": payload_hash(payload),
             "status": status,
@@ -172,10 +183,10 @@ class Repository(ExecutionStore):
             return int(new_id.scalar_one())
 
     def last_alert_ms(self, channel: str, key: str, status: str = "sent") -> int | None:
-        """When ``key`` was last alerted on ``channel`` with ``status`` (for cooldowns)."""
+        """When pair ``key`` (a ``pair_key()``) was last alerted on ``channel`` with ``status``."""
         t = T.alerts_sent
         stmt = select(func.max(t.c.sent_ms)).where(
-            t.c.channel == channel, t.c.key == key, t.c.status == status
+            t.c.channel == channel, t.c.pair_key == key, t.c.status == status
         )
         with self.db.read() as conn:
             value = conn.execute(stmt).scalar_one_or_none()

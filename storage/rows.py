@@ -8,7 +8,6 @@ and column names, so a renamed column or field is a one-line change here. The bo
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -16,8 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from scanner.domain import FundingQuote, FundingSettlement, Instrument, Opportunity, OrderBook
-from storage.tables import DEPTH_BANDS_BPS, OPPORTUNITY_FLOATS
+from scanner.domain import (
+    OPPORTUNITY_SCHEMA,
+    ColumnSpec,
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+    Opportunity,
+    OrderBook,
+)
+from storage.tables import DEPTH_BANDS_BPS
 
 TOP_LEVELS_KEPT = 10
 """Levels per side stored verbatim (venue units) in ``book_snapshots.top_levels``."""
@@ -197,28 +204,33 @@ def _json_components(components: Mapping[str, Any] | None) -> dict[str, float | 
     return {str(k): _finite_or_none(v) for k, v in (components or {}).items()}
 
 
+def _cell(spec: ColumnSpec, value: Any) -> Any:
+    """One schema value as its column stores it: unknown (None/nan/NA) is NULL; +inf (a
+    break-even never reached) is kept, double precision holds it."""
+    if spec.dtype == "json":
+        return _json_components(value)
+    if _missing(value):
+        return None
+    return {"str": str, "float": float, "int": int, "bool": bool}[spec.dtype](value)
+
+
 def opportunity_row(
     scan_id: int, ts_ms: int, opp: Opportunity | Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Accepts an ``Opportunity`` or a mapping with the same field names (a DataFrame row)."""
-    data = dataclasses.asdict(opp) if isinstance(opp, Opportunity) else dict(opp)
+    """Accepts an ``Opportunity`` or a mapping with its field names (an engine frame row).
+
+    Every column comes from ``OPPORTUNITY_SCHEMA``. A mapping must hold the fields
+    ``Opportunity`` requires (KeyError names the first missing one); the others are NULL when
+    absent. ``pair_key`` is derived from the legs when a mapping lacks it, and refused when it
+    disagrees with them (``Opportunity`` checks that).
+    """
+    if not isinstance(opp, Opportunity):
+        known = {c.name for c in OPPORTUNITY_SCHEMA}
+        given: dict[str, Any] = {k: None if v is pd.NA else v for k, v in opp.items() if k in known}
+        opp = Opportunity(**given)
     row: dict[str, Any] = {"scan_id": scan_id, "ts_ms": int(ts_ms)}
-    for name in ("symbol", "pair_type", "long_venue", "short_venue"):
-        row[name] = str(data[name])
-    for name in ("long_symbol", "short_symbol"):  # engine frames have them; Opportunity not
-        value = data.get(name)
-        row[name] = None if _missing(value) else str(value)
-    for name in OPPORTUNITY_FLOATS:
-        value = data[name]
-        # +inf is a legitimate engine value (break-even never reached); double precision
-        # columns hold it. NaN (and pandas' NA) become NULL.
-        row[name] = None if _missing(value) else float(value)
-    for name in ("long_next_funding_ms", "short_next_funding_ms"):
-        value = data.get(name)
-        row[name] = None if value is None or _missing(value) else int(value)
-    for name in ("executable", "interval_mismatch", "settle_mismatch"):
-        row[name] = bool(data[name])
-    row["confidence_components"] = _json_components(data.get("confidence_components"))
+    for spec in OPPORTUNITY_SCHEMA:
+        row[spec.name] = _cell(spec, getattr(opp, spec.name))
     return row
 
 

@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from scanner.domain import OPPORTUNITY_SCHEMA, ColumnSpec
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -214,22 +216,22 @@ scans = Table(
     Index(None, "started_ms"),
 )
 
-OPPORTUNITY_FLOATS: tuple[str, ...] = (
-    "long_rate",
-    "long_interval_h",
-    "short_rate",
-    "short_interval_h",
-    "diff_per_h",
-    "gross_apr",
-    "fee_frac",
-    "slippage_frac",
-    "cost_frac",
-    "basis_frac",
-    "net_apr",
-    "breakeven_h",
-    "notional_usd",
-    "max_notional_usd",
-    "confidence",
+
+def _opportunity_column(spec: ColumnSpec) -> Column[Any]:
+    """A column of ``opportunities`` from the schema: text sized by it, floats nullable (nan
+    is stored as NULL; +inf, a break-even never reached, is kept), ms as BIGINT."""
+    kind: Any = {
+        "str": String(spec.max_chars or 64),
+        "float": Double,
+        "int": BigInteger,
+        "bool": Boolean,
+        "json": JSON,
+    }[spec.dtype]
+    return Column(spec.name, kind, nullable=spec.nullable)
+
+
+OPPORTUNITY_FLOATS: tuple[str, ...] = tuple(
+    c.name for c in OPPORTUNITY_SCHEMA if c.dtype == "float"
 )
 
 opportunities = Table(
@@ -238,35 +240,27 @@ opportunities = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("scan_id", Integer, ForeignKey("scans.id", ondelete="CASCADE"), nullable=False),
     _ms("ts_ms"),
-    Column("symbol", String(64), nullable=False),
-    Column("pair_type", String(16), nullable=False),
-    Column("long_venue", String(32), nullable=False),
-    Column("short_venue", String(32), nullable=False),
-    Column("long_symbol", String(64)),  # venue symbols, when the engine frame carries them
-    Column("short_symbol", String(64)),
-    *[_f(name) for name in OPPORTUNITY_FLOATS],  # NaN (e.g. no book) is stored as NULL
-    _ms("long_next_funding_ms", nullable=True),
-    _ms("short_next_funding_ms", nullable=True),
-    Column("executable", Boolean, nullable=False),
-    Column("interval_mismatch", Boolean, nullable=False),
-    Column("settle_mismatch", Boolean, nullable=False),
-    Column("confidence_components", JSON, nullable=False),
+    *[_opportunity_column(spec) for spec in OPPORTUNITY_SCHEMA],
     Index(None, "scan_id"),
     Index(None, "symbol", "ts_ms"),
     Index(None, "ts_ms"),
+    Index(None, "pair_key", "ts_ms"),
 )
+"""One row per ranked opportunity per scan: every column of ``scanner.domain.Opportunity``
+(reasons included: ``price_mismatch``, ``book_missing``, ``book_thin`` ... are NULL only on
+rows stored before revision 0002, which did not keep them)."""
 
 alerts_sent = Table(
     "alerts_sent",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("channel", String(32), nullable=False),
-    Column("key", String(200), nullable=False),
+    Column("pair_key", String(200)),  # scanner.domain.pair_key(); NULL: about no pair (a test)
     _ms("sent_ms"),
     Column("payload_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("detail", Text),
-    Index(None, "channel", "key", "sent_ms"),
+    Index(None, "channel", "pair_key", "sent_ms"),
 )
 
 positions = Table(

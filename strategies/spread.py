@@ -58,7 +58,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scanner.domain import HOURS_PER_YEAR, FundingQuote, Instrument, Kind, Opportunity, OrderBook
+from scanner.domain import (
+    HOURS_PER_YEAR,
+    OPPORTUNITY_COLUMNS,
+    OPPORTUNITY_SCHEMA,
+    ColumnSpec,
+    FundingQuote,
+    Instrument,
+    Kind,
+    Opportunity,
+    OrderBook,
+    pair_key,
+)
 from strategies import confidence as conf
 from strategies.books import BookTable
 from strategies.costs import BPS, FeeSchedule
@@ -73,17 +84,8 @@ QUOTE_COLUMNS: tuple[str, ...] = (
     "interval_h", "rate_per_h", "next_funding_ms", "ts_ms", "mark_price", "index_price",
     "multiplier",
 )  # fmt: skip
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "symbol", "pair_type", "long_venue", "short_venue", "long_symbol", "short_symbol",
-    "long_canonical", "short_canonical", "long_rate", "long_interval_h", "short_rate",
-    "short_interval_h", "diff_per_h", "gross_apr", "fee_frac", "slippage_frac", "cost_frac",
-    "basis_frac", "net_apr", "breakeven_h", "long_next_funding_ms", "short_next_funding_ms",
-    "funding_to_next_long", "funding_to_next_short", "first_cycle_h", "collected_first_cycle",
-    "interval_mismatch", "settle_mismatch", "price_gap_frac", "price_mismatch", "book_missing",
-    "book_thin", "notional_usd",
-    "max_notional_usd", "max_notional_within_slippage_usd", "executable", "confidence",
-    "confidence_components",
-)  # fmt: skip
+OUTPUT_COLUMNS: tuple[str, ...] = OPPORTUNITY_COLUMNS
+"""The engine's columns are the opportunity schema's (``scanner.domain.Opportunity``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +429,17 @@ def compute_opportunities(
         ascending=[False, True, True, True], kind="stable",
     )  # fmt: skip
     frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
+    frame["pair_key"] = _pair_keys(frame)
     return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+
+
+def _pair_keys(frame: pd.DataFrame) -> list[str]:
+    """``scanner.domain.pair_key`` per row: the one spelling alerts and positions use too."""
+    cols = ("symbol", "long_venue", "short_venue", "pair_type", "long_canonical")
+    return [
+        pair_key(s, lv, sv, t, long_canonical=lc)
+        for s, lv, sv, t, lc in zip(*(frame[c].to_numpy() for c in cols), strict=True)
+    ]
 
 
 def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
@@ -481,32 +493,19 @@ def _price_gap(legs: _Legs, lo: np.ndarray, sh: np.ndarray, limit: float) -> dic
 
 def to_opportunities(frame: pd.DataFrame) -> list[Opportunity]:
     """Rows of ``compute_opportunities`` as ``scanner.domain.Opportunity`` objects."""
-    out = []
-    for row in frame.to_dict("records"):
-        conf_value = row["confidence"]
-        out.append(
-            Opportunity(
-                **{k: float(row[k]) for k in _OPPORTUNITY_FLOATS},
-                symbol=str(row["symbol"]), pair_type=str(row["pair_type"]),
-                long_venue=str(row["long_venue"]), short_venue=str(row["short_venue"]),
-                long_next_funding_ms=_opt_int(row["long_next_funding_ms"]),
-                short_next_funding_ms=_opt_int(row["short_next_funding_ms"]),
-                executable=bool(row["executable"]),
-                interval_mismatch=bool(row["interval_mismatch"]),
-                settle_mismatch=bool(row["settle_mismatch"]),
-                confidence=None if pd.isna(conf_value) else float(conf_value),
-                confidence_components=dict(row["confidence_components"]),
-            )
-        )  # fmt: skip
-    return out
+    return [
+        Opportunity(**{c.name: _python(c, row[c.name]) for c in OPPORTUNITY_SCHEMA})
+        for row in frame.to_dict("records")
+    ]
 
 
-_OPPORTUNITY_FLOATS = (
-    "long_rate", "long_interval_h", "short_rate", "short_interval_h", "diff_per_h", "gross_apr",
-    "fee_frac", "slippage_frac", "cost_frac", "basis_frac", "net_apr", "breakeven_h",
-    "notional_usd", "max_notional_usd",
-)  # fmt: skip
+def _python(spec: ColumnSpec, value: Any) -> Any:
+    """A frame cell as the plain Python value the schema promises for it.
 
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    Unknown (None, nan, pandas NA) is None where the field is optional, else nan (floats).
+    """
+    if spec.dtype == "json":
+        return dict(value)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None if spec.optional else math.nan
+    return {"str": str, "float": float, "int": int, "bool": bool}[spec.dtype](value)

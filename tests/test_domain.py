@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from decimal import Decimal
 
 import pytest
 
-from scanner.domain import FundingQuote, Instrument, Kind, OrderBook, canonical_id
+from scanner.domain import FundingQuote, Instrument, Kind, Opportunity, OrderBook, canonical_id
 
 
 def test_canonical_ids_separate_perp_spot_and_dated() -> None:
@@ -63,3 +64,73 @@ def test_pair_key_separates_orientation_and_carry() -> None:
         "BTC/USDT:USDT|long=bybit-spot|short=bybit"
     )
     assert pair_key("ETH/USDT:USDT", "bybit", "okx") != a
+
+
+def test_pair_key_names_the_long_contract_when_it_is_not_the_symbol() -> None:
+    """Bybit's USDC XRPPERP long against OKX's USDT swap is not the trade Bybit's XRPUSDT long
+    is: both are stored in one scan, so they need two keys."""
+    from scanner.domain import pair_key
+
+    usdc_long = pair_key("XRP/USDT:USDT", "bybit", "okx", long_canonical="XRP/USDC:USDC")
+    usdt_long = pair_key("XRP/USDT:USDT", "bybit", "okx", long_canonical="XRP/USDT:USDT")
+    assert usdc_long == "XRP/USDT:USDT|long=bybit@XRP/USDC:USDC|short=okx"
+    assert usdt_long == "XRP/USDT:USDT|long=bybit|short=okx"
+    assert usdt_long == pair_key("XRP/USDT:USDT", "bybit", "okx")
+
+
+def test_pair_key_of_a_carry_is_the_same_whether_or_not_the_venue_says_spot() -> None:
+    from scanner.domain import pair_key
+
+    expected = "CKB/USDT:USDT|long=bybit-spot|short=bybit"
+    assert pair_key("CKB/USDT:USDT", "bybit-spot", "bybit", "carry") == expected
+    assert pair_key("CKB/USDT:USDT", "bybit", "bybit", "carry", long_canonical="CKB/USDT") == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["BTC:okx>bybit", "BTC/USDT:USDT|okx>bybit|1", "", "A|long=x|short=y|extra=z"]
+)
+def test_check_pair_key_refuses_free_text_and_names_where(key: str) -> None:
+    from scanner.domain import check_pair_key
+
+    with pytest.raises(ValueError, match=r"^record_alert: .* is not a pair key"):
+        check_pair_key(key, "record_alert")
+
+
+def test_check_pair_key_accepts_what_pair_key_writes() -> None:
+    from scanner.domain import check_pair_key, pair_key
+
+    for key in (
+        pair_key("BTC/USDT:USDT", "okx", "bybit"),
+        pair_key("XRP/USDT:USDT", "bybit", "okx", long_canonical="XRP/USDC:USDC"),
+        pair_key("PEPE/USDT:USDT", "bybit", "bybit", "carry"),
+    ):
+        assert check_pair_key(key, "t") == key
+
+
+def _opportunity(**kw: object) -> Opportunity:
+    base: dict[str, object] = dict(
+        symbol="XRP/USDT:USDT", pair_type="cross", long_venue="bybit", short_venue="okx",
+        long_rate=-0.001, long_interval_h=8.0, short_rate=0.0004, short_interval_h=8.0,
+        diff_per_h=0.000175, gross_apr=1.533, fee_frac=0.002, slippage_frac=0.001,
+        cost_frac=0.003, basis_frac=0.0, net_apr=1.1, breakeven_h=17.0, confidence=None,
+        long_next_funding_ms=None, short_next_funding_ms=None, interval_mismatch=False,
+        settle_mismatch=True, executable=True, notional_usd=10_000.0, max_notional_usd=5e6,
+    )  # fmt: skip
+    base.update(kw)
+    return Opportunity(**base)  # type: ignore[arg-type]
+
+
+def test_opportunity_derives_its_pair_key_and_refuses_a_wrong_one() -> None:
+    opp = _opportunity(long_canonical="XRP/USDC:USDC")
+    assert opp.pair_key == "XRP/USDT:USDT|long=bybit@XRP/USDC:USDC|short=okx"
+    assert _opportunity(pair_key=opp.pair_key, long_canonical="XRP/USDC:USDC") == opp
+    with pytest.raises(ValueError, match="is not its legs'"):
+        _opportunity(pair_key="XRP/USDT:USDT|long=bybit|short=okx", long_canonical="XRP/USDC:USDC")
+
+
+def test_opportunity_fields_a_caller_may_not_know_default_to_unknown_not_to_a_guess() -> None:
+    opp = _opportunity()
+    assert opp.book_thin is None and opp.book_missing is None and opp.price_mismatch is None
+    assert math.isnan(opp.first_cycle_h) and math.isnan(opp.max_notional_within_slippage_usd)

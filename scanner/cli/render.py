@@ -15,39 +15,10 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-JSON_COLUMNS = (
-    "symbol",
-    "pair_type",
-    "long_venue",
-    "short_venue",
-    "long_symbol",
-    "short_symbol",
-    "long_canonical",
-    "short_canonical",
-    "long_rate",
-    "long_interval_h",
-    "short_rate",
-    "short_interval_h",
-    "diff_per_h",
-    "gross_apr",
-    "fee_frac",
-    "slippage_frac",
-    "cost_frac",
-    "basis_frac",
-    "net_apr",
-    "breakeven_h",
-    "confidence",
-    "confidence_components",
-    "long_next_funding_ms",
-    "short_next_funding_ms",
-    "interval_mismatch",
-    "settle_mismatch",
-    "price_gap_frac",
-    "price_mismatch",
-    "executable",
-    "notional_usd",
-    "max_notional_usd",
-)
+from scanner.domain import OPPORTUNITY_COLUMNS
+
+JSON_COLUMNS: tuple[str, ...] = OPPORTUNITY_COLUMNS
+"""Every opportunity column, in the schema's order (``scanner.domain.Opportunity``)."""
 
 
 def _clean(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from storage.repository import Repository
 
 def _position() -> PositionRecord:
     return PositionRecord(
-        pair_key="BTC/USDT:USDT|okx>bybit|1",
+        pair_key="BTC/USDT:USDT|long=okx|short=bybit",
         symbol="BTC/USDT:USDT",
         long_venue="okx",
         short_venue="bybit",
@@ -153,3 +154,11 @@ def test_pair_key_is_unique(db: Database) -> None:
 
 def _as_dict(order: OrderRecord) -> dict[str, object]:
     return {name: getattr(order, name) for name in OrderRecord.__dataclass_fields__}
+
+
+def test_a_position_key_must_be_a_pair_key(db: Database) -> None:
+    repo = Repository(db)
+    free_text = dataclasses.replace(_position(), pair_key="BTC:okx>bybit")
+    with pytest.raises(ValueError, match="create_position: 'BTC:okx>bybit' is not a pair key"):
+        repo.create_position(free_text)
+    assert repo.open_positions() == []

@@ -256,11 +256,13 @@ def test_deleting_a_scan_cascades_to_its_opportunities(db: Database) -> None:
 
 def test_alert_log_and_cooldown_lookup(db: Database) -> None:
     repo = Repository(db)
-    assert repo.last_alert_ms("slack", "BTC:okx>bybit") is None
-    repo.record_alert("slack", "BTC:okx>bybit", 1_000, {"apr": 0.3, "a": 1}, "sent")
-    repo.record_alert("slack", "BTC:okx>bybit", 2_000, {"a": 1, "apr": 0.3}, "failed", "HTTP 500")
-    assert repo.last_alert_ms("slack", "BTC:okx>bybit") == 1_000
-    assert repo.last_alert_ms("slack", "BTC:okx>bybit", status="failed") == 2_000
+    key = "BTC/USDT:USDT|long=okx|short=bybit"
+    assert repo.last_alert_ms("slack", key) is None
+    repo.record_alert("slack", key, 1_000, {"apr": 0.3, "a": 1}, "sent")
+    repo.record_alert("slack", key, 2_000, {"a": 1, "apr": 0.3}, "failed", "HTTP 500")
+    assert repo.last_alert_ms("slack", key) == 1_000
+    assert repo.last_alert_ms("slack", key, status="failed") == 2_000
+    assert repo.last_alert_ms("discord", key) is None
     with db.read() as conn:
         hashes = conn.execute(text("SELECT payload_hash FROM alerts_sent")).scalars().all()
     assert len(set(hashes)) == 1, "the hash ignores key order"
@@ -323,3 +325,13 @@ def test_concurrent_writers_all_land(backend: Backend) -> None:
     assert errors == []
     with backend.open() as db:
         assert _count(db, "funding_quotes") == 4 * 5 * 2_000
+
+
+def test_the_alert_log_accepts_only_pair_keys_or_none(db: Database) -> None:
+    """alerts_sent.pair_key, positions.pair_key and opportunities.pair_key are one spelling."""
+    repo = Repository(db)
+    with pytest.raises(ValueError, match="record_alert: 'BTC:okx>bybit' is not a pair key"):
+        repo.record_alert("slack", "BTC:okx>bybit", 1_000, {}, "sent")
+    repo.record_alert("slack", None, 1_000, {"event": "test"}, "sent")  # a channel test
+    with db.read() as conn:
+        assert conn.execute(text("SELECT pair_key FROM alerts_sent")).scalars().all() == [None]
