@@ -8,12 +8,20 @@ Exit codes: 0 at least one venue delivered quotes, 1 every venue failed, 2 bad a
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from scanner.cli.common import ConfigOption, console, fail, settings_or_exit, with_emulator
+from scanner.cli.common import (
+    ConfigOption,
+    WideOption,
+    console,
+    fail,
+    print_fitted,
+    settings_or_exit,
+    with_emulator,
+)
+from scanner.cli.tables import Col, Fitted, fit
 from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
 from scanner.domain import VENUES
 from scanner.settings import Settings
@@ -47,21 +55,41 @@ def _print_progress(event: ProgressEvent) -> None:
         console.print(f"  {event.venue}: {len(r.books)} books", highlight=False)
 
 
-def _summary(collection: Collection) -> Table:
-    table = Table(title="collection")
-    for col in ("venue", "status", "instruments", "quotes", "books", "latency ms", "reason"):
-        table.add_column(col, overflow="fold")
-    for r in collection.results.values():
-        table.add_row(
-            r.venue,
-            f"[{_STYLE[r.status]}]{r.status}[/]",
-            str(len(r.instruments)),
-            str(len(r.quotes)),
-            str(len(r.books)),
-            f"{r.latency_ms:.0f}",
-            r.reason or "",
-        )
-    return table
+COLLECT_COLUMNS: tuple[Col, ...] = (
+    Col("venue", "venue", lambda r, _c: str(r["venue"]), justify="left"),
+    Col(
+        "status",
+        "status",
+        lambda r, _c: str(r["status"]),
+        justify="left",
+        style=lambda r: _STYLE[r["status"]],
+    ),
+    Col("quotes", "quotes", lambda r, _c: str(r["quotes"])),
+    Col("latency", "latency ms", lambda r, _c: f"{r['latency_ms']:.0f}", priority=1),
+    Col("instruments", "instruments", lambda r, _c: str(r["instruments"]), priority=3),
+    Col("books", "books", lambda r, _c: str(r["books"]), priority=2),
+    Col("reason", "reason", lambda r, _c: r["reason"] or "", justify="left", max_width=30),
+)
+
+
+def _summary_rows(collection: Collection) -> list[dict[str, Any]]:
+    return [
+        {
+            "venue": r.venue,
+            "status": r.status,
+            "quotes": len(r.quotes),
+            "latency_ms": r.latency_ms,
+            "instruments": len(r.instruments),
+            "books": len(r.books),
+            "reason": r.reason,
+        }
+        for r in collection.results.values()
+    ]
+
+
+def summary(collection: Collection, width: int, wide: bool = False) -> Fitted:
+    """The per-venue table, fitted to ``width`` (failure reasons fold; numbers never do)."""
+    return fit("collection", COLLECT_COLUMNS, _summary_rows(collection), width, wide=wide)
 
 
 async def _collect(settings: Settings, names: list[str], books: int) -> Collection:
@@ -99,6 +127,7 @@ def register(app: typer.Typer) -> None:
         books: Annotated[
             int, typer.Option(min=0, max=1000, help="Fetch books for the N widest spreads.")
         ] = 0,
+        wide: WideOption = False,
     ) -> None:
         """Collect funding quotes (and optionally books) once and print a per-venue summary."""
         settings = settings_or_exit(config)
@@ -109,6 +138,6 @@ def register(app: typer.Typer) -> None:
                 update={"venues": settings.venues.model_copy(update={"enabled": tuple(names)})}
             )
         result = asyncio.run(_collect(settings, names, books))
-        console.print(_summary(result))
+        print_fitted(summary(result, console.width, wide))
         if result.all_failed:
             raise typer.Exit(1)

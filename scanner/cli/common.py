@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from scanner.cli.tables import Fitted, natural_width
 from scanner.settings import ConfigError, Settings, load_settings
 
 # Piped or captured output has no terminal width; tables need more than rich's 80 columns.
@@ -28,6 +29,40 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Every column at full width, whatever the terminal width.")
+]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(help="Only these columns, comma-separated (keys or headers; see --wide)."),
+]
+
+
+def column_list(raw: str | None) -> list[str] | None:
+    """``--columns a,b``; None shows the fitted default."""
+    if raw is None:
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if not names:
+        raise fail("--columns: give at least one column name")
+    return names
+
+
+def print_fitted(fitted: Fitted) -> None:
+    """Print a fitted table; a ``--wide`` one gets its natural width even past the terminal."""
+    needed = natural_width(fitted.renderable)
+    if needed <= console.width:
+        console.print(fitted.renderable)
+        return
+    wide = Console(
+        width=needed,
+        file=console.file,
+        force_terminal=console.is_terminal,
+        no_color=console.no_color,
+    )
+    wide.print(fitted.renderable)
 
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from rich.table import Table
+from rich.console import RenderableType
+
+from scanner.cli.tables import WIDE_WIDTH, Col, Fitted, fit, select
 
 from scanner.domain import OPPORTUNITY_COLUMNS
 
@@ -51,24 +53,44 @@ def to_csv(df: pd.DataFrame) -> str:
     return str(flat.to_csv(index=False))
 
 
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
 def _pct(x: Any, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    return "-" if _missing(x) else f"{float(x) * 100:.{digits}f}%"
+
+
+def _pct_compact(x: Any) -> str:
+    """``+139%`` / ``+8.9%`` / ``-0.4%``: signed, whole per cent from 10 % up."""
+    if _missing(x):
         return "-"
-    return f"{float(x) * 100:.{digits}f}%"
+    v = float(x) * 100
+    return f"{v:+.0f}%" if abs(v) >= 10 else f"{v:+.1f}%"
 
 
 def _rate(x: Any) -> str:
     return "-" if x is None else f"{float(x) * 100:+.4f}%"
 
 
+def _rate_bp(x: Any) -> str:
+    """A per-interval rate in basis points (1 bp = 0.01 %), the compact unit traders use."""
+    return "-" if x is None else f"{float(x) * 10_000:+.2f}bp"
+
+
 def _hours(x: Any) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    return "-" if _missing(x) else f"{float(x):.1f}h"
+
+
+def _hours_compact(x: Any) -> str:
+    if _missing(x):
         return "-"
-    return f"{float(x):.1f}h"
+    h = float(x)
+    return f"{h / 24:.1f}d" if h >= 100 else f"{h:.0f}h" if h >= 10 else f"{h:.1f}h"
 
 
 def _when(ms: Any) -> str:
-    if ms is None or (isinstance(ms, float) and not math.isfinite(ms)):
+    if _missing(ms):
         return "-"
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%H:%M")
 
@@ -77,57 +99,156 @@ def _interval(x: Any) -> str:
     return "?" if x is None else f"{float(x):g}h"
 
 
-def _leg(row: Mapping[str, Any], side: str) -> str:
+VENUE_SHORT = {
+    "bybit": "BYB",
+    "binanceusdm": "BIN",
+    "okx": "OKX",
+    "bitget": "BGT",
+    "gate": "GAT",
+    "hyperliquid": "HL",
+}
+"""Short venue names for narrow terminals; the table prints a legend when it uses them."""
+
+
+def short_venue(venue: str) -> str:
+    return VENUE_SHORT.get(venue, venue[:4].upper())
+
+
+def venue_legend(venues: Iterable[str]) -> str:
+    names = sorted(set(venues))
+    return "venues: " + ", ".join(f"{short_venue(v)}={v}" for v in names)
+
+
+def _leg(row: Mapping[str, Any], side: str, compact: bool = False) -> str:
     """``venue SYMBOL``: the venue alone is ambiguous where it lists USDT and USDC perps."""
-    symbol = row.get(f"{side}_symbol")
-    return f"{row[f'{side}_venue']} {symbol}" if symbol else str(row[f"{side}_venue"])
-
-
-def opportunities_table(df: pd.DataFrame, title: str) -> Table:
-    """Rich table ranked as given; one row per opportunity."""
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for name, justify in [
-        ("#", "right"),
-        ("symbol", "left"),
-        ("long leg", "left"),
-        ("short leg", "left"),
-        ("long rate/int", "right"),
-        ("short rate/int", "right"),
-        ("gross APR", "right"),
-        ("cost", "right"),
-        ("net APR", "right"),
-        ("break-even", "right"),
-        ("conf", "right"),
-        ("next funding L/S (UTC)", "right"),
-        ("flags", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for i, row in enumerate(records(df), start=1):
-        flags = []
-        if row.get("interval_mismatch"):
-            flags.append("interval≠")
-        if row.get("settle_mismatch"):
-            flags.append("USDT/USDC")
-        if row.get("price_mismatch"):
-            flags.append("price≠")
-        if row.get("executable") is False:
-            flags.append("thin book")
-        if row.get("pair_type") == "carry":
-            flags.append("carry")
-        conf = row.get("confidence")
-        table.add_row(
-            str(i),
-            str(row["symbol"]),
-            _leg(row, "long"),
-            _leg(row, "short"),
-            f"{_rate(row['long_rate'])}/{_interval(row['long_interval_h'])}",
-            f"{_rate(row['short_rate'])}/{_interval(row['short_interval_h'])}",
-            _pct(row["gross_apr"]),
-            _pct(row["cost_frac"], 3),
-            _pct(row["net_apr"]),
-            _hours(row["breakeven_h"]),
-            "n/a" if conf is None else f"{conf:.2f}",
-            f"{_when(row['long_next_funding_ms'])}/{_when(row['short_next_funding_ms'])}",
-            " ".join(flags),
+    venue = str(row[f"{side}_venue"])
+    if compact:
+        return (
+            f"{short_venue(venue)}-spot"
+            if side == "long" and row.get("pair_type") == "carry"
+            else short_venue(venue)
         )
-    return table
+    symbol = row.get(f"{side}_symbol")
+    return f"{venue} {symbol}" if symbol else venue
+
+
+def _flags(row: Mapping[str, Any], compact: bool) -> str:
+    flags = []
+    if row.get("interval_mismatch"):
+        flags.append("int≠" if compact else "interval≠")
+    if row.get("settle_mismatch"):
+        flags.append("USDT/USDC")
+    if row.get("price_mismatch"):
+        flags.append("price≠")
+    if row.get("executable") is False:
+        flags.append("thin" if compact else "thin book")
+    if row.get("pair_type") == "carry":
+        flags.append("carry")
+    return " ".join(flags)
+
+
+def _sign_style(key: str) -> Callable[[Mapping[str, Any]], str]:
+    def style(row: Mapping[str, Any]) -> str:
+        v = row.get(key)
+        if v is None or _missing(v):
+            return ""
+        return "green" if float(v) > 0 else "red" if float(v) < 0 else ""
+
+    return style
+
+
+def _conf(row: Mapping[str, Any], _compact: bool) -> str:
+    conf = row.get("confidence")
+    return "n/a" if conf is None or _missing(conf) else f"{float(conf):.2f}"
+
+
+def _rate_cell(side: str) -> Callable[[Mapping[str, Any], bool], str]:
+    def cell(row: Mapping[str, Any], compact: bool) -> str:
+        rate = _rate_bp(row[f"{side}_rate"]) if compact else _rate(row[f"{side}_rate"])
+        return f"{rate}/{_interval(row[f'{side}_interval_h'])}"
+
+    return cell
+
+
+def _apr_cell(key: str) -> Callable[[Mapping[str, Any], bool], str]:
+    return lambda row, compact: _pct_compact(row[key]) if compact else _pct(row[key])
+
+
+OPPORTUNITY_COLUMNS: tuple[Col, ...] = (
+    Col("rank", "#", lambda row, _c: str(row["_rank"])),
+    Col("symbol", "symbol", lambda row, _c: str(row["symbol"]), justify="left"),
+    Col("long", "long leg", lambda row, c: _leg(row, "long", c), justify="left"),
+    Col("short", "short leg", lambda row, c: _leg(row, "short", c), justify="left"),
+    Col("long_rate", "long rate/int", _rate_cell("long"), priority=5),
+    Col("short_rate", "short rate/int", _rate_cell("short"), priority=5),
+    Col("gross_apr", "gross APR", _apr_cell("gross_apr"), priority=2),
+    Col(
+        "cost",
+        "cost",
+        lambda row, c: _pct(row["cost_frac"], 2 if c else 3),
+        priority=3,
+    ),
+    Col("net_apr", "net APR", _apr_cell("net_apr"), style=_sign_style("net_apr")),
+    Col(
+        "breakeven",
+        "break-even",
+        lambda row, c: _hours_compact(row["breakeven_h"]) if c else _hours(row["breakeven_h"]),
+        priority=4,
+    ),
+    Col("conf", "conf", _conf, priority=1),
+    Col(
+        "next_funding",
+        "next funding L/S (UTC)",
+        lambda row, _c: (
+            f"{_when(row['long_next_funding_ms'])}/{_when(row['short_next_funding_ms'])}"
+        ),
+        priority=7,
+    ),
+    Col("flags", "flags", _flags, priority=6, justify="left", style=lambda _r: "yellow"),
+)
+"""Drop order when narrow: next funding, flags, rates, break-even, cost, gross APR, conf.
+Rank, symbol, both legs and net APR are always shown."""
+
+
+def _card(row: Mapping[str, Any], _compact: bool) -> str:
+    return (
+        f"{row['_rank']}. {row['symbol']}  net {_pct_compact(row['net_apr'])}\n"
+        f"   long {_leg(row, 'long', True)} {_rate_cell('long')(row, True)}  "
+        f"short {_leg(row, 'short', True)} {_rate_cell('short')(row, True)}\n"
+        f"   gross {_pct_compact(row['gross_apr'])}  cost {_pct(row['cost_frac'], 2)}  "
+        f"conf {_conf(row, True)}  {_flags(row, True)}"
+    ).rstrip()
+
+
+def opportunity_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{**row, "_rank": i} for i, row in enumerate(records(df), start=1)]
+
+
+def fit_opportunities(
+    df: pd.DataFrame,
+    title: str,
+    width: int,
+    *,
+    wide: bool = False,
+    columns: Sequence[str] | None = None,
+) -> Fitted:
+    """The scan table fitted to ``width`` (see ``scanner.cli.tables``)."""
+    rows = opportunity_rows(df)
+    cols = select(OPPORTUNITY_COLUMNS, columns)
+    return fit(
+        title,
+        cols,
+        rows,
+        width,
+        wide=wide or bool(columns),
+        legend=lambda rs: venue_legend(
+            [str(r["long_venue"]) for r in rs] + [str(r["short_venue"]) for r in rs]
+        ),
+        card=_card,
+        hint="--wide shows every column; --columns a,b,... picks them",
+    )
+
+
+def opportunities_table(df: pd.DataFrame, title: str) -> RenderableType:
+    """Every column at full width (``--wide`` and piped output)."""
+    return fit_opportunities(df, title, WIDE_WIDTH, wide=True).renderable

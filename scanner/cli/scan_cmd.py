@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,14 +17,19 @@ import pandas as pd
 import typer
 
 from scanner.cli.common import (
+    ColumnsOption,
     ConfigOption,
+    WideOption,
+    column_list,
     console,
     err_console,
     fail,
+    print_fitted,
     settings_or_exit,
     with_emulator,
 )
-from scanner.cli.render import opportunities_table, to_csv, to_json
+from scanner.cli.render import fit_opportunities, to_csv, to_json
+from scanner.cli.tables import ColumnsError
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.domain import VENUES
 from scanner.pipeline import ScanOutcome, scan_once
@@ -82,7 +88,17 @@ def _run_scan(settings: Settings, names: list[str] | None, quiet: bool) -> ScanO
         db.dispose()
 
 
-def _emit(outcome: ScanOutcome, df: pd.DataFrame, as_json: bool, as_csv: bool, where: str) -> None:
+@dataclass(frozen=True)
+class View:
+    """How a person asked to see the table: ``--wide``, ``--columns``."""
+
+    wide: bool = False
+    columns: list[str] | None = None
+
+
+def _emit(
+    outcome: ScanOutcome, df: pd.DataFrame, as_json: bool, as_csv: bool, where: str, view: View
+) -> None:
     if as_json:
         typer.echo(to_json(df))
         return
@@ -94,7 +110,11 @@ def _emit(outcome: ScanOutcome, df: pd.DataFrame, as_json: bool, as_csv: bool, w
         f"scan #{outcome.scan_id}: {len(outcome.opportunities)} opportunities, top {len(df)} "
         f"by net APR (notional {notional} USD per leg)"
     )
-    console.print(opportunities_table(df, title))
+    try:
+        fitted = fit_opportunities(df, title, console.width, wide=view.wide, columns=view.columns)
+    except ColumnsError as exc:
+        raise fail(str(exc)) from None
+    print_fitted(fitted)
     c = outcome.collection
     ok = sum(r.status is VenueStatus.OK for r in c.results.values())
     console.print(
@@ -131,6 +151,8 @@ def scan(
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
+    wide: WideOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Collect once, store, rank by net APR after fees and slippage, print the table."""
     if as_json and as_csv:
@@ -147,7 +169,8 @@ def scan(
     names = _venue_list(venues, settings)
     outcome = _run_scan(settings, names, quiet=False)
     df = _filter(outcome.opportunities, symbol, top)
-    _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url))
+    view = View(wide, column_list(columns))
+    _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url), view)
     if outcome.collection.all_failed:
         raise typer.Exit(1)
 
@@ -160,6 +183,8 @@ def demo(
         Path, typer.Option("--db", help="Demo SQLite file (recreated each run).")
     ] = Path("data/demo.db"),
     as_json: JsonOption = False,
+    wide: WideOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """Start the built-in venue emulator, scan it into a demo SQLite file, print the table.
 
@@ -185,7 +210,7 @@ def demo(
         settings = base.model_copy(update={"storage": base.storage.model_copy(update={"url": url})})
         outcome = _run_scan(settings, None, quiet=as_json)
     df = outcome.opportunities.head(top)
-    _emit(outcome, df, as_json, False, url)
+    _emit(outcome, df, as_json, False, url, View(wide, column_list(columns)))
     if not as_json:
         console.print(
             f"demo finished in {time.monotonic() - started:.1f} s. Explore the data:\n"
