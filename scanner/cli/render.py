@@ -111,23 +111,32 @@ VENUE_SHORT = {
 
 
 def short_venue(venue: str) -> str:
-    return VENUE_SHORT.get(venue, venue[:4].upper())
+    """``BYB``; a carry's spot leg (``bybit-spot``) is ``BYB-spot``."""
+    base, spot, _ = venue.partition("-spot")
+    short = VENUE_SHORT.get(base, base[:4].upper())
+    return f"{short}-spot" if spot else short
 
 
 def venue_legend(venues: Iterable[str]) -> str:
-    names = sorted(set(venues))
+    names = sorted({v.partition("-spot")[0] for v in venues})
     return "venues: " + ", ".join(f"{short_venue(v)}={v}" for v in names)
 
 
+def _settle(row: Mapping[str, Any], side: str) -> str:
+    canonical = str(row.get(f"{side}_canonical") or row.get("symbol") or "")
+    return canonical.partition(":")[2] or canonical.partition("/")[2]
+
+
 def _leg(row: Mapping[str, Any], side: str, compact: bool = False) -> str:
-    """``venue SYMBOL``: the venue alone is ambiguous where it lists USDT and USDC perps."""
+    """``venue SYMBOL``: the venue alone is ambiguous where it lists USDT and USDC perps, so
+    the compact form adds the settle coin when both legs are on one venue or settle apart."""
     venue = str(row[f"{side}_venue"])
     if compact:
-        return (
-            f"{short_venue(venue)}-spot"
-            if side == "long" and row.get("pair_type") == "carry"
-            else short_venue(venue)
-        )
+        same_venue = venue.partition("-spot")[0] == str(row["short_venue"]) and side == "long"
+        ambiguous = same_venue or str(row["long_venue"]) == str(row["short_venue"])
+        if (ambiguous or row.get("settle_mismatch")) and _settle(row, side):
+            return f"{short_venue(venue)}:{_settle(row, side)}"
+        return short_venue(venue)
     symbol = row.get(f"{side}_symbol")
     return f"{venue} {symbol}" if symbol else venue
 
@@ -245,7 +254,7 @@ def fit_opportunities(
             [str(r["long_venue"]) for r in rs] + [str(r["short_venue"]) for r in rs]
         ),
         card=_card,
-        hint="--wide shows every column; --columns a,b,... picks them",
+        hint="see them with --wide or --columns",
     )
 
 

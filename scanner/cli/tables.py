@@ -132,7 +132,7 @@ def fit(
     wide: bool = False,
     legend: Callable[[Sequence[Row]], str] | None = None,
     card: Callable[[Row, bool], str] | None = None,
-    hint: str = "--wide shows every column",
+    hint: str = "see them with --wide",
 ) -> Fitted:
     """The widest faithful rendering of ``rows`` within ``width`` columns (see module doc)."""
     legend_text = legend(rows) if legend else None

@@ -54,8 +54,13 @@ def _row(i: int, **kw: object) -> dict[str, object]:
 
 FRAME = pd.DataFrame(
     [_row(i) for i in range(5)]
-    + [_row(9, symbol="ETH/USDC:USDC", pair_type="carry", short_venue="bybit", long_venue="bybit")]
-)
+    + [
+        _row(9, symbol="ETH/USDT:USDT", pair_type="carry", long_venue="bybit-spot",
+             short_venue="bybit", long_canonical="ETH/USDT", short_canonical="ETH/USDT:USDT"),
+        _row(10, symbol="ICP/USDC:USDC", long_venue="bybit", short_venue="bybit",
+             long_canonical="ICP/USDT:USDT", short_canonical="ICP/USDC:USDC", settle_mismatch=True),
+    ]
+)  # fmt: skip
 
 
 def _render(fitted: Fitted, width: int) -> list[str]:
@@ -119,6 +124,14 @@ def test_compact_formats_and_venue_legend_when_narrow() -> None:
     assert "-139%" in text  # net APR -1.392 as a compact whole percentage
     assert "BIN" in text and "HL" in text
     assert "BIN=binanceusdm" in text and "HL=hyperliquid" in text
+
+
+def test_compact_legs_stay_unambiguous_on_one_venue() -> None:
+    fitted = fit_opportunities(FRAME, "t", 100)
+    text = "\n".join(_render(fitted, 100))
+    assert fitted.compact
+    assert "BYB-spot" in text  # the carry's spot leg
+    assert "BYB:USDT" in text and "BYB:USDC" in text  # USDT perp against USDC perp on Bybit
 
 
 def test_wide_shows_every_column_in_full_format() -> None:
