@@ -352,3 +352,49 @@ def _interval_from_gaps(df: pd.DataFrame) -> pd.Series:
     """Hours since the previous settlement of the same venue symbol (rows sorted by it)."""
     gap = df.groupby(["venue", "venue_symbol"])["funding_time_ms"].diff()
     return (gap / HOUR_MS).round()
+
+
+class DashboardQueries:
+    """The few small reads a live view needs, each bounded by a LIMIT (it runs every second)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def latest_scans(self, n: int = 2) -> pd.DataFrame:
+        """The ``n`` most recent finished scans, newest first."""
+        sc = T.scans.c
+        stmt = select(*T.scans.c).where(sc.finished_ms.is_not(None)).order_by(sc.id.desc()).limit(n)
+        with self.db.read() as conn:
+            result = conn.execute(stmt)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def opportunities_of(self, scan_ids: Sequence[int], limit: int = 500) -> pd.DataFrame:
+        """Stored rows of these scans, best net APR first."""
+        o = T.opportunities.c
+        stmt = (
+            select(*[c for c in T.opportunities.c if c.name != "id"])
+            .where(o.scan_id.in_(list(scan_ids)))
+            .order_by(o.scan_id.desc(), o.net_apr.desc())
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return frame(conn.execute(stmt).all(), _opportunity_dtypes())
+
+    def recent_alerts(self, limit: int = 10) -> pd.DataFrame:
+        a = T.alerts_sent.c
+        stmt = select(a.sent_ms, a.channel, a.key, a.status).order_by(a.id.desc()).limit(limit)
+        with self.db.read() as conn:
+            result = conn.execute(stmt)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def open_positions(self, limit: int = 50) -> pd.DataFrame:
+        p = T.positions.c
+        stmt = (
+            select(p.pair_key, p.symbol, p.long_venue, p.short_venue, p.notional_usd, p.state)
+            .where(p.state.not_in(("closed",)))
+            .order_by(p.id.desc())
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            result = conn.execute(stmt)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd, run_cmd, scan_cmd
+from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd, run_cmd, scan_cmd, watch_cmd
 
 app = typer.Typer(
     name="fundscan",
@@ -25,6 +25,7 @@ collect_cmd.register(app)
 emulator_cmd.register(app)
 scan_cmd.register(app)
 run_cmd.register(app)
+watch_cmd.register(app)
 
 
 def main() -> None:

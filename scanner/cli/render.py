@@ -123,8 +123,10 @@ def venue_legend(venues: Iterable[str]) -> str:
 
 
 def _settle(row: Mapping[str, Any], side: str) -> str:
-    canonical = str(row.get(f"{side}_canonical") or row.get("symbol") or "")
-    return canonical.partition(":")[2] or canonical.partition("/")[2]
+    """The leg's settle coin from its canonical id ("" where the row does not carry it: a
+    guess from the pair's symbol would name the wrong coin for one of the legs)."""
+    canonical = str(row.get(f"{side}_canonical") or "")
+    return canonical.partition(":")[2]
 
 
 def _leg(row: Mapping[str, Any], side: str, compact: bool = False) -> str:
@@ -134,26 +136,45 @@ def _leg(row: Mapping[str, Any], side: str, compact: bool = False) -> str:
     if compact:
         same_venue = venue.partition("-spot")[0] == str(row["short_venue"]) and side == "long"
         ambiguous = same_venue or str(row["long_venue"]) == str(row["short_venue"])
-        if (ambiguous or row.get("settle_mismatch")) and _settle(row, side):
+        spot = venue.endswith("-spot")
+        if (ambiguous or row.get("settle_mismatch")) and not spot and _settle(row, side):
             return f"{short_venue(venue)}:{_settle(row, side)}"
         return short_venue(venue)
     symbol = row.get(f"{side}_symbol")
     return f"{venue} {symbol}" if symbol else venue
 
 
-def _flags(row: Mapping[str, Any], compact: bool) -> str:
-    flags = []
-    if row.get("interval_mismatch"):
-        flags.append("int≠" if compact else "interval≠")
-    if row.get("settle_mismatch"):
-        flags.append("USDT/USDC")
-    if row.get("price_mismatch"):
-        flags.append("price≠")
+FLAGS: tuple[tuple[str, str, str, str], ...] = (
+    # (row key, full text, compact text, meaning for the legend)
+    ("interval_mismatch", "interval≠", "int≠", "funding intervals differ"),
+    ("settle_mismatch", "USDT/USDC", "stl≠", "one leg settles in USDT, the other in USDC"),
+    ("price_mismatch", "price≠", "px≠", "leg prices differ: likely different tokens"),
+    ("thin", "thin book", "thin", "book too thin for the notional: not executable"),
+)
+
+
+def _flag_keys(row: Mapping[str, Any]) -> list[str]:
+    keys = [k for k, *_ in FLAGS if k != "thin" and row.get(k)]
     if row.get("executable") is False:
-        flags.append("thin" if compact else "thin book")
-    if row.get("pair_type") == "carry":
-        flags.append("carry")
-    return " ".join(flags)
+        keys.append("thin")
+    return keys
+
+
+def _flags(row: Mapping[str, Any], compact: bool) -> str:
+    """Why a row deserves a second look. Compact form: short codes (a legend is printed) and
+    no ``carry`` (the spot leg already says ``-spot``)."""
+    texts = {k: (c if compact else f) for k, f, c, _ in FLAGS}
+    words = [texts[k] for k in _flag_keys(row)]
+    if not compact and row.get("pair_type") == "carry":
+        words.append("carry")
+    return " ".join(words)
+
+
+def flag_legend(rows: Iterable[Mapping[str, Any]]) -> str:
+    """``flags: int≠ funding intervals differ, ...`` for the codes that appear in ``rows``."""
+    present = {k for r in rows for k in _flag_keys(r)}
+    parts = [f"{c} {m}" for k, _f, c, m in FLAGS if k in present]
+    return "flags: " + ", ".join(parts) if parts else ""
 
 
 def _sign_style(key: str) -> Callable[[Mapping[str, Any]], str]:
@@ -233,6 +254,12 @@ def opportunity_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{**row, "_rank": i} for i, row in enumerate(records(df), start=1)]
 
 
+def _legend(rows: Sequence[Mapping[str, Any]]) -> str:
+    venues = [str(r["long_venue"]) for r in rows] + [str(r["short_venue"]) for r in rows]
+    flags = flag_legend(rows)
+    return venue_legend(venues) + (f"\n{flags}" if flags else "")
+
+
 def fit_opportunities(
     df: pd.DataFrame,
     title: str,
@@ -250,9 +277,7 @@ def fit_opportunities(
         rows,
         width,
         wide=wide or bool(columns),
-        legend=lambda rs: venue_legend(
-            [str(r["long_venue"]) for r in rs] + [str(r["short_venue"]) for r in rs]
-        ),
+        legend=_legend,
         card=_card,
         hint="see them with --wide or --columns",
     )
