@@ -71,11 +71,20 @@ def _health(raw: Any) -> list[VenueHealth]:
 
 
 def _keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's pair identity: the stored ``pair_key`` (older rows: derived the same way)."""
+    if "pair_key" in df.columns and df["pair_key"].notna().all():
+        return df["pair_key"].astype(object)
+    long_canonical = df["long_canonical"] if "long_canonical" in df.columns else df["symbol"]
     return pd.Series(
         [
-            pair_key(s, lv, sv, pt)
-            for s, lv, sv, pt in zip(
-                df["symbol"], df["long_venue"], df["short_venue"], df["pair_type"], strict=True
+            pair_key(s, lv, sv, pt, long_canonical=lc)
+            for s, lv, sv, pt, lc in zip(
+                df["symbol"],
+                df["long_venue"],
+                df["short_venue"],
+                df["pair_type"],
+                long_canonical,
+                strict=True,
             )
         ],
         index=df.index,
@@ -99,8 +108,9 @@ def with_trend(latest: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
 
 def load_snapshot(queries: DashboardQueries, limit: int = 1000) -> Snapshot:
     scans = queries.latest_scans(2)
+    alerts, positions = queries.recent_alerts(8), queries.open_positions()
     if scans.empty:
-        return Snapshot(None, None, None, pd.DataFrame())
+        return Snapshot(None, None, None, pd.DataFrame(), [], alerts, positions)
     latest = scans.iloc[0]
     previous_id = int(scans.iloc[1]["id"]) if len(scans) > 1 else None
     ids = [int(latest["id"])] + ([previous_id] if previous_id is not None else [])
@@ -112,8 +122,8 @@ def load_snapshot(queries: DashboardQueries, limit: int = 1000) -> Snapshot:
         previous_scan_id=previous_id,
         opportunities=with_trend(now.reset_index(drop=True), before),
         venues=_health(latest["venue_status"]),
-        alerts=queries.recent_alerts(8),
-        positions=queries.open_positions(),
+        alerts=alerts,
+        positions=positions,
     )
 
 

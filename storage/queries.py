@@ -25,6 +25,7 @@ from sqlalchemy import Select, and_, func, select
 from scanner.domain import OPPORTUNITY_SCHEMA
 from storage import tables as T
 from storage.db import Database
+from storage.execution_store import CLOSED_POSITION_STATES
 
 HOUR_MS = 3_600_000
 MAX_INTERVAL_H = 24
@@ -382,7 +383,7 @@ class DashboardQueries:
 
     def recent_alerts(self, limit: int = 10) -> pd.DataFrame:
         a = T.alerts_sent.c
-        stmt = select(a.sent_ms, a.channel, a.key, a.status).order_by(a.id.desc()).limit(limit)
+        stmt = select(a.sent_ms, a.channel, a.pair_key, a.status).order_by(a.id.desc()).limit(limit)
         with self.db.read() as conn:
             result = conn.execute(stmt)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
@@ -391,7 +392,7 @@ class DashboardQueries:
         p = T.positions.c
         stmt = (
             select(p.pair_key, p.symbol, p.long_venue, p.short_venue, p.notional_usd, p.state)
-            .where(p.state.not_in(("closed",)))
+            .where(p.state.not_in(CLOSED_POSITION_STATES))
             .order_by(p.id.desc())
             .limit(limit)
         )

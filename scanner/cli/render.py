@@ -16,7 +16,6 @@ import pandas as pd
 from rich.console import RenderableType
 
 from scanner.cli.tables import WIDE_WIDTH, Col, Fitted, fit, select
-
 from scanner.domain import OPPORTUNITY_COLUMNS
 
 JSON_COLUMNS: tuple[str, ...] = OPPORTUNITY_COLUMNS
@@ -204,7 +203,7 @@ def _apr_cell(key: str) -> Callable[[Mapping[str, Any], bool], str]:
     return lambda row, compact: _pct_compact(row[key]) if compact else _pct(row[key])
 
 
-OPPORTUNITY_COLUMNS: tuple[Col, ...] = (
+TABLE_COLUMNS: tuple[Col, ...] = (
     Col("rank", "#", lambda row, _c: str(row["_rank"])),
     Col("symbol", "symbol", lambda row, _c: str(row["symbol"]), justify="left"),
     Col("long", "long leg", lambda row, c: _leg(row, "long", c), justify="left"),
@@ -270,7 +269,7 @@ def fit_opportunities(
 ) -> Fitted:
     """The scan table fitted to ``width`` (see ``scanner.cli.tables``)."""
     rows = opportunity_rows(df)
-    cols = select(OPPORTUNITY_COLUMNS, columns)
+    cols = select(TABLE_COLUMNS, columns)
     return fit(
         title,
         cols,

@@ -190,7 +190,8 @@ class WatchApp(App[None]):
         alerts.clear()
         for a in snap.alerts.to_dict("records"):
             when = datetime.fromtimestamp(int(a["sent_ms"]) / 1000, tz=UTC).strftime("%H:%M")
-            alerts.add_row(when, str(a["channel"]), str(a["key"]).split("|")[0], str(a["status"]))
+            pair = str(a["pair_key"]).split("|")[0] if isinstance(a["pair_key"], str) else "(test)"
+            alerts.add_row(when, str(a["channel"]), pair, str(a["status"]))
         positions = self.query_one("#positions", DataTable)
         positions.clear()
         positions.display = not snap.positions.empty

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from scanner.cli.collect_cmd import summary
-from scanner.cli.render import JSON_COLUMNS, OPPORTUNITY_COLUMNS, fit_opportunities
+from scanner.cli.render import JSON_COLUMNS, TABLE_COLUMNS, fit_opportunities
 from scanner.cli.tables import ColumnsError, Fitted
 from scanner.collector import Collection, VenueResult, VenueStatus
 
@@ -73,7 +73,7 @@ def _cells(fitted: Fitted) -> list[list[str]]:
     """The text of every shown cell, per row, formatted as the fitted table formats it."""
     from scanner.cli.render import opportunity_rows
 
-    cols = [c for c in OPPORTUNITY_COLUMNS if c.key in fitted.shown]
+    cols = [c for c in TABLE_COLUMNS if c.key in fitted.shown]
     return [[c.cell(r, fitted.compact) for c in cols] for r in opportunity_rows(FRAME)]
 
 
@@ -110,7 +110,7 @@ def test_narrow_terminals_hide_columns_in_the_stated_order() -> None:
     assert "next_funding" in at_80.hidden  # the first to go
     assert len(at_200.hidden) < len(at_80.hidden)
     # whatever is hidden at 80 has a higher drop priority than whatever is shown
-    prio = {c.key: c.priority for c in OPPORTUNITY_COLUMNS}
+    prio = {c.key: c.priority for c in TABLE_COLUMNS}
     hidden = [prio[k] for k in at_80.hidden]
     shown = [prio[k] for k in at_80.shown]
     assert min(hidden) >= max(shown)

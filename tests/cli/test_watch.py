@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,11 @@ from scanner.cli import app
 from scanner.cli.watch_app import WatchApp
 from scanner.clock import FakeClock
 from scanner.dashboard import load_snapshot, view, with_trend
+from scanner.domain import pair_key
 from storage.db import Database, open_database
 from storage.queries import DashboardQueries
+from storage.records import PositionRecord
+from storage.repository import Repository
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +99,35 @@ async def test_keys_sort_filter_and_pause(filled: tuple[Path, Database]) -> None
         await pilot.press("p")
         watch._tick()
         assert len(loads) == before + 1
+
+
+async def test_alerts_and_open_positions_are_listed(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'alerts.db'}")
+    try:
+        repo = Repository(db)
+        key = pair_key("BTC/USDT:USDT", "okx", "bybit")
+        repo.record_alert("slack", key, 1_763_784_000_000, {"x": 1}, "sent")
+        repo.record_alert("telegram", None, 1_763_784_060_000, {"x": 2}, "failed")
+        repo.create_position(
+            PositionRecord(key, "BTC/USDT:USDT", "okx", "bybit", Decimal("5000"), "open", 1, 1)
+        )
+        closed = pair_key("ETH/USDT:USDT", "okx", "bybit")
+        repo.create_position(
+            PositionRecord(closed, "ETH/USDT:USDT", "okx", "bybit", Decimal("1"), "closed", 1, 1)
+        )
+        snap = load_snapshot(DashboardQueries(db))
+        assert list(snap.alerts["channel"]) == ["telegram", "slack"]  # newest first
+        assert list(snap.positions["pair_key"]) == [key]  # closed ones are not shown
+        watch = WatchApp(lambda: snap, clock=FakeClock())
+        async with watch.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            alerts = watch.query_one("#alerts", DataTable)
+            assert _column(alerts, 1) == ["telegram", "slack"]
+            assert _column(alerts, 2) == ["(test)", "BTC/USDT:USDT"]
+            positions = watch.query_one("#positions", DataTable)
+            assert positions.display and _column(positions, 1) == ["5,000"]
+    finally:
+        db.dispose()
 
 
 async def test_empty_database_says_what_to_do(tmp_path: Path) -> None:
