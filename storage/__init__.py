@@ -3,7 +3,11 @@
 Entry points (import them from their modules)::
 
     from storage.db import open_database          # Database; creates/upgrades the schema
-    from storage.repository import Repository     # writes: domain objects in, one txn per call
+    from storage.repository import Repository     # the stores below, one txn per call
+    #   .market     MarketStore     instruments, quotes, settlements, books (storage.market_store)
+    #   .scans      ScanStore       scans and their ranked opportunities  (storage.scan_store)
+    #   .alerts     AlertLog        alerts_sent, cooldown lookups          (storage.alert_log)
+    #   .execution  ExecutionStore  orders, legs, positions                (storage.execution_store)
     from storage.queries import Queries           # reads: pandas DataFrames with fixed dtypes
     from storage.maintenance import prune, export_table, RetentionPolicy
 
