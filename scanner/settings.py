@@ -166,18 +166,59 @@ class StorageSettings(_Frozen):
         return v
 
 
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
 class AlertChannel(_Frozen):
-    kind: Literal["slack", "discord", "telegram", "webhook"]
-    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
-    chat_id_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    """One destination. Its URL (and Telegram chat id, webhook secret) live in the environment
+    variables named here, never in the file: ``url_env`` holds the full webhook URL (Slack,
+    Discord, webhook), the bot's base URL with its token (Telegram:
+    ``https://api.telegram.org/bot<token>``) or an Apprise URL (``apprise``)."""
+
+    kind: Literal["slack", "discord", "telegram", "webhook", "apprise"]
+    url_env: str = Field(pattern=_ENV_NAME)
+    chat_id_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
+
+    @model_validator(mode="after")
+    def _telegram_needs_chat(self) -> AlertChannel:
+        if self.kind == "telegram" and self.chat_id_env is None:
+            raise ValueError("a telegram channel needs chat_id_env (the variable with the chat id)")
+        if self.secret_env is not None and self.kind != "webhook":
+            raise ValueError("secret_env (HMAC signature) applies to kind: webhook only")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the channel is named in logs, status and the alert log (never its URL)."""
+        return self.name or self.kind
 
 
 class AlertSettings(_Frozen):
     enabled: bool = False
     min_net_apr: float = 0.2
     min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    alert_unrated: bool = False
     cooldown_min: Annotated[float, Field(ge=0)] = 60.0
+    realert_after_apr_change: Annotated[float, Field(ge=0)] = 0.25
+    notify_closed: bool = False
+    max_per_scan: Annotated[int, Field(ge=1, le=100)] = 5
+    rate_per_s: Annotated[float, Field(gt=0, le=100)] = 1.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     channels: tuple[AlertChannel, ...] = ()
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_labels(cls, v: tuple[AlertChannel, ...]) -> tuple[AlertChannel, ...]:
+        labels = [c.label for c in v]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(
+                f"two channels are both called {dup[0]!r}; give each a distinct name: ..."
+            )
+        return v
 
 
 class LlmSettings(_Frozen):
@@ -369,5 +410,6 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     ]
     names += [c.url_env for c in settings.alerts.channels]
     names += [c.chat_id_env for c in settings.alerts.channels if c.chat_id_env]
+    names += [c.secret_env for c in settings.alerts.channels if c.secret_env]
     data["secrets"] = {n: ("**********" if settings.env.get(n) else "(not set)") for n in names}
     return data

@@ -260,7 +260,16 @@ alerts_sent = Table(
     Column("payload_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("detail", Text),
+    # The outbox (0003): what was decided and for which APR, the message's data so a queued
+    # alert survives a restart, and when it was delivered.
+    Column("event", String(16)),
+    Column("net_apr", Double),
+    Column("payload", JSON),
+    Column("delivered_ms", BigInteger),
+    Column("attempts", Integer),
     Index(None, "channel", "pair_key", "sent_ms"),
+    Index(None, "pair_key", "sent_ms"),
+    Index(None, "status"),
 )
 
 positions = Table(

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import typer
 
-from scanner.cli import collect_cmd, config_cmd, db_cmd, emulator_cmd, run_cmd, scan_cmd, watch_cmd
+from scanner.cli import (
+    alerts_cmd,
+    collect_cmd,
+    config_cmd,
+    db_cmd,
+    emulator_cmd,
+    run_cmd,
+    scan_cmd,
+    watch_cmd,
+)
 
 app = typer.Typer(
     name="fundscan",
@@ -26,6 +35,7 @@ emulator_cmd.register(app)
 scan_cmd.register(app)
 run_cmd.register(app)
 watch_cmd.register(app)
+alerts_cmd.register(app)
 
 
 def main() -> None:
