@@ -126,7 +126,9 @@ class AlertStore:
         """Queued messages not yet delivered (oldest first), e.g. left by a stopped run."""
         t = T.alerts_sent
         stmt = (
-            select(t.c.id, t.c.channel, t.c.pair_key, t.c.event, t.c.sent_ms, t.c.payload, t.c.attempts)
+            select(
+                t.c.id, t.c.channel, t.c.pair_key, t.c.event, t.c.sent_ms, t.c.payload, t.c.attempts
+            )
             .where(t.c.status == QUEUED)
             .order_by(t.c.id)
         )

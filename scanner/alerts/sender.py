@@ -160,7 +160,10 @@ class Sender:
                 if queue is not None:
                     queue.put_nowait(item)
 
-        self._loop.call_soon_threadsafe(put)
+        try:
+            self._loop.call_soon_threadsafe(put)
+        except RuntimeError:  # closed meanwhile (shutdown): the outbox keeps them queued
+            log.info("sender closed; %d alert(s) stay queued for the next start", len(items))
 
     def pending(self) -> int:
         """Items waiting or in flight (for ``close``'s grace period and tests)."""
@@ -185,7 +188,7 @@ class Sender:
             return False
 
     async def _work(self, channel: Channel, queue: asyncio.Queue[OutboxItem]) -> None:
-        limiter = AsyncLimiter(self.policy.rate_per_s, 1.0)
+        limiter = AsyncLimiter(1, 1.0 / self.policy.rate_per_s)  # no bursts above the rate
         assert self._stop is not None
         while not self._stop.is_set():
             item = await queue.get()
@@ -194,6 +197,8 @@ class Sender:
                     return  # stays queued in the outbox
                 self._busy.add(channel.label)
                 await self._one(channel, item, limiter)
+            except Exception:  # a bug must not kill the channel's worker; the row stays queued
+                log.exception("alert %s to %s not delivered", item.id, channel.label)
             finally:
                 self._busy.discard(channel.label)
                 queue.task_done()

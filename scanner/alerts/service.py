@@ -85,7 +85,6 @@ class AlertService:
         """Hand the outbox's leftovers (queued by an earlier run) to the sender."""
         items = self.store.pending(self.labels)
         if items and self.sender is not None:
-            log.warning("sending %d alert(s) left queued by an earlier run", len(items))
             self.sender.submit(items)
         return len(items)
 

@@ -4,7 +4,7 @@ retention policy every ``schedule.prune_every_h``, until interrupted (Ctrl-C / S
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
+import logging
 import signal
 import time
 from datetime import UTC, datetime
@@ -12,6 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from scanner.alerts.channels import ChannelConfigError
+from scanner.alerts.runtime import alert_service
+from scanner.alerts.service import AlertService
 from scanner.cli.common import (
     ConfigOption,
     console,
@@ -21,6 +24,8 @@ from scanner.cli.common import (
     setup_logging,
     with_emulator,
 )
+from scanner.cli.render import records
+from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler
 from scanner.session import ScanSession
@@ -28,6 +33,10 @@ from scanner.settings import Settings
 from storage.db import Database, StorageError, open_database
 from storage.maintenance import RetentionPolicy, prune
 from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+DRAIN_S = 60.0
+"""How long a run that ends normally (``--max-scans``) waits for queued alerts."""
 
 
 def _summary(outcome: Any) -> str:
@@ -47,7 +56,25 @@ def _summary(outcome: Any) -> str:
     return line + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
-def _jobs(settings: Settings, db: Database, session: ScanSession) -> tuple[Any, Any]:
+def _alert(service: AlertService | None, outcome: Any) -> None:
+    """Decide and queue this scan's alerts; the sender delivers them on its own thread."""
+    if service is None:
+        return
+    ok = [n for n, r in outcome.collection.results.items() if r.status is VenueStatus.OK]
+    try:
+        decisions = service.on_scan(records(outcome.opportunities), ok)
+    except StorageError as exc:
+        log.error("alerts for scan #%s not decided: %s", outcome.scan_id, exc)
+        return
+    queued = [d for d in decisions if not d.suppressed]
+    if queued:
+        names = ", ".join(f"{d.event} {d.key}" for d in queued)
+        console.print(f"  alerts queued: {names}", highlight=False)
+
+
+def _jobs(
+    settings: Settings, db: Database, session: ScanSession, service: AlertService | None
+) -> tuple[Any, Any]:
     r = settings.storage.retention
     policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
 
@@ -58,6 +85,7 @@ def _jobs(settings: Settings, db: Database, session: ScanSession) -> tuple[Any, 
             err_console.print("fundscan run: scan in progress cancelled", highlight=False)
             return
         console.print(_summary(outcome), highlight=False)
+        _alert(service, outcome)
 
     def prune_job() -> None:
         counts = prune(db, policy, int(time.time() * 1000))
@@ -65,6 +93,54 @@ def _jobs(settings: Settings, db: Database, session: ScanSession) -> tuple[Any, 
             console.print(f"pruned {counts}", highlight=False)
 
     return scan, prune_job
+
+
+def _schedule(
+    settings: Settings,
+    db: Database,
+    session: ScanSession,
+    service: AlertService | None,
+    max_scans: int | None,
+) -> None:
+    scan, prune_job = _jobs(settings, db, session, service)
+    scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
+    signalled: list[int] = []
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        signalled.append(signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    err_console.print(
+        f"fundscan run: scanning every {settings.schedule.scan_every_s} s into "
+        f"{db.where}; Ctrl-C to stop",
+        highlight=False,
+    )
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        signalled.append(signal.SIGINT)
+    if scheduler.running:  # Ctrl-C leaves it running
+        scheduler.shutdown(wait=False)
+    if signalled:
+        err_console.print(
+            "fundscan run: stopping (a scan in progress is cancelled; unsent alerts stay "
+            "queued for the next start)"
+        )
+    elif service is not None and service.sender is not None:
+        _drain(service)
+
+
+def _drain(service: AlertService) -> None:
+    """After the last scan, give queued alerts a bounded time to go out."""
+    assert service.sender is not None
+    if service.sender.pending():
+        err_console.print("fundscan run: delivering queued alerts ...", highlight=False)
+    if not service.sender.drain(DRAIN_S):
+        err_console.print(
+            f"fundscan run: alerts still queued after {DRAIN_S:.0f} s are kept for the next start",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -89,20 +165,19 @@ def register(app: typer.Typer) -> None:
         if db.migration is not None and db.migration.changed:
             err_console.print(db.migration.message, highlight=False)
         try:
-            with ScanSession(settings, Repository(db)) as session:
-                scan, prune_job = _jobs(settings, db, session)
-                scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
-                signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-                err_console.print(
-                    f"fundscan run: scanning every {settings.schedule.scan_every_s} s into "
-                    f"{db.where}; Ctrl-C to stop",
-                    highlight=False,
-                )
-                with contextlib.suppress(KeyboardInterrupt):
-                    scheduler.start()
-                if scheduler.running:  # Ctrl-C leaves it running
-                    scheduler.shutdown(wait=False)
-                err_console.print("fundscan run: stopping (a scan in progress is cancelled)")
+            with (
+                alert_service(settings, db, SYSTEM_CLOCK) as service,
+                ScanSession(settings, Repository(db)) as session,
+            ):
+                if service is not None:
+                    err_console.print(f"fundscan run: alerts to {', '.join(service.labels)}")
+                    if left := service.resume():
+                        err_console.print(
+                            f"fundscan run: sending {left} alert(s) left queued by an earlier run"
+                        )
+                _schedule(settings, db, session, service, max_scans)
+        except ChannelConfigError as exc:
+            raise fail(f"config: {settings.source}: {exc}") from None
         finally:
             db.dispose()
         err_console.print("fundscan run: stopped", highlight=False)
