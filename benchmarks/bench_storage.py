@@ -31,9 +31,10 @@ from sqlalchemy import Connection, Index, MetaData, Table
 from sqlalchemy.engine import make_url
 
 from scanner.domain import VENUES, FundingQuote
+from scanner.units import MS_PER_H as HOUR_MS
 from storage import tables as T
 from storage.db import Database, open_database
-from storage.queries import HOUR_MS, Queries
+from storage.queries import Queries
 from storage.repository import Repository
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

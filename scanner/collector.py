@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.domain import FundingQuote, Instrument, OrderBook
+from scanner.units import MS_PER_S
 from scanner.venues.base import Venue, VenueError, VenueTimeout
 
 log = logging.getLogger(__name__)
@@ -116,17 +117,20 @@ def _reason(exc: BaseException) -> str:
 class _Run:
     """State of one collection; keeps partial results when tasks are cancelled."""
 
-    def __init__(self, venues: Mapping[str, Venue], progress: Progress | None) -> None:
+    def __init__(
+        self, venues: Mapping[str, Venue], progress: Progress | None, clock: Clock
+    ) -> None:
         self.venues = venues
         self.progress = progress
+        self.clock = clock
         self.results = {name: VenueResult(name) for name in venues}
-        self.t0 = time.monotonic()
+        self.t0_ms = clock.monotonic_ms()
 
     def emit(self, name: str, stage: str) -> None:
         result = self.results[name]
         result.stage = stage
         if stage == "quotes":
-            result.latency_ms = (time.monotonic() - self.t0) * 1000.0
+            result.latency_ms = self.clock.monotonic_ms() - self.t0_ms
         if self.progress is not None:
             try:
                 self.progress(ProgressEvent(name, stage, result))
@@ -206,6 +210,7 @@ async def collect(
     max_concurrency: Mapping[str, int] | int = 4,
     load_instruments: bool = True,
     quotes_share: float = 0.7,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Collection:
     """Collect quotes (and candidate books) from every venue concurrently under one deadline.
 
@@ -213,14 +218,15 @@ async def collect(
     quotes; None uses ``widest_spread_candidates`` with ``book_candidates``; an empty list
     fetches no books. Never raises for venue trouble: each venue's status says what happened.
     ``quotes_share`` of the deadline is reserved for phase 1 so that one hanging venue cannot
-    eat the time the other venues' books need.
+    eat the time the other venues' books need. ``clock`` stamps the collection and measures
+    latencies and the books' share of the deadline.
     """
     if not 0 < quotes_share <= 1:
         raise ValueError(f"quotes_share must be in (0, 1], got {quotes_share}")
     named = dict(venues) if isinstance(venues, Mapping) else {v.name: v for v in venues}
-    run = _Run(named, progress)
-    started_ms = int(time.time() * 1000)
-    deadline = time.monotonic() + deadline_s
+    run = _Run(named, progress, clock)
+    started_ms = clock.now_ms()
+    deadline_ms = clock.monotonic_ms() + deadline_s * MS_PER_S
 
     quote_tasks = {n: asyncio.create_task(run.quotes(n, load_instruments)) for n in named}
     late = await _run_until(quote_tasks, deadline_s * quotes_share)
@@ -247,13 +253,13 @@ async def collect(
         book_tasks = {
             n: asyncio.create_task(run.books(n, candidates, book_depth, cap(n))) for n in live
         }
-        late = await _run_until(book_tasks, deadline - time.monotonic())
+        late = await _run_until(book_tasks, (deadline_ms - clock.monotonic_ms()) / MS_PER_S)
         run.mark_unfinished(late, "books", deadline_s)
     for name in named:
         run.emit(name, "done")
     return Collection(
         started_ms=started_ms,
-        finished_ms=int(time.time() * 1000),
+        finished_ms=clock.now_ms(),
         deadline_s=deadline_s,
         results=run.results,
         candidates=candidates,

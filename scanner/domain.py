@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-HOURS_PER_YEAR = 24 * 365
+from scanner.units import HOURS_PER_YEAR
 
 VENUES: tuple[str, ...] = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
 """Venue ids, spelled as ccxt spells the exchange class (Bybit is ours, not ccxt's)."""

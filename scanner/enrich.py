@@ -13,15 +13,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.collector import Collection, VenueStatus
 from scanner.domain import FundingSettlement, Instrument, OrderBook
+from scanner.units import MS_PER_H, MS_PER_S
 from scanner.venues.base import Venue
 from scanner.venues.bybit import BybitVenue
 from storage.queries import Queries
 
 log = logging.getLogger(__name__)
 
-MS_PER_H = 3_600_000
 DEFAULT_INTERVAL_H = 8.0
 """Only for deciding whether a stored history is stale when a venue did not state an interval."""
 
@@ -119,13 +120,20 @@ async def top_up_history(
 
 
 async def carry_spot_books(
-    venue: Venue, candidates: Sequence[str], depth: int, cap: int, timeout_s: float
+    venue: Venue,
+    candidates: Sequence[str],
+    depth: int,
+    cap: int,
+    timeout_s: float,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, OrderBook]:
-    """Bybit spot books (keyed ``BASE/QUOTE``) for the candidates' bases, for carry pairs."""
+    """Bybit spot books (keyed ``BASE/QUOTE``) for the candidates' bases, for carry pairs.
+
+    ``timeout_s`` covers both steps; ``clock`` says how much of it the instruments call used.
+    """
     if not isinstance(venue, BybitVenue):
         return {}
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started_ms = clock.monotonic_ms()
     bases = {c.partition("/")[0] for c in candidates}
     try:
         async with asyncio.timeout(timeout_s):
@@ -138,6 +146,6 @@ async def carry_spot_books(
     async def fetch(inst: Instrument) -> OrderBook:
         return await venue.fetch_spot_book(inst, depth)
 
-    left = timeout_s - (loop.time() - started)
+    left = timeout_s - (clock.monotonic_ms() - started_ms) / MS_PER_S
     books = await gather_until(wanted, fetch, cap=cap, timeout_s=left, what="bybit spot book")
     return {b.canonical: b for b in books}

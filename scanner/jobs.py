@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.settings import ScheduleSettings
+from scanner.units import MS_PER_S
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,16 @@ def build_scheduler(
     prune: Callable[[], None],
     *,
     max_scans: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> BlockingScheduler:
     """A scheduler that scans now and every ``scan_every_s``, prunes every ``prune_every_h``.
 
     ``max_scans`` stops the scheduler after that many scans (finished or failed); a failed scan
-    is logged and the next one runs on time.
+    is logged and the next one runs on time. The first runs are due at ``clock``'s now (the
+    scheduler itself waits on real time: APScheduler owns its own timing).
     """
     scheduler = BlockingScheduler(timezone=UTC, job_defaults={"coalesce": True})
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(clock.now_ms() / MS_PER_S, tz=UTC)
     scheduler.add_job(
         scan,
         "interval",

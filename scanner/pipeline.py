@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.collector import Collection, ProgressEvent, collect
 from scanner.domain import FundingQuote, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
 from scanner.settings import Settings, UniverseSettings
+from scanner.units import MS_PER_H
 from scanner.venues.base import Venue, VenueError
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_trading import BybitTrading
@@ -39,7 +40,6 @@ from strategies.spread import select_book_candidates as engine_candidates
 
 log = logging.getLogger(__name__)
 
-MS_PER_H = 3_600_000
 LIVE_FEE_SYMBOL = "BTCUSDT"
 """Fee tiers are per account; one liquid symbol's rate stands for the linear perps."""
 ENRICH_SHARE_OF_DEADLINE = 0.5
@@ -215,6 +215,7 @@ async def _gather(
     repo: Repository,
     venues: Mapping[str, Venue],
     progress: Callable[[ProgressEvent], None] | None,
+    clock: Clock,
 ) -> _Gathered:
     """Collect, store what was collected, then enrich (spot books, history) and store that."""
     caps = max_concurrency(settings, list(venues))
@@ -227,6 +228,7 @@ async def _gather(
         ),
         max_concurrency=caps,
         progress=progress,
+        clock=clock,
     )
     now_ms = collection.finished_ms
     fill_quoted_intervals(collection)
@@ -243,6 +245,7 @@ async def _gather(
             settings.collector.book_depth,
             caps.get("bybit", 4),
             enrich_s,
+            clock,
         )
     books_stored += repo.write_books(spot_books.values())
     settlements = await top_up_history(
@@ -267,29 +270,31 @@ async def scan_once(
     names: Sequence[str] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
     venues: Mapping[str, Venue] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ScanOutcome:
     """Collect, store, rank and store the ranking; never loses what was collected.
 
     ``venues``: adapters to reuse (``scanner.session.ScanSession``); they are left open. Without
     them, adapters for ``names`` (default: the enabled venues) are built and closed here. A scan
     that fails or is cancelled is still closed in ``scans``, with the reason in its notes.
+    ``clock`` stamps the scan and the collection (the session's clock in ``fundscan run``).
     """
     owned = venues is None
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
         venues = build_venues(settings, wanted, with_keys=True)
-    scan_id = repo.start_scan(int(time.time() * 1000))
+    scan_id = repo.start_scan(clock.now_ms())
     try:
         try:
-            got = await _gather(settings, repo, venues, progress)
+            got = await _gather(settings, repo, venues, progress, clock)
             fees = await with_live_bybit_fees(settings, fee_schedule(settings), venues.get("bybit"))
         finally:
             if owned:
                 await close_all(venues)
-        ranked = _rank_and_store(settings, repo, scan_id, got, fees)
+        ranked = _rank_and_store(settings, repo, scan_id, got, fees, clock)
     except BaseException as exc:
         reason = f"failed: {type(exc).__name__}: {exc}"[:500]
-        repo.finish_scan(scan_id, int(time.time() * 1000), {}, notes=reason)
+        repo.finish_scan(scan_id, clock.now_ms(), {}, notes=reason)
         raise
     c = got.collection
     return ScanOutcome(
@@ -304,7 +309,12 @@ async def scan_once(
 
 
 def _rank_and_store(
-    settings: Settings, repo: Repository, scan_id: int, got: _Gathered, fees: FeeSchedule
+    settings: Settings,
+    repo: Repository,
+    scan_id: int,
+    got: _Gathered,
+    fees: FeeSchedule,
+    clock: Clock,
 ) -> pd.DataFrame:
     c = got.collection
     since_ms = c.finished_ms - int(settings.engine.lookback_h * MS_PER_H)
@@ -317,5 +327,5 @@ def _rank_and_store(
         n: {"status": str(r.status), "reason": r.reason, "latency_ms": round(r.latency_ms)}
         for n, r in c.results.items()
     }
-    repo.finish_scan(scan_id, int(time.time() * 1000), status)
+    repo.finish_scan(scan_id, clock.now_ms(), status)
     return ranked

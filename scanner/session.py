@@ -17,6 +17,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.settings import Settings
 from scanner.venues.base import Venue
@@ -32,9 +33,16 @@ class ScanSession:
     """``with ScanSession(settings, repo) as session: session.scan()`` any number of times."""
 
     def __init__(
-        self, settings: Settings, repo: Repository, names: Sequence[str] | None = None
+        self,
+        settings: Settings,
+        repo: Repository,
+        names: Sequence[str] | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
+        """One clock for every scan of the session (and, through them, the collector)."""
         self.repo = repo
         self.names = list(names) if names is not None else list(settings.venues.enabled)
         self.venues: dict[str, Venue] = {}
@@ -66,7 +74,7 @@ class ScanSession:
 
         Raises ``concurrent.futures.CancelledError`` if the session is closed meanwhile.
         """
-        coro = scan_once(self.settings, self.repo, venues=self.venues)
+        coro = scan_once(self.settings, self.repo, venues=self.venues, clock=self.clock)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         with self._lock:
             self._running.add(future)

@@ -8,6 +8,8 @@ bug. Every layer imports these names, so a reviewer sees the unit at each use.
 from __future__ import annotations
 
 MS_PER_S = 1_000
+MIN_PER_H = 60
+S_PER_H = 60 * MIN_PER_H
 MS_PER_MIN = 60 * MS_PER_S
 MS_PER_H = 60 * MS_PER_MIN
 MS_PER_DAY = 24 * MS_PER_H

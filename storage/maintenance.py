@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, BigInteger, Boolean, Double, Integer, Table, delete, func, select
 
+from scanner.units import MS_PER_DAY
 from storage import tables as T
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 EXPORT_CHUNK_ROWS = 50_000
 EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv")
 PRUNABLE: tuple[str, ...] = ("funding_quotes", "book_snapshots", "opportunities")
@@ -43,9 +43,9 @@ class RetentionPolicy:
     def cutoffs(self, now_ms: int) -> dict[str, int]:
         """Per table: rows with a time before this are pruned."""
         return {
-            "funding_quotes": now_ms - self.quotes_days * DAY_MS,
-            "book_snapshots": now_ms - self.books_days * DAY_MS,
-            "opportunities": now_ms - self.opportunities_days * DAY_MS,
+            "funding_quotes": now_ms - self.quotes_days * MS_PER_DAY,
+            "book_snapshots": now_ms - self.books_days * MS_PER_DAY,
+            "opportunities": now_ms - self.opportunities_days * MS_PER_DAY,
         }
 
 

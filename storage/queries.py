@@ -23,11 +23,11 @@ import pandas as pd
 from sqlalchemy import Select, and_, func, select
 
 from scanner.domain import OPPORTUNITY_SCHEMA
+from scanner.units import MS_PER_H
 from storage import tables as T
 from storage.db import Database
 from storage.execution_store import CLOSED_POSITION_STATES
 
-HOUR_MS = 3_600_000
 MAX_INTERVAL_H = 24
 
 QUOTE_DTYPES: dict[str, str] = {
@@ -195,7 +195,7 @@ class Queries:
             stmt = stmt.where(s.canonical == canonical)
         if venue is not None:
             stmt = stmt.where(s.venue == venue)
-        lookback = None if since_ms is None else since_ms - MAX_INTERVAL_H * HOUR_MS
+        lookback = None if since_ms is None else since_ms - MAX_INTERVAL_H * MS_PER_H
         stmt = _between(stmt, s.funding_time_ms, lookback, until_ms)
         stmt = stmt.order_by(s.venue, s.venue_symbol, s.funding_time_ms)
         with self.db.read() as conn:
@@ -218,17 +218,17 @@ class Queries:
         Settlement times are floored to the hour first (venues stamp them a few ms late).
         """
         # A settlement up to one longest interval after ``until_ms`` still pays for hours in it.
-        later = until_ms + MAX_INTERVAL_H * HOUR_MS
+        later = until_ms + MAX_INTERVAL_H * MS_PER_H
         df = self.settlements(canonical=canonical, since_ms=since_ms, until_ms=later)
-        hours = np.arange(since_ms - since_ms % HOUR_MS, until_ms, HOUR_MS, dtype=np.int64)
+        hours = np.arange(since_ms - since_ms % MS_PER_H, until_ms, MS_PER_H, dtype=np.int64)
         df = df[df["rate_per_h"].notna()]
         n = np.rint(df["interval_h"].to_numpy(dtype=float)).astype(np.int64).clip(min=1)
-        end = df["funding_time_ms"].to_numpy(dtype=np.int64) // HOUR_MS * HOUR_MS
+        end = df["funding_time_ms"].to_numpy(dtype=np.int64) // MS_PER_H * MS_PER_H
         reps = np.repeat(np.arange(len(df)), n)
         offsets = np.concatenate([np.arange(k, 0, -1) for k in n]) if len(n) else np.array([], int)
         long = pd.DataFrame(
             {
-                "hour_ms": end[reps] - offsets * HOUR_MS,
+                "hour_ms": end[reps] - offsets * MS_PER_H,
                 "venue": df["venue"].to_numpy()[reps],
                 "rate_per_h": df["rate_per_h"].to_numpy(dtype=float)[reps],
             }
@@ -352,7 +352,7 @@ def _opportunity_dtypes() -> dict[str, str]:
 def _interval_from_gaps(df: pd.DataFrame) -> pd.Series:
     """Hours since the previous settlement of the same venue symbol (rows sorted by it)."""
     gap = df.groupby(["venue", "venue_symbol"])["funding_time_ms"].diff()
-    return (gap / HOUR_MS).round()
+    return (gap / MS_PER_H).round()
 
 
 class DashboardQueries:

@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scanner.units import MS_PER_H, MS_PER_MIN
+
 HISTORY_COLUMNS: tuple[str, ...] = (
     "canonical",
     "venue",
@@ -75,11 +77,9 @@ PAIR_COLUMNS: tuple[str, ...] = (
 COMPONENTS: tuple[str, ...] = ("persistence", "stability", "liquidity", "freshness", "prediction")
 HISTORY_COMPONENTS: tuple[str, ...] = ("persistence", "stability", "prediction")
 
-MS_PER_H = 3_600_000
 BUCKET_MS = MS_PER_H
 FILL_LIMIT_BUCKETS = 8
 PREDICTION_SCALE_FLOOR_PER_H = 0.0001 / 8
-_MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +199,10 @@ def prediction_scores(history: pd.DataFrame, start_ms: float, end_ms: float) -> 
     live = live[live["ts_ms"] < live["next_funding_ms"]]
     if settled.empty or live.empty:
         return pd.Series(dtype=float)
-    live = live.assign(minute=np.rint(live["next_funding_ms"].to_numpy(float) / _MINUTE_MS))
+    live = live.assign(minute=np.rint(live["next_funding_ms"].to_numpy(float) / MS_PER_MIN))
     live = live.sort_values("ts_ms", kind="stable")
     last_pred = live.groupby(["venue", "canonical", "minute"], as_index=False)["rate_per_h"].last()
-    settled = settled.assign(minute=np.rint(settled["ts_ms"].to_numpy(float) / _MINUTE_MS))
+    settled = settled.assign(minute=np.rint(settled["ts_ms"].to_numpy(float) / MS_PER_MIN))
     matched = settled.merge(
         last_pred, on=["venue", "canonical", "minute"], suffixes=("_settled", "_pred")
     )

@@ -59,7 +59,6 @@ import numpy as np
 import pandas as pd
 
 from scanner.domain import (
-    HOURS_PER_YEAR,
     OPPORTUNITY_COLUMNS,
     OPPORTUNITY_SCHEMA,
     ColumnSpec,
@@ -70,13 +69,13 @@ from scanner.domain import (
     OrderBook,
     pair_key,
 )
+from scanner.units import HOURS_PER_YEAR, MS_PER_H
 from strategies import confidence as conf
 from strategies.books import BookTable
 from strategies.costs import BPS, FeeSchedule
 
 log = logging.getLogger(__name__)
 
-MS_PER_H = 3_600_000
 _PERP = re.compile(r"^(?P<base>[^/:\s]+)/(?P<quote>[^/:\s]+):(?P<settle>[A-Za-z0-9]+)$")
 
 QUOTE_COLUMNS: tuple[str, ...] = (

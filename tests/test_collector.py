@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from scanner.clock import FakeClock
 from scanner.collector import (
     ProgressEvent,
     VenueStatus,
@@ -91,6 +92,43 @@ class MemoryVenue:
 
     async def close(self) -> None:
         self.closed = True
+
+
+class SlowOnTheClock(MemoryVenue):
+    """Its quotes take ``quotes_s`` seconds of the injected clock (no real waiting)."""
+
+    def __init__(self, name: str, clock: FakeClock, quotes_s: float, **kw) -> None:
+        super().__init__(name, {"BTC": (0.0001, 8), "ETH": (0.0009, 8)}, **kw)
+        self.clock = clock
+        self.quotes_s = quotes_s
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        self.clock.advance(self.quotes_s)
+        return await super().fetch_quotes()
+
+
+async def test_stamps_and_latencies_come_from_the_injected_clock():
+    clock = FakeClock(start_ms=1_800_000_000_000)
+    fast = SlowOnTheClock("fast", clock, 0.0)
+    slow = SlowOnTheClock("slow", clock, 2.5)
+    got = await collect([fast, slow], deadline_s=5, book_depth=0, clock=clock)
+    assert got.started_ms == 1_800_000_000_000
+    assert got.finished_ms == 1_800_000_002_500
+    assert got.results["fast"].latency_ms == 0.0
+    assert got.results["slow"].latency_ms == 2500.0
+
+
+async def test_quotes_that_used_the_deadline_on_the_clock_leave_no_time_for_books():
+    clock = FakeClock()
+    a = SlowOnTheClock("a", clock, 0.0)
+    b = SlowOnTheClock("b", clock, 9.0)  # past the 5 s deadline by the clock, instantly
+    got = await collect([a, b], deadline_s=5, book_depth=5, quotes_share=1.0, clock=clock)
+    assert set(got.candidates) == {"ETH/USDT:USDT", "BTC/USDT:USDT"}  # books were wanted
+    for name in ("a", "b"):
+        result = got.results[name]
+        assert result.status is VenueStatus.DEGRADED, result
+        assert "deadline of 5s exceeded during books" in (result.reason or "")
+        assert result.books == {}
 
 
 def test_memory_venue_satisfies_the_protocol():

@@ -82,6 +82,30 @@ def test_a_ban_persists_across_scans_when_bybit_keys_are_set(tmp_path: Path) -> 
     assert hits == [hits[0]] * 3, f"requests reaching the banned venue after each scan: {hits}"
 
 
+def test_the_session_clock_stamps_every_scan(tmp_path: Path) -> None:
+    """ScanSession(clock=...) reaches the pipeline and the collector: stored scan times are
+    the injected clock's, not the wall clock's."""
+    from scanner.clock import FakeClock
+    from storage.queries import Queries
+
+    clock = FakeClock(start_ms=1_800_000_000_000)  # 2027-01-15, far from the wall clock
+    with Emulator(seed=4).run_in_thread() as emu:
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 't.db'}")
+        try:
+            with ScanSession(settings, Repository(db), names=["gate"], clock=clock) as session:
+                first = session.scan()
+                clock.advance(60)
+                second = session.scan()
+            scans = Queries(db).scans().sort_values("started_ms")
+        finally:
+            db.dispose()
+    assert first.collection.results["gate"].status is VenueStatus.OK
+    assert (first.now_ms, second.now_ms) == (1_800_000_000_000, 1_800_000_060_000)
+    assert list(scans["started_ms"]) == [1_800_000_000_000, 1_800_000_060_000]
+    assert list(scans["finished_ms"]) == [1_800_000_000_000, 1_800_000_060_000]
+
+
 def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
     """Ctrl-C / SIGTERM during a scan: the scan is cancelled instead of hanging the process."""
     import concurrent.futures

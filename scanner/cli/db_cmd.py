@@ -7,12 +7,12 @@ unreachable server or a bad URL into one clear error line (exit 2) instead of a 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
 from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.clock import SYSTEM_CLOCK
 from scanner.settings import Settings
 from storage.db import Database, StorageError, open_database
 from storage.maintenance import (
@@ -49,7 +49,7 @@ def _prune(config: Path | None, dry_run: bool) -> None:
     ret = settings.storage.retention
     policy = RetentionPolicy(ret.quotes_days, ret.books_days, ret.opportunities_days)
     with open_db_or_exit(settings) as db:
-        counts = prune(db, policy, int(time.time() * 1000), dry_run=dry_run)
+        counts = prune(db, policy, SYSTEM_CLOCK.now_ms(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     days = {
         "funding_quotes": ret.quotes_days,

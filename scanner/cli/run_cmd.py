@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import signal
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler
 from scanner.session import ScanSession
 from scanner.settings import Settings
+from scanner.units import MS_PER_S
 from storage.db import Database, StorageError, open_database
 from storage.maintenance import RetentionPolicy, prune
 from storage.repository import Repository
@@ -43,7 +43,7 @@ def _summary(outcome: Any) -> str:
     results = outcome.collection.results.values()
     ok = sum(r.status is VenueStatus.OK for r in results)
     df = outcome.opportunities
-    at = datetime.now(UTC).strftime("%H:%M:%S")
+    at = datetime.fromtimestamp(outcome.now_ms / MS_PER_S, tz=UTC).strftime("%H:%M:%S")
     line = f"{at} scan #{outcome.scan_id}: {ok}/{len(results)} venues ok, {len(df)} opportunities"
     executable = df[df["executable"]]
     if len(executable):
@@ -88,7 +88,7 @@ def _jobs(
         _alert(service, outcome)
 
     def prune_job() -> None:
-        counts = prune(db, policy, int(time.time() * 1000))
+        counts = prune(db, policy, SYSTEM_CLOCK.now_ms())
         if any(counts.values()):
             console.print(f"pruned {counts}", highlight=False)
 

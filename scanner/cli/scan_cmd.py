@@ -8,7 +8,6 @@ stderr, so ``fundscan scan --json | jq`` works.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -30,10 +29,12 @@ from scanner.cli.common import (
 )
 from scanner.cli.render import fit_opportunities, to_csv, to_json
 from scanner.cli.tables import ColumnsError
+from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.domain import VENUES
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.settings import Settings, redact_url
+from scanner.units import MS_PER_S
 from storage.db import StorageError, open_database
 from storage.repository import Repository
 
@@ -195,7 +196,7 @@ def demo(
     chosen = settings_or_exit(config) if config is not None else Settings(env={})
     from emulator import Emulator
 
-    started = time.monotonic()
+    started_ms = SYSTEM_CLOCK.monotonic_ms()
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
@@ -212,8 +213,9 @@ def demo(
     df = outcome.opportunities.head(top)
     _emit(outcome, df, as_json, False, url, View(wide, column_list(columns)))
     if not as_json:
+        elapsed_s = (SYSTEM_CLOCK.monotonic_ms() - started_ms) / MS_PER_S
         console.print(
-            f"demo finished in {time.monotonic() - started:.1f} s. Explore the data:\n"
+            f"demo finished in {elapsed_s:.1f} s. Explore the data:\n"
             f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
             f"--format csv\n"
             f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",

@@ -29,11 +29,11 @@ from scanner.symbols.common import (
     utc_date,
     venue_base,
 )
+from scanner.units import MIN_PER_H
 
 VENUE = "bybit"
 _PERPETUAL_TYPES = frozenset({"LinearPerpetual", "InversePerpetual"})
 _DATED_TYPES = frozenset({"LinearFutures", "InverseFutures"})
-_MINUTES_PER_HOUR = 60
 
 
 def instrument_from_bybit(row: Mapping[str, Any], category: str = "linear") -> Instrument:
@@ -104,7 +104,7 @@ def _interval_h(r: RowReader) -> float | None:
         return None
     if minutes < 0:
         raise r.error("fundingInterval", f"negative interval {minutes}")
-    return minutes / _MINUTES_PER_HOUR
+    return minutes / MIN_PER_H
 
 
 def _delivery_ms(r: RowReader) -> int:

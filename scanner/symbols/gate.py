@@ -26,10 +26,9 @@ from scanner.symbols.common import (
     utc_date,
     venue_base,
 )
+from scanner.units import MS_PER_S, S_PER_H
 
 VENUE = "gate"
-_SECONDS_PER_HOUR = 3600
-_MS_PER_S = 1000
 
 
 def instrument_from_gate(row: Mapping[str, Any], settle: str = "USDT") -> Instrument:
@@ -82,14 +81,14 @@ def _interval_h(r: RowReader) -> float | None:
         return None
     if seconds <= 0:
         raise r.error("funding_interval", f"expected positive seconds, got {seconds}")
-    return seconds / _SECONDS_PER_HOUR
+    return seconds / S_PER_H
 
 
 def _expiry_ms(r: RowReader) -> int:
     seconds = r.integer("expire_time")
     if seconds is None or seconds <= 0:
         raise r.error("expire_time", "delivery contract without an expiry")
-    return seconds * _MS_PER_S
+    return seconds * MS_PER_S
 
 
 _NAME = re.compile(r"^([A-Za-z0-9]+)_([A-Z0-9]+)(?:_(\d{8}))?$")

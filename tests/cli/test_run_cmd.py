@@ -35,6 +35,20 @@ def test_prune_job_is_scheduled_when_enabled() -> None:
     assert {j.id for j in scheduler.get_jobs()} == {SCAN_JOB, PRUNE_JOB}
 
 
+def test_the_first_runs_are_due_at_the_injected_clocks_now() -> None:
+    from datetime import UTC, datetime
+
+    from scanner.clock import FakeClock
+
+    clock = FakeClock(start_ms=1_800_000_000_000)  # 2027-01-15 08:00 UTC, not today
+    scheduler = build_scheduler(
+        ScheduleSettings(prune_every_h=12), lambda: None, lambda: None, clock=clock
+    )
+    due = {j.id: j.next_run_time for j in scheduler.get_jobs()}
+    expected = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    assert due == {SCAN_JOB: expected, PRUNE_JOB: expected}
+
+
 def test_run_scans_the_emulator_until_max_scans(tmp_path: Path) -> None:
     db = tmp_path / "run.db"
     cfg = tmp_path / "c.yaml"

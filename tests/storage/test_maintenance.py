@@ -11,9 +11,9 @@ import pytest
 from _storage_helpers import opportunity, quotes
 
 from scanner.domain import FundingSettlement, Instrument, Kind, OrderBook
+from scanner.units import MS_PER_DAY as DAY_MS
 from storage.db import Database
 from storage.maintenance import (
-    DAY_MS,
     ExportError,
     RetentionPolicy,
     export_table,

@@ -11,8 +11,9 @@ import pytest
 from _storage_helpers import SHARED_DATA, quotes
 
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, Kind
+from scanner.units import MS_PER_H as HOUR_MS
 from storage.db import Database
-from storage.queries import HOUR_MS, Queries
+from storage.queries import Queries
 from storage.repository import Repository
 from strategies.confidence import HISTORY_COLUMNS
 
