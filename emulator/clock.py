@@ -19,20 +19,29 @@ class ClockError(RuntimeError):
 class EmuClock:
     """``now_ms = start_ms + elapsed_real_ms * speed`` unless ``stepped`` (then only ``step``)."""
 
-    def __init__(self, start_ms: int | None = None, speed: float = 1.0, stepped: bool = False):
+    def __init__(
+        self,
+        start_ms: int | None = None,
+        speed: float = 1.0,
+        stepped: bool = False,
+        real_s: Callable[[], float] = time.monotonic,
+    ):
+        """``real_s``: the real elapsed-seconds source the speed multiplies (a test injects a
+        controlled one to check the acceleration exactly)."""
         if speed <= 0:
             raise ClockError(f"clock speed must be > 0, got {speed}")
         self.start_ms = int(time.time() * 1000) if start_ms is None else int(start_ms)
         self.speed = float(speed)
         self.stepped = stepped
+        self._real_s = real_s
         self._t_ms = self.start_ms
-        self._t0 = time.monotonic()
+        self._t0 = real_s()
         self._observers: list[Callable[[int], None]] = []
 
     def now_ms(self) -> int:
         if self.stepped:
             return self._t_ms
-        return self.start_ms + int((time.monotonic() - self._t0) * 1000 * self.speed)
+        return self.start_ms + int((self._real_s() - self._t0) * 1000 * self.speed)
 
     def step(self, ms: int) -> int:
         """Move a stepped clock forward by ``ms`` and notify observers; returns the new time."""

@@ -41,6 +41,8 @@ PURE_FILES = sorted(
         *ROOT.glob("strategies/**/*.py"),
         *ROOT.glob("storage/**/*.py"),
         ROOT / "scanner" / "domain.py",
+        ROOT / "scanner" / "units.py",
+        ROOT / "scanner" / "clock.py",
     ]
 )
 
@@ -73,6 +75,40 @@ def test_ccxt_is_imported_only_in_venues() -> None:
             continue
         if "ccxt" in _imported_roots(path):
             offenders.append(str(rel))
+    assert offenders == []
+
+
+def _is_io_module(rel: Path) -> bool:
+    """Where talking to the network belongs: venue adapters, alert channels, the LLM client,
+    and the CLI (which starts the emulator)."""
+    parts = rel.parts
+    return (
+        parts[:2] in {("scanner", "venues"), ("scanner", "alerts"), ("scanner", "cli")}
+        or (parts[:2] == ("scanner", "llm"))
+        or (len(parts) == 2 and parts[0] == "scanner" and parts[1].startswith("llm"))
+    )
+
+
+def test_io_module_rule_names_the_right_homes() -> None:
+    assert _is_io_module(Path("scanner/venues/bybit_http.py"))
+    assert _is_io_module(Path("scanner/alerts/slack.py"))
+    assert _is_io_module(Path("scanner/llm.py")) and _is_io_module(Path("scanner/llm_client.py"))
+    assert _is_io_module(Path("scanner/cli/demo_cmd.py"))
+    for pure in ("scanner/pipeline.py", "scanner/collector.py", "scanner/domain.py"):
+        assert not _is_io_module(Path(pure))
+    assert not _is_io_module(Path("strategies/llm_verdict.py"))
+
+
+def test_network_libraries_are_imported_only_by_io_modules() -> None:
+    """httpx, ccxt, aiohttp ... live in the I/O homes; orchestration (collector, pipeline,
+    session, jobs, enrich), decisions and storage reach the network only through them."""
+    offenders = []
+    for pkg in ("scanner", "strategies", "storage"):
+        for path in ROOT.glob(f"{pkg}/**/*.py"):
+            rel = path.relative_to(ROOT)
+            bad = _imported_roots(path) & IO_LIBS
+            if bad and not _is_io_module(rel):
+                offenders.append(f"{rel}: {sorted(bad)}")
     assert offenders == []
 
 

@@ -20,6 +20,7 @@ from scanner.collector import (
 )
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, Kind, OrderBook
 from scanner.venues.base import RateLimited, Venue, VenueUnavailable
+from tests.protocol_check import protocol_mismatches
 
 
 def inst(venue: str, base: str) -> Instrument:
@@ -132,7 +133,8 @@ async def test_quotes_that_used_the_deadline_on_the_clock_leave_no_time_for_book
 
 
 def test_memory_venue_satisfies_the_protocol():
-    assert isinstance(MemoryVenue("x", {}), Venue)
+    """Signatures, async-ness and annotations, not only names (``isinstance`` checks names)."""
+    assert protocol_mismatches(MemoryVenue("x", {}), Venue) == []
 
 
 def test_candidates_compare_rates_per_hour_not_per_interval():

@@ -8,7 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from scanner.domain import FundingQuote, Instrument, Kind, Opportunity, OrderBook, canonical_id
+from scanner.domain import (
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+    Kind,
+    Opportunity,
+    OrderBook,
+    canonical_id,
+)
 
 
 def test_canonical_ids_separate_perp_spot_and_dated() -> None:
@@ -48,10 +56,42 @@ def test_book_canonical_side_rescales_price_and_size() -> None:
     assert price == pytest.approx(0.0000101) and qty == pytest.approx(7000.0)
 
 
-def test_value_objects_are_frozen() -> None:
-    q = FundingQuote("bybit", "XUSDT", "X/USDT:USDT", 0.0001, 8.0, ts_ms=0)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        q.rate_per_interval = 1.0  # type: ignore[misc]
+def _value_objects() -> list[object]:
+    """One instance of every value object the engine, storage and alerts pass around."""
+    inst = Instrument("bybit", "XUSDT", "X", "USDT", "USDT", Kind.PERPETUAL)
+    quote = FundingQuote("bybit", "XUSDT", "X/USDT:USDT", 0.0001, 8.0, ts_ms=0)
+    settled = FundingSettlement("bybit", "XUSDT", "X/USDT:USDT", 0, 0.0001, 8.0)
+    book = OrderBook("bybit", "XUSDT", "X/USDT:USDT", [(1.0, 1.0)], [(1.1, 1.0)], ts_ms=0)
+    numbers = dict.fromkeys(
+        (f.name for f in dataclasses.fields(Opportunity) if f.type in ("float", "float | None")),
+        0.0,
+    )
+    opp = Opportunity(
+        **numbers,
+        symbol="X/USDT:USDT", pair_type="cross", long_venue="bybit", short_venue="okx",
+        long_next_funding_ms=None, short_next_funding_ms=None,
+        executable=True, interval_mismatch=False, settle_mismatch=False,
+    )  # fmt: skip
+    return [inst, quote, settled, book, opp]
+
+
+@pytest.mark.parametrize("obj", _value_objects(), ids=lambda o: type(o).__name__)
+def test_value_objects_are_frozen(obj: object) -> None:
+    """Every field of every value object refuses assignment (not only one field of one)."""
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, f.name, getattr(obj, f.name))
+
+
+def test_every_dataclass_in_the_domain_is_declared_frozen() -> None:
+    import scanner.domain as domain
+
+    classes = {
+        c for c in vars(domain).values()
+        if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == domain.__name__
+    }  # fmt: skip
+    assert {type(o) for o in _value_objects()} <= classes
+    assert [c.__name__ for c in classes if not c.__dataclass_params__.frozen] == []  # type: ignore[attr-defined]
 
 
 def test_pair_key_separates_orientation_and_carry() -> None:

@@ -28,11 +28,18 @@ def _clean(emu: Emulator) -> Iterator[None]:
     emu.faults.clear()
 
 
-async def _ccxt_call(emu: Emulator, venue: str, spec: FaultSpec, endpoint: str) -> Any:
-    """load_markets cleanly, then arm the fault and fetch funding rates."""
-    ex = make_exchange(venue, emu.venue_url(venue), {"timeout": 400, "enableRateLimit": False})
+async def _ccxt_call(
+    emu: Emulator, venue: str, spec: FaultSpec, endpoint: str, timeout_ms: int = 30_000
+) -> Any:
+    """load_markets cleanly, then arm the fault and fetch funding rates.
+
+    The client waits ``timeout_ms`` for the faulted call; the default is generous so that a
+    loaded CI machine cannot turn a slow (760-symbol) answer into a spurious timeout.
+    """
+    ex = make_exchange(venue, emu.venue_url(venue), {"timeout": 30_000, "enableRateLimit": False})
     try:
         await ex.load_markets()
+        ex.timeout = timeout_ms
         emu.faults.set(venue, endpoint, spec)
         return await ex.fetch_funding_rates()
     finally:
@@ -67,7 +74,7 @@ async def test_server_error(emu: Emulator) -> None:
 async def test_timeout_hangs_longer_than_the_client_waits(emu: Emulator) -> None:
     spec = FaultSpec("timeout", hang_s=2)
     with pytest.raises(ccxt_async.RequestTimeout):
-        await _ccxt_call(emu, "gate", spec, "/api/v4/futures/usdt/contracts")
+        await _ccxt_call(emu, "gate", spec, "/api/v4/futures/usdt/contracts", timeout_ms=400)
 
 
 async def test_latency_delays_the_answer(emu: Emulator) -> None:

@@ -196,10 +196,25 @@ async def test_async_context_manager_and_advance() -> None:
 
 
 def test_accelerated_clock_runs_faster_than_real_time() -> None:
+    """One real second is one emulated hour at speed 3600 (a frozen clock, or one that ignores
+    the speed, fails); the real time is injected so the check is exact, not a timing race."""
+    real_s = [100.0]
+    clock = EmuClock(start_ms=START_MS, speed=3600.0, real_s=lambda: real_s[0])
+    assert clock.now_ms() == START_MS
+    real_s[0] += 1.0
+    assert clock.now_ms() == START_MS + HOUR_MS
+    real_s[0] += 0.25
+    assert clock.now_ms() == START_MS + HOUR_MS + HOUR_MS // 4
+
+
+def test_accelerated_clock_moves_on_real_time_by_default() -> None:
+    import time
+
     clock = EmuClock(start_ms=START_MS, speed=3600.0)
-    a = clock.now_ms()
-    b = clock.now_ms()
-    assert b >= a >= START_MS
+    before = time.monotonic()
+    time.sleep(0.01)
+    elapsed_real_ms = (time.monotonic() - before) * 1000
+    assert clock.now_ms() - START_MS >= 3600 * elapsed_real_ms * 0.99  # at least 36 s emulated
 
 
 def test_accelerated_clock_settles_in_the_background() -> None:
