@@ -81,8 +81,10 @@ async def test_limit_order_cancel(emu: Emulator):
 
 
 async def test_create_that_timed_out_is_looked_up_then_resent_once(emu: Emulator):
-    emu.faults.set("bybit", "/v5/order/create", FaultSpec(kind="timeout", hang_s=1.0, count=1))
-    trading = trading_for(emu, timeout_s=0.3)
+    # The create hangs far beyond the client's timeout, and the timeout is far above what a
+    # loaded CI machine needs for the other calls (0.3 s made the time sync time out instead).
+    emu.faults.set("bybit", "/v5/order/create", FaultSpec(kind="timeout", hang_s=20.0, count=1))
+    trading = trading_for(emu, timeout_s=4.0)
     order = OrderRequest("BTCUSDT", "Sell", Decimal("0.002"), order_link_id="fs-e2e-3")
     try:
         ack = await trading.place_order(order)
