@@ -112,6 +112,56 @@ def test_network_libraries_are_imported_only_by_io_modules() -> None:
     assert offenders == []
 
 
+CLOCK_READS = {
+    "time": {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"},
+    "datetime": {"now", "utcnow", "today"},
+    "date": {"today"},
+}
+PENDING_CLOCK_READS = {"scanner/venues/bybit.py", "scanner/venues/bybit_http.py",
+                       "scanner/venues/ccxt_venue.py"}  # fmt: skip
+"""Venue adapters the BanGate/VenueSpec refactor is moving onto the injected clock."""
+
+
+def _clock_reads(path: Path) -> list[str]:
+    """``time.time()``, ``datetime.now()`` ... and ``from time import time``-style imports."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.attr in CLOCK_READS.get(node.value.id, set())
+        ):
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+        elif isinstance(node, ast.ImportFrom) and node.module == "time":
+            found += [
+                f"from time import {a.name}" for a in node.names if a.name in CLOCK_READS["time"]
+            ]
+    return found
+
+
+def test_clock_read_detection_sees_the_usual_spellings(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import time\nfrom time import monotonic\nfrom datetime import UTC, datetime\n"
+        "a = time.time()\nb = datetime.now(UTC)\nc = time.sleep\n"
+    )
+    assert [r.split(" ")[0] for r in _clock_reads(probe)] == ["from", "time.time", "datetime.now"]
+
+
+def test_only_the_clock_module_reads_the_wall_clock() -> None:
+    """Everything else takes a ``scanner.clock.Clock``, so a test can move time (a ban lifts,
+    a deadline expires) instead of waiting for it."""
+    offenders = {}
+    for pkg in ("scanner", "strategies", "storage"):
+        for path in ROOT.glob(f"{pkg}/**/*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            reads = _clock_reads(path)
+            if reads and rel != "scanner/clock.py" and rel not in PENDING_CLOCK_READS:
+                offenders[rel] = reads
+    assert offenders == {}
+    assert _clock_reads(ROOT / "scanner" / "clock.py")  # the one place, and the check sees it
+
+
 PROJECT_PACKAGES = {"scanner", "strategies", "storage"}
 EMULATOR_FILES = sorted(ROOT.glob("emulator/**/*.py"))
 
