@@ -39,8 +39,10 @@ DEFAULT_CONFIG_NAME = "config.yaml"
 VenueId = Literal["bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"]
 
 # Keys that look like a secret value written straight into YAML. ``*_env`` keys (which hold the
-# *name* of an environment variable) are allowed.
-_SECRET_KEY = re.compile(r"(api_?key|api_?secret|secret|password|passphrase|token|webhook)", re.I)
+# *name* of an environment variable) are allowed; ``tokens`` (plural) is a count, not a secret.
+_SECRET_KEY = re.compile(
+    r"(api_?key|api_?secret|secret|password|passphrase|token(?!s)|webhook)", re.I
+)
 
 
 class ConfigError(Exception):
@@ -221,12 +223,58 @@ class AlertSettings(_Frozen):
         return v
 
 
+class LlmBudget(_Frozen):
+    """Spending limits: calls and tokens per run (one scan) and per UTC day (all runs)."""
+
+    calls_per_run: Annotated[int, Field(ge=0)] = 20
+    tokens_per_run: Annotated[int, Field(ge=0)] = 40_000
+    calls_per_day: Annotated[int, Field(ge=0)] = 500
+    tokens_per_day: Annotated[int, Field(ge=0)] = 1_000_000
+
+
 class LlmSettings(_Frozen):
-    enabled: bool = False
+    """The optional second opinion from any OpenAI-compatible chat completions endpoint.
+
+    ``mode``: ``off``; ``advisory`` (verdicts shown in scan and alerts); ``gate`` (the executor
+    also needs a valid approve). The old ``enabled: true`` still reads as ``advisory``.
+    """
+
+    mode: Literal["off", "advisory", "gate"] = "off"
     base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-4o-mini"
+    model: str = Field(default="gpt-4o-mini", min_length=1)
     api_key_env: str = Field(default="OPENAI_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    max_tokens: Annotated[int, Field(ge=16, le=8192)] = 400
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    scan_budget_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+    max_concurrency: Annotated[int, Field(ge=1, le=16)] = 2
+    cache_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60.0
+    gate_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    budget: LlmBudget = LlmBudget()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_enabled(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mode") is False:
+            data = {**data, "mode": "off"}  # YAML reads an unquoted `off` as false
+        if isinstance(data, dict) and "enabled" in data:
+            data = dict(data)
+            enabled = data.pop("enabled")
+            if not isinstance(enabled, bool):
+                raise ValueError("enabled: must be true or false (prefer mode: off|advisory|gate)")
+            data.setdefault("mode", "advisory" if enabled else "off")
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/@]+(/\S*)?$", v):
+            raise ValueError(
+                "must be an http(s) URL without credentials, such as https://api.openai.com/v1 "
+                "or http://127.0.0.1:8080/v1 (the key goes in the api_key_env variable)"
+            )
+        return v.rstrip("/")
 
 
 class ExecutionSettings(_Frozen):

@@ -345,3 +345,36 @@ TIME_COLUMN: dict[str, str] = {
     "orders": "updated_ms",
 }
 """The column each table is filtered on by time (export ``--since``, retention)."""
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ms("ts_ms"),
+    Column("pair_key", String(200), nullable=False),
+    Column("cache_key", String(240), nullable=False),
+    Column("base_url", String(300), nullable=False),  # no credentials (settings refuse them)
+    Column("model", String(200), nullable=False),
+    Column("response_format", String(16), nullable=False),  # json_schema | json_object | plain
+    Column("status", String(16), nullable=False),  # ok | invalid | error
+    Column("decision", String(16), nullable=False),  # approve | reject | abstain
+    _f("confidence"),
+    Column("verdict", JSON, nullable=False),  # {decision, confidence, reasons, risks}
+    Column("error", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    _f("latency_ms"),
+    Column("attempts", Integer, nullable=False),
+    Column("raw_reply", Text),  # the server's response body, as received (bounded)
+    Index(None, "cache_key", "model"),
+    Index(None, "ts_ms"),
+)
+
+llm_formats = Table(
+    "llm_formats",
+    metadata,
+    Column("base_url", String(300), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("response_format", String(16), nullable=False),
+    _ms("updated_ms"),
+)

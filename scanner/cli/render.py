@@ -17,9 +17,11 @@ from rich.console import RenderableType
 
 from scanner.cli.tables import WIDE_WIDTH, Col, Fitted, fit, select
 from scanner.domain import OPPORTUNITY_COLUMNS
+from strategies.llm_verdict import VERDICT_COLUMNS
 
-JSON_COLUMNS: tuple[str, ...] = OPPORTUNITY_COLUMNS
-"""Every opportunity column, in the schema's order (``scanner.domain.Opportunity``)."""
+JSON_COLUMNS: tuple[str, ...] = OPPORTUNITY_COLUMNS + VERDICT_COLUMNS
+"""Every opportunity column, in the schema's order (``scanner.domain.Opportunity``), then the
+LLM's verdict (null when ``--llm off``)."""
 
 
 def _clean(value: Any) -> Any:
@@ -47,8 +49,9 @@ def to_json(df: pd.DataFrame) -> str:
 
 def to_csv(df: pd.DataFrame) -> str:
     flat = pd.DataFrame(records(df))
-    if "confidence_components" in flat.columns:
-        flat["confidence_components"] = flat["confidence_components"].map(json.dumps)
+    for col in ("confidence_components", "llm_reasons"):
+        if col in flat.columns:
+            flat[col] = flat[col].map(lambda v: None if v is None else json.dumps(v))
     return str(flat.to_csv(index=False))
 
 
@@ -238,6 +241,35 @@ TABLE_COLUMNS: tuple[Col, ...] = (
 """Drop order when narrow: next funding, flags, rates, break-even, cost, gross APR, conf.
 Rank, symbol, both legs and net APR are always shown."""
 
+_VERDICT_STYLE = {"approve": "green", "reject": "red", "abstain": "yellow"}
+
+
+def _verdict(row: Mapping[str, Any], compact: bool) -> str:
+    """``approve 0.82`` (compact ``appr .82``); an abstain without confidence is the word."""
+    decision = row.get("llm_decision")
+    if decision is None:
+        return "-"
+    word = str(decision)[:4] if compact else str(decision)
+    conf = row.get("llm_confidence")
+    if conf is None:
+        return word
+    return f"{word} {float(conf):.2f}".replace(" 0.", " .") if compact else f"{word} {conf:.2f}"
+
+
+VERDICT_COLUMN = Col(
+    "llm",
+    "llm verdict",
+    _verdict,
+    priority=1,
+    justify="left",
+    style=lambda row: _VERDICT_STYLE.get(str(row.get("llm_decision")), ""),
+)
+"""Shown when the rows carry verdicts (``scan --llm advisory``); dropped with ``conf``."""
+
+
+def _has_verdicts(df: pd.DataFrame) -> bool:
+    return "llm_decision" in df.columns and bool(df["llm_decision"].notna().any())
+
 
 def _card(row: Mapping[str, Any], _compact: bool) -> str:
     return (
@@ -269,7 +301,8 @@ def fit_opportunities(
 ) -> Fitted:
     """The scan table fitted to ``width`` (see ``scanner.cli.tables``)."""
     rows = opportunity_rows(df)
-    cols = select(TABLE_COLUMNS, columns)
+    table_columns = TABLE_COLUMNS + ((VERDICT_COLUMN,) if _has_verdicts(df) else ())
+    cols = select(table_columns, columns)
     return fit(
         title,
         cols,

@@ -8,6 +8,7 @@ stderr, so ``fundscan scan --json | jq`` works.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -32,11 +33,13 @@ from scanner.cli.tables import ColumnsError
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.domain import VENUES
+from scanner.llm_advisor import advise_frame, with_verdicts
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.settings import Settings, redact_url
 from scanner.units import MS_PER_S
-from storage.db import StorageError, open_database
+from storage.db import Database, StorageError, open_database
 from storage.repository import Repository
+from strategies.llm_verdict import abstain
 
 _STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
 
@@ -75,7 +78,41 @@ def _filter(df: pd.DataFrame, symbol: str | None, top: int) -> pd.DataFrame:
     return df.head(top)
 
 
-def _run_scan(settings: Settings, names: list[str] | None, quiet: bool) -> ScanOutcome:
+def _with_llm(
+    settings: Settings, db: Database, df: pd.DataFrame, mode: str, quiet: bool
+) -> pd.DataFrame:
+    """The shown rows with the model's verdicts (null columns when the mode is off).
+
+    Only these rows are asked about, never the whole universe. The second opinion is optional:
+    whatever goes wrong in it, the scan's own output is still printed (all abstentions).
+    """
+    if mode == "off" or df.empty:
+        return with_verdicts(df, None)
+
+    def say(line: str) -> None:
+        if not quiet:
+            err_console.print(line, highlight=False)
+
+    if settings.secret(settings.llm.api_key_env) is None:
+        say(f"llm: {settings.llm.api_key_env} is not set; asking without an API key")
+    try:
+        out, stats = asyncio.run(advise_frame(settings, db, df, progress=say))
+    except Exception as exc:  # fail closed: the model's trouble never costs the scan output
+        reason = f"llm unavailable: {type(exc).__name__}: {exc}"
+        err_console.print(f"[yellow]warning:[/] {reason}", highlight=False)
+        return with_verdicts(df, [abstain(reason)] * len(df))
+    say(stats.summary())
+    return out
+
+
+def _run_scan(
+    settings: Settings,
+    names: list[str] | None,
+    quiet: bool,
+    shown: Callable[[pd.DataFrame], pd.DataFrame],
+    llm_mode: str = "off",
+) -> tuple[ScanOutcome, pd.DataFrame]:
+    """Scan, then pick the rows to show (``shown``) and ask the model about those alone."""
     try:
         db = open_database(settings.storage.url)
     except StorageError as exc:
@@ -84,7 +121,8 @@ def _run_scan(settings: Settings, names: list[str] | None, quiet: bool) -> ScanO
         err_console.print(db.migration.message, highlight=False)
     try:
         progress = None if quiet else _progress
-        return asyncio.run(scan_once(settings, Repository(db), names=names, progress=progress))
+        outcome = asyncio.run(scan_once(settings, Repository(db), names=names, progress=progress))
+        return outcome, _with_llm(settings, db, shown(outcome.opportunities), llm_mode, quiet)
     finally:
         db.dispose()
 
@@ -134,6 +172,23 @@ SymbolOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (a list of objects).")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV.")]
+LlmOption = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="advisory|off: ask the configured LLM about the shown rows (overrides llm.mode).",
+        show_default=False,
+    ),
+]
+
+
+def _llm_mode(settings: Settings, override: str | None) -> str:
+    """The mode for this run: ``--llm`` wins; gate mode also shows verdicts in ``scan``."""
+    if override is None:
+        return settings.llm.mode
+    if override not in ("advisory", "off"):
+        raise fail(f"--llm: expected advisory or off, got {override!r}")
+    return override
 
 
 def scan(
@@ -154,6 +209,7 @@ def scan(
     as_csv: CsvOption = False,
     wide: WideOption = False,
     columns: ColumnsOption = None,
+    llm: LlmOption = None,
 ) -> None:
     """Collect once, store, rank by net APR after fees and slippage, print the table."""
     if as_json and as_csv:
@@ -168,8 +224,11 @@ def scan(
     if engine:
         settings = settings.model_copy(update={"engine": settings.engine.model_copy(update=engine)})
     names = _venue_list(venues, settings)
-    outcome = _run_scan(settings, names, quiet=False)
-    df = _filter(outcome.opportunities, symbol, top)
+    mode = _llm_mode(settings, llm)
+    outcome, df = _run_scan(
+        settings, names, quiet=False, shown=lambda ranked: _filter(ranked, symbol, top),
+        llm_mode=mode,
+    )  # fmt: skip
     view = View(wide, column_list(columns))
     _emit(outcome, df, as_json, as_csv, redact_url(settings.storage.url), view)
     if outcome.collection.all_failed:
@@ -209,8 +268,10 @@ def demo(
         err_console.print(f"emulator listening on {emu.url}", highlight=False)
         base = chosen.model_copy(update={"env": {}}).with_base_url(emu.url)
         settings = base.model_copy(update={"storage": base.storage.model_copy(update={"url": url})})
-        outcome = _run_scan(settings, None, quiet=as_json)
-    df = outcome.opportunities.head(top)
+        outcome, df = _run_scan(
+            settings, None, quiet=as_json, shown=lambda ranked: ranked.head(top),
+            llm_mode=settings.llm.mode,
+        )  # fmt: skip
     _emit(outcome, df, as_json, False, url, View(wide, column_list(columns)))
     if not as_json:
         elapsed_s = (SYSTEM_CLOCK.monotonic_ms() - started_ms) / MS_PER_S
