@@ -60,7 +60,7 @@ def test_advisory_asks_about_the_shown_rows_only(emulator: Emulator, tmp_path: P
     assert len(srv.seen) == 3, "one question per shown row, never the whole universe"
     asked = {json.loads(s.body["messages"][1]["content"].split("\n", 1)[1])["pair"]
              for s in srv.seen}  # fmt: skip
-    shown = {f"{r['symbol']}|long={r['long_venue']}|short={r['short_venue']}" for r in rows}
+    shown = {r["pair_key"] for r in rows}
     assert asked == shown
     assert all(r["llm_decision"] == "approve" and r["llm_confidence"] == 0.7 for r in rows)
     assert all(r["llm_reasons"] == ["ok"] for r in rows)
