@@ -42,6 +42,7 @@ from strategies.llm_verdict import (
     build_messages,
     cache_key,
     estimate_tokens,
+    gate_allows,
     history_stats,
     opportunity_facts,
     parse_reply,
@@ -258,3 +259,26 @@ async def advise_frame(
     finally:
         await advisor.aclose()
     return with_verdicts(df, verdicts), advisor.stats
+
+
+async def gate_check(
+    settings: Settings, db: Database, row: Mapping[str, Any], *, clock: Clock = SYSTEM_CLOCK
+) -> tuple[bool, LlmVerdict]:
+    """Gate mode for one opportunity row about to be traded: (may the order go out, verdict).
+
+    True only for a valid ``approve`` with at least ``llm.gate_min_confidence``
+    (``strategies.llm_verdict.gate_allows``); every failure, including one in this function's
+    own plumbing, is (False, abstain). The executor calls this when ``llm.mode`` is ``gate``.
+    """
+    try:
+        advisor = Advisor(settings, LlmStore(db), clock=clock)
+        try:
+            history = history_for(Queries(db), pd.DataFrame([dict(row)]), clock.now_ms(),
+                                  settings.engine.lookback_h)  # fmt: skip
+            [verdict] = await advisor.verdicts([row], history)
+        finally:
+            await advisor.aclose()
+    except Exception as exc:  # fail closed: no verdict, no order
+        log.error("llm gate failed: %s: %s", type(exc).__name__, exc)
+        verdict = abstain(f"llm gate unavailable: {type(exc).__name__}: {exc}")
+    return gate_allows(verdict, settings.llm.gate_min_confidence), verdict
