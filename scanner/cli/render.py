@@ -268,7 +268,10 @@ VERDICT_COLUMN = Col(
 
 
 def _has_verdicts(df: pd.DataFrame) -> bool:
-    return "llm_decision" in df.columns and bool(df["llm_decision"].notna().any())
+    """True when the model was asked (``--llm off`` leaves the column all null)."""
+    if "llm_decision" not in df.columns:
+        return False
+    return bool(df["llm_decision"].map(lambda v: isinstance(v, str)).any())
 
 
 def _card(row: Mapping[str, Any], _compact: bool) -> str:
