@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.llm_real, pytest.mark.timeout(1800)]  # a 2-core CPU r
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 START_DEADLINE_S = 180
-ROWS = 5
+ROWS = 3
 
 
 def _llama_python() -> str:
@@ -149,7 +149,11 @@ def test_scan_gets_real_verdicts_from_the_real_server(llama_server: str, tmp_pat
     )
     for c in calls:
         print(f"  {c.pair_key}: {c.decision} {c.confidence} {c.verdict['reasons']} {c.error}")
-    assert len(calls) == len(rows) == ROWS
+    assert len(rows) == ROWS
+    # On a loaded 2-core machine a call takes 20-70 s: rows the budget did not reach abstain.
+    unasked = [r for r in rows if r["llm_decision"] == "abstain" and r["llm_confidence"] is None
+               and "scan_budget_s" in r["llm_reasons"][0]]  # fmt: skip
+    assert len(calls) + len(unasked) == ROWS
     assert valid, "every verdict was an abstention: the model never gave a valid answer"
     assert any(r["llm_decision"] in ("approve", "reject") for r in rows)
     assert all(c.raw_reply and c.prompt_tokens for c in calls)
