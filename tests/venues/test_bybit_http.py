@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 from venue_fixtures import load_fixture
 
+from scanner.clock import FakeClock
 from scanner.venues.base import (
     AuthError,
     BadRequest,
@@ -37,6 +38,14 @@ def ok(result: dict | None = None, **headers: str) -> httpx.Response:
 def err(code: int, msg: str = "error", **headers: str) -> httpx.Response:
     body = {"retCode": code, "retMsg": msg, "result": {}, "retExtInfo": {}, "time": 1}
     return httpx.Response(200, json=body, headers=headers)
+
+
+class MovingClock(FakeClock):
+    """A FakeClock the transport moves while a request travels; also callable (wall ms) for
+    clients that take the clock as a function."""
+
+    def __call__(self) -> float:
+        return float(self.now_ms())
 
 
 class Script:
@@ -82,14 +91,41 @@ class Script:
 
 
 async def test_timestamp_follows_server_clock_and_is_never_ahead():
-    script = Script().on("/v5/position/list", ok({"list": []}))
-    script.server_ms = NOW + 7_000  # our clock is 7 s behind Bybit's
-    http = script.client(clock_ms=NOW)
+    """The local clock moves while requests travel: the offset must be taken from the clock
+    read *after* the time reply (reading it before the request stamps us ahead of Bybit by
+    the time request's outbound transit, which Bybit rejects with 10002)."""
+    clock = MovingClock(int(NOW))
+    skew_ms = 7_000  # Bybit's clock is 7 s ahead of ours
+    out_ms = {"/v5/market/time": 1_500, "/v5/position/list": 100}  # request transit
+    back_ms = 800  # reply transit
+    received: list[tuple[int, int]] = []  # (X-BAPI-TIMESTAMP, Bybit's clock on receipt)
+    syncs: list[int] = []
+
+    def venue(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/bybit")
+        clock.advance(out_ms[path] / 1000)
+        server_now = clock.now_ms() + skew_ms
+        if path == "/v5/market/time":
+            syncs.append(server_now)
+            reply = httpx.Response(200, json={"retCode": 0, "result": {}, "time": server_now})
+        else:
+            received.append((int(request.headers["X-BAPI-TIMESTAMP"]), server_now))
+            reply = ok({"list": []})
+        clock.advance(back_ms / 1000)
+        return reply
+
+    http = BybitHttp(
+        "http://venue.test/bybit",
+        credentials=BybitCredentials(SecretStr(KEY), SecretStr(SECRET)),
+        transport=httpx.MockTransport(venue),
+        clock=clock,
+    )
     await http.signed_get("/v5/position/list", {"category": "linear"})
-    sent = int(script.seen[-1].headers["X-BAPI-TIMESTAMP"])
-    assert sent <= script.server_ms  # never ahead of the server
-    assert sent >= script.server_ms - 1000  # and well inside recv_window
-    assert script.count("/v5/market/time") == 1
+    await http.signed_get("/v5/position/list", {"category": "linear"})
+    assert len(received) == 2 and len(syncs) == 1  # one sync serves both calls
+    for sent, server_now in received:
+        assert sent <= server_now  # never ahead of the server
+        assert sent >= server_now - 1000  # and well inside recv_window
     await http.close()
 
 
