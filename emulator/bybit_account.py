@@ -60,6 +60,9 @@ class AccountState:
     orders: dict[str, Order] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     executions: list[Execution] = field(default_factory=list)
+    coins: dict[str, Decimal] = field(default_factory=dict)
+    """Spot coin balances other than USDT (which is ``wallet``)."""
+    spot_symbols: frozenset[str] = frozenset()
     _link_ids: dict[str, str] = field(default_factory=dict)
     _seq: Iterator[int] = field(default_factory=lambda: iter(range(1, 2**62)))
 
@@ -94,6 +97,22 @@ class AccountState:
             return self.orders.get(found) if found else None
         return None
 
+    def link_ids(self) -> Mapping[str, str]:
+        return self._link_ids
+
+    def remember(self, order: Order) -> None:
+        """Register a new order (and its orderLinkId) with the account."""
+        self.orders[order.order_id] = order
+        if order.order_link_id:
+            self._link_ids[order.order_link_id] = order.order_id
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def spot_value(self) -> Decimal:
+        """Coins held, valued at mark (they count in equity, not as margin here)."""
+        return money(sum((q * self.mark(f"{c}USDT") for c, q in self.coins.items() if q), ZERO))
+
     def unrealised_pnl(self, position: Position) -> Decimal:
         if position.size == 0:
             return ZERO
@@ -105,7 +124,7 @@ class AccountState:
             (
                 o.leaves_qty * o.price / self.position(o.symbol).leverage
                 for o in self.orders.values()
-                if o.is_open and not o.reduce_only
+                if o.is_open and not o.reduce_only and o.category == "linear"
             ),
             ZERO,
         )
@@ -153,9 +172,7 @@ class AccountState:
             created_ms=now,
             updated_ms=now,
         )
-        self.orders[order.order_id] = order
-        if order.order_link_id:
-            self._link_ids[order.order_link_id] = order.order_id
+        self.remember(order)
         self._match(order, request.rules)
         return order
 

@@ -26,7 +26,9 @@ from aiohttp import web
 from emulator import bybit_queries as queries
 from emulator.bybit_account import VENUE, AccountState, BybitAccount
 from emulator.bybit_auth import LimitStatus, RateLimiter, authenticate
+from emulator.bybit_queries import require_category
 from emulator.bybit_rules import BybitError, require_linear, require_str
+from emulator.bybit_spot import place_spot_order
 from emulator.bybit_wire import envelope
 from emulator.interfaces import MarketView
 
@@ -43,15 +45,20 @@ class BybitPrivateApi:
         market: MarketView,
         accounts: Sequence[BybitAccount],
         limiter: RateLimiter | None = None,
+        spot_symbols: frozenset[str] = frozenset(),
     ) -> None:
         self.market = market
         self.limiter = limiter or RateLimiter()
         self._lock = threading.RLock()
         self._states: dict[str, AccountState] = {}
+        self.order_log: list[dict[str, Any]] = []
+        """Every authenticated /v5/order/create, in arrival order, with its outcome."""
         for offset, account in enumerate(accounts):
             if account.api_key in self._states:
                 raise ValueError(f"duplicate Bybit emulator api_key {account.api_key!r}")
-            self._states[account.api_key] = AccountState(account, FIRST_UID + offset, market)
+            self._states[account.api_key] = AccountState(
+                account, FIRST_UID + offset, market, spot_symbols=spot_symbols
+            )
         market.add_settlement_listener(self.on_settlement)
 
     def state(self, api_key: str) -> AccountState:
@@ -118,8 +125,28 @@ class BybitPrivateApi:
         except BybitError as error:
             body = envelope({}, now, error.ret_code, error.ret_msg)
             http_status = error.http_status
+        if endpoint == "/v5/order/create" and body["retCode"] != 10003:
+            self._log_order(payload, body, now)
         return web.json_response(
             body, status=http_status, headers=status.headers(), dumps=_compact_json
+        )
+
+    def _log_order(self, payload: bytes, body: dict[str, Any], now: int) -> None:
+        try:
+            sent = json.loads(payload or b"{}")
+        except ValueError:
+            sent = {}
+        self.order_log.append(
+            {
+                "ts_ms": now,
+                "category": sent.get("category"),
+                "symbol": sent.get("symbol"),
+                "side": sent.get("side"),
+                "qty": sent.get("qty"),
+                "orderLinkId": sent.get("orderLinkId"),
+                "reduceOnly": sent.get("reduceOnly"),
+                "retCode": body["retCode"],
+            }
         )
 
     def _secret_for(self, api_key: str) -> str | None:
@@ -128,10 +155,14 @@ class BybitPrivateApi:
 
 
 def register(
-    app: web.Application, prefix: str, market: MarketView, accounts: Sequence[BybitAccount]
+    app: web.Application,
+    prefix: str,
+    market: MarketView,
+    accounts: Sequence[BybitAccount],
+    spot_symbols: frozenset[str] = frozenset(),
 ) -> BybitPrivateApi:
     """Add the private routes under ``{prefix}/v5/...`` (prefix "" or e.g. "/bybit")."""
-    api = BybitPrivateApi(market, accounts)
+    api = BybitPrivateApi(market, accounts, spot_symbols=spot_symbols)
     app.router.add_routes(api.routes(prefix.rstrip("/")))
     return api
 
@@ -162,12 +193,15 @@ def _compact_json(value: Any) -> str:
 
 
 def _create_order(state: AccountState, params: Params) -> dict[str, Any]:
-    order = state.place_order(params)
+    if params.get("category") == "spot":
+        order = place_spot_order(state, params)
+    else:
+        order = state.place_order(params)
     return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
 
 
 def _cancel_order(state: AccountState, params: Params) -> dict[str, Any]:
-    require_linear(params)
+    require_category(params)
     symbol = require_str(params, "symbol")
     order_id, link_id = params.get("orderId"), params.get("orderLinkId")
     if not order_id and not link_id:

@@ -19,6 +19,7 @@ from emulator.bybit_wire import (
     order_row,
     position_row,
     wallet_row,
+    with_spot_coins,
 )
 
 Params = Mapping[str, Any]
@@ -32,7 +33,7 @@ def wallet_balance(state: AccountState, params: Params) -> dict[str, Any]:
         raise param_error("accountType", f"only UNIFIED is supported, got {account_type!r}")
     coin = params.get("coin")
     coins = [c.strip() for c in str(coin).split(",")] if coin else None
-    return {"list": [wallet_row(state, coins)]}
+    return {"list": [with_spot_coins(wallet_row(state, coins), state, coins)]}
 
 
 def fee_rate(state: AccountState, params: Params) -> dict[str, Any]:
@@ -40,8 +41,17 @@ def fee_rate(state: AccountState, params: Params) -> dict[str, Any]:
 
     (Bybit lists every symbol; the MarketView protocol cannot enumerate instruments.)
     """
-    require_linear(params)
+    category = require_category(params)
     symbol = params.get("symbol")
+    if category == "spot":
+        symbols = [str(symbol)] if symbol else sorted(state.spot_symbols)
+        taker, maker = state.account.spot_taker_fee_rate, state.account.spot_maker_fee_rate
+        return {
+            "list": [
+                {"symbol": s, "takerFeeRate": fmt(taker), "makerFeeRate": fmt(maker)}
+                for s in symbols
+            ]
+        }
     symbols = [state.rules(str(symbol)).symbol] if symbol else sorted(state.positions)
     taker, maker = state.account.taker_fee_rate, state.account.maker_fee_rate
     return {
@@ -102,8 +112,10 @@ def open_orders(state: AccountState, params: Params) -> dict[str, Any]:
     A lookup by orderId/orderLinkId ignores openOnly and finds closed orders too; that is
     how a client reconciles after a create that timed out.
     """
-    require_linear(params)
-    if not any(params.get(k) for k in ("symbol", "baseCoin", "settleCoin")):
+    category = require_category(params)
+    if category == "linear" and not any(
+        params.get(k) for k in ("symbol", "baseCoin", "settleCoin")
+    ):
         raise param_error("symbol/baseCoin/settleCoin", "one of them is required for linear")
     orders = _filtered_orders(state, params)
     if not (params.get("orderId") or params.get("orderLinkId")):
@@ -117,12 +129,12 @@ def open_orders(state: AccountState, params: Params) -> dict[str, Any]:
 
 
 def order_history(state: AccountState, params: Params) -> dict[str, Any]:
-    require_linear(params)
+    require_category(params)
     return _page(_filtered_orders(state, params), params, order_row, default=20, maximum=50)
 
 
 def executions(state: AccountState, params: Params) -> dict[str, Any]:
-    require_linear(params)
+    category = require_category(params)
     now = state.market.clock.now_ms()
     end = _int_param(params, "endTime", now)
     start = _int_param(params, "startTime", end - SEVEN_DAYS_MS)
@@ -136,7 +148,9 @@ def executions(state: AccountState, params: Params) -> dict[str, Any]:
         "orderLinkId": lambda e, v: e.order_link_id == v,
         "execType": lambda e, v: e.exec_type == v,
     }
-    rows: Iterable[Execution] = (e for e in state.executions if start <= e.exec_time_ms <= end)
+    rows: Iterable[Execution] = (
+        e for e in state.executions if start <= e.exec_time_ms <= end and e.category == category
+    )
     rows = _apply(rows, params, filters)
     ordered = sorted(rows, key=lambda e: (e.exec_time_ms, e.seq), reverse=True)
     return _page(ordered, params, execution_row, default=50, maximum=100)
@@ -174,8 +188,18 @@ def _filtered_orders(state: AccountState, params: Params) -> list[Order]:
         "settleCoin": lambda o, v: v == "USDT",
         "baseCoin": base_coin,
     }
+    category = params.get("category")
+    candidates = [o for o in candidates if o.category == category]
     selected = _apply(candidates, params, filters)
     return sorted(selected, key=lambda o: o.created_ms, reverse=True)
+
+
+def require_category(params: Params) -> str:
+    """``linear`` or ``spot`` (the categories the emulated account trades)."""
+    category = require_str(params, "category")
+    if category not in ("linear", "spot"):
+        raise param_error("category", f"{category!r} is not supported (emulator: linear, spot)")
+    return category
 
 
 def _apply(
@@ -213,7 +237,7 @@ def _page(
     page = rows[offset : offset + limit]
     more = offset + limit < len(rows)
     return {
-        "category": "linear",
+        "category": str(params.get("category") or "linear"),
         "list": [render(r) for r in page],
         "nextPageCursor": str(offset + limit) if more else "",
     }

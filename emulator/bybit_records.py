@@ -30,6 +30,8 @@ class BybitAccount:
     usdt_balance: Decimal = Decimal("100000")
     taker_fee_rate: Decimal = Decimal("0.00055")
     maker_fee_rate: Decimal = Decimal("0.0002")
+    spot_taker_fee_rate: Decimal = Decimal("0.001")
+    spot_maker_fee_rate: Decimal = Decimal("0.001")
 
     def __repr__(self) -> str:
         return (
@@ -59,6 +61,8 @@ class Order:
     cum_exec_qty: Decimal = ZERO
     cum_exec_value: Decimal = ZERO
     cum_exec_fee: Decimal = ZERO
+    category: str = "linear"
+    fee_currency: str = "USDT"
 
     @property
     def is_open(self) -> bool:
@@ -139,6 +143,8 @@ class Execution:
     mark_price: Decimal
     closed_size: Decimal
     seq: int
+    category: str = "linear"
+    fee_currency: str = "USDT"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def order_row(order: Order) -> dict[str, Any]:
         "cumExecQty": fmt(order.cum_exec_qty),
         "cumExecValue": fmt(order.cum_exec_value),
         "cumExecFee": fmt(order.cum_exec_fee),
-        "cumFeeDetail": {"USDT": fmt(order.cum_exec_fee)} if order.cum_exec_qty else {},
+        "cumFeeDetail": {order.fee_currency: fmt(order.cum_exec_fee)} if order.cum_exec_qty else {},
         "timeInForce": order.time_in_force,
         "orderType": order.order_type,
         "stopOrderType": "",
@@ -151,7 +151,7 @@ def execution_row(execution: Execution) -> dict[str, Any]:
         "execType": execution.exec_type,
         "execValue": fmt(execution.exec_value),
         "execTime": str(execution.exec_time_ms),
-        "feeCurrency": "USDT",
+        "feeCurrency": execution.fee_currency,
         "isMaker": execution.is_maker,
         "feeRate": fmt(execution.fee_rate),
         "tradeIv": "",
@@ -212,3 +212,27 @@ def wallet_row(state: AccountState, coins: list[str] | None) -> dict[str, Any]:
         "totalMaintenanceMarginByMp": fmt(totals.position_mm),
         "coin": [usdt] if coins is None or "USDT" in coins else [],
     }
+
+
+def with_spot_coins(
+    row: dict[str, Any], state: AccountState, coins: list[str] | None
+) -> dict[str, Any]:
+    """Add a row per spot coin held (and its value to the totals), as a UTA wallet shows."""
+    held = {c: q for c, q in sorted(state.coins.items()) if coins is None or c in coins}
+    spot = state.spot_value()
+    for name in ("totalEquity", "totalWalletBalance", "totalMarginBalance"):
+        row[name] = fmt(Decimal(row[name]) + spot)
+    for coin, qty in held.items():
+        value = money(qty * state.mark(f"{coin}USDT"))
+        row["coin"].append(
+            {
+                "coin": coin, "equity": fmt(qty), "usdValue": fmt(value),
+                "walletBalance": fmt(qty), "free": "", "locked": "0", "spotHedgingQty": "0",
+                "borrowAmount": "0", "availableToWithdraw": "", "accruedInterest": "0",
+                "totalOrderIM": "0", "totalPositionIM": "0", "totalPositionMM": "0",
+                "unrealisedPnl": "0", "cumRealisedPnl": "0", "bonus": "0",
+                "marginCollateral": True, "collateralSwitch": False, "availableToBorrow": "",
+                "spotBorrow": "0",
+            }
+        )  # fmt: skip
+    return row

@@ -57,6 +57,8 @@ PUBLIC: dict[str, type[VenueApi]] = {
     "hyperliquid": HyperliquidPublic,
 }
 TICK_S = 0.05
+SIGNED_HEADERS = ("X-BAPI-API-KEY", "X-MBX-APIKEY")
+"""A request carrying one of these spoke to a private (keyed) endpoint."""
 # What each venue sends with its HTTP 429 (error code and message as documented by the venue).
 RATE_LIMIT_BODIES: dict[str, Any] = {
     "binanceusdm": {
@@ -93,6 +95,8 @@ class Emulator:
         else:
             self.faults = FaultPlan.from_config(faults, seed=seed)
         self._fault_rng = random.Random(seed)
+        self.request_log: list[dict[str, Any]] = []
+        """Every venue request: venue, method, path and whether it carried API-key headers."""
         self.bybit_accounts = list(bybit_accounts or [])
         self.bybit_private: Any = None
         self.app = self._build_app()
@@ -109,14 +113,17 @@ class Emulator:
         app.router.add_post("/_control/faults", self._control_faults)
         app.router.add_get("/_control/state", self._control_state)
         app.router.add_post("/_control/advance", self._control_advance)
+        app.router.add_get("/_control/log", self._control_log)
         return app
 
     def _register_private(self, app: web.Application) -> None:
         """Bybit's signed endpoints live in ``bybit_private`` (built separately)."""
         from emulator import bybit_private
+        from emulator.bybit_public import spot_listings
 
+        spot = frozenset(x.symbol for x in spot_listings(self.market.venue_listings("bybit")))
         self.bybit_private = bybit_private.register(
-            app, "/bybit", cast(MarketView, self.market), self.bybit_accounts
+            app, "/bybit", cast(MarketView, self.market), self.bybit_accounts, spot
         )
 
     @property
@@ -182,6 +189,15 @@ class Emulator:
         if venue not in PUBLIC:
             return await handler(request)
         path = "/" + (parts[2] if len(parts) > 2 else "")
+        self.request_log.append(
+            {
+                "ts_ms": self.clock.now_ms(),
+                "venue": venue,
+                "method": request.method,
+                "path": path,
+                "signed": any(h in request.headers for h in SIGNED_HEADERS),
+            }
+        )
         self.market.sync()
         latency = self.faults.pick(venue, path, {"latency"})
         if latency is not None:
@@ -235,6 +251,14 @@ class Emulator:
     def _merge(self, plan: FaultPlan) -> None:
         for rule in plan.rules:
             self.faults.set(rule.venue, rule.endpoint, rule.spec)
+
+    async def _control_log(self, request: web.Request) -> web.Response:
+        """The request log and every venue's order log (tests prove what was sent)."""
+        return json_response(self.logs())
+
+    def logs(self) -> dict[str, Any]:
+        orders = {"bybit": list(self.bybit_private.order_log)}
+        return {"requests": list(self.request_log), "orders": orders}
 
     async def _control_state(self, request: web.Request) -> web.Response:
         return json_response(self.state())

@@ -284,6 +284,8 @@ class ExecutionSettings(_Frozen):
     max_open_pairs: Annotated[int, Field(ge=0)] = 3
     max_daily_loss_usd: Annotated[float, Field(gt=0)] = 200.0
     kill_switch_file: str = "./data/KILL"
+    leverage: Annotated[int, Field(ge=1, le=10)] = 1
+    unwind_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     api_key_env: str = Field(default="BYBIT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
     api_secret_env: str = Field(default="BYBIT_API_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
 

@@ -170,3 +170,11 @@ class ExecutionStore:
         stmt = select(T.legs).where(T.legs.c.position_id == position_id).order_by(T.legs.c.id)
         with self.db.read() as conn:
             return [_leg(r) for r in conn.execute(stmt)]
+
+    def closed_since(self, since_ms: int) -> list[PositionRecord]:
+        """Positions closed at or after ``since_ms`` (the daily realised-loss limit reads them)."""
+        stmt = select(T.positions).where(
+            T.positions.c.state == "closed", T.positions.c.closed_ms >= since_ms
+        )
+        with self.db.read() as conn:
+            return [_position(r) for r in conn.execute(stmt.order_by(T.positions.c.id))]

@@ -49,6 +49,8 @@ class LegRecord:
     filled_qty: Decimal = Decimal(0)
     avg_price: Decimal | None = None
     state: str = "pending"
+    fees_usd: Decimal | None = None
+    funding_usd: Decimal | None = None
     id: int | None = None
 
 
@@ -71,4 +73,17 @@ class PositionRecord:
     closed_ms: int | None = None
     realised_pnl_usd: Decimal | None = None
     notes: str | None = None
+    pair: str | None = None
+    """``scanner.domain.pair_key()`` of the pair; ``pair_key`` is this opening's own id."""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEvent:
+    """Something the executor decided or suffered (hedge refused, unwind, mismatch ...)."""
+
+    kind: str
+    message: str
+    ts_ms: int
+    position_id: int | None = None
     id: int | None = None

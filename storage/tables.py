@@ -287,7 +287,9 @@ positions = Table(
     _ms("closed_ms", nullable=True),
     Column("realised_pnl_usd", ExactDecimal),
     Column("notes", Text),
+    Column("pair", String(200)),  # scanner.domain.pair_key(); pair_key holds the opening's id
     Index(None, "state"),
+    Index(None, "pair"),
 )
 
 legs = Table(
@@ -304,6 +306,8 @@ legs = Table(
     Column("avg_price", ExactDecimal),
     Column("state", String(24), nullable=False),
     _ms("updated_ms"),
+    Column("fees_usd", ExactDecimal),  # read back from the venue
+    Column("funding_usd", ExactDecimal),  # > 0 received; read back from the venue
     UniqueConstraint("position_id", "role"),
 )
 
@@ -332,6 +336,18 @@ orders = Table(
     Index(None, "position_id"),
 )
 
+execution_events = Table(
+    "execution_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("position_id", Integer, ForeignKey("positions.id", ondelete="CASCADE")),
+    _ms("ts_ms"),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Index(None, "position_id"),
+    Index(None, "ts_ms"),
+)
+
 TIME_COLUMN: dict[str, str] = {
     "instruments": "last_seen_ms",
     "funding_quotes": "ts_ms",
@@ -343,6 +359,7 @@ TIME_COLUMN: dict[str, str] = {
     "positions": "updated_ms",
     "legs": "updated_ms",
     "orders": "updated_ms",
+    "execution_events": "ts_ms",
 }
 """The column each table is filtered on by time (export ``--since``, retention)."""
 

@@ -15,6 +15,7 @@ from scanner.cli import (
     config_cmd,
     db_cmd,
     emulator_cmd,
+    execute_cmd,
     run_cmd,
     scan_cmd,
     watch_cmd,
@@ -36,6 +37,7 @@ scan_cmd.register(app)
 run_cmd.register(app)
 watch_cmd.register(app)
 alerts_cmd.register(app)
+execute_cmd.register(app)
 
 
 def main() -> None:

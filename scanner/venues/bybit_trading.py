@@ -36,7 +36,7 @@ from scanner.venues.bybit_http import BybitHttp
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_LINK_ID = 110072
+DUPLICATE_LINK_IDS = {110072, 170141}  # derivatives, spot
 NOT_MODIFIED = {110043, 110025}
 _LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
@@ -73,6 +73,7 @@ class OrderRequest:
     category: str = "linear"
     lot: Decimal | None = None
     tick: Decimal | None = None
+    market_unit: str | None = None  # spot market orders: "baseCoin" sizes a Buy in base units
 
     @classmethod
     def for_instrument(
@@ -100,6 +101,7 @@ class OrderRequest:
     def body(self) -> dict[str, Any]:
         """The JSON body: qty and price rounded down to lot and tick, as plain strings."""
         price = None if self.price is None else plain(round_down(self.price, self.tick))
+        spot = self.category == "spot"
         return {
             "category": self.category,
             "symbol": self.symbol,
@@ -108,9 +110,10 @@ class OrderRequest:
             "qty": plain(round_down(self.qty, self.lot)),
             "price": price,
             "timeInForce": self.time_in_force,
-            "reduceOnly": True if self.reduce_only else None,
-            "positionIdx": self.position_idx,
+            "reduceOnly": True if self.reduce_only and not spot else None,
+            "positionIdx": None if spot else self.position_idx,
             "orderLinkId": self.order_link_id,
+            "marketUnit": self.market_unit if spot else None,
         }
 
 
@@ -171,6 +174,7 @@ class Execution:
     exec_fee: Decimal | None
     exec_ms: int | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    fee_currency: str = "USDT"
 
     @classmethod
     def parse(cls, row: Mapping[str, Any]) -> Execution:
@@ -186,6 +190,7 @@ class Execution:
             exec_fee=_dec(row, "execFee"),
             exec_ms=to_int(row.get("execTime")),
             raw=dict(row),
+            fee_currency=str(row.get("feeCurrency") or "USDT"),
         )
 
 
@@ -319,9 +324,11 @@ class BybitTrading:
             if exc.code not in NOT_MODIFIED:
                 raise
 
-    async def find_order(self, symbol: str, order_link_id: str) -> Order | None:
+    async def find_order(
+        self, symbol: str, order_link_id: str, category: str = "linear"
+    ) -> Order | None:
         """Open or recently closed order by ``orderLinkId`` (None when Bybit has none)."""
-        params = {"category": "linear", "symbol": symbol, "orderLinkId": order_link_id}
+        params = {"category": category, "symbol": symbol, "orderLinkId": order_link_id}
         result = await self.http.signed_get("/v5/order/realtime", params)
         for row in _list(result, "order/realtime"):
             if row.get("orderLinkId") == order_link_id:
@@ -339,12 +346,21 @@ class BybitTrading:
         return [Order.parse(r) for r in _list(result, "order/history")]
 
     async def executions(
-        self, symbol: str | None = None, order_link_id: str | None = None, limit: int = 100
+        self,
+        symbol: str | None = None,
+        order_link_id: str | None = None,
+        limit: int = 100,
+        *,
+        category: str = "linear",
+        exec_type: str | None = None,
+        start_ms: int | None = None,
     ) -> list[Execution]:
         params = {
-            "category": "linear",
+            "category": category,
             "symbol": symbol,
             "orderLinkId": order_link_id,
+            "execType": exec_type,
+            "startTime": start_ms,
             "limit": limit,
         }
         result = await self.http.signed_get("/v5/execution/list", params)
@@ -367,7 +383,7 @@ class BybitTrading:
             except KeyError:
                 last = MalformedResponse("bybit", "order/create result lacks orderId")
             except BadRequest as exc:
-                if exc.code != DUPLICATE_LINK_ID:
+                if exc.code not in DUPLICATE_LINK_IDS:
                     raise
                 last = exc
             except (TemporaryVenueError, MalformedResponse) as exc:
@@ -380,7 +396,7 @@ class BybitTrading:
                 attempt + 1,
                 last,
             )
-            found = await self.find_order(request.symbol, request.order_link_id)
+            found = await self.find_order(request.symbol, request.order_link_id, request.category)
             if found is not None:
                 return OrderAck(found.order_id, found.order_link_id, recovered=True)
             if isinstance(last, BadRequest):

@@ -1,0 +1,298 @@
+"""``fundscan execute open|status|close|flatten``: hedged pairs by hand.
+
+The contract scripts rely on: ``open --json`` prints one object with ``pair_id``, ``state`` and
+``legs`` (venue, venue symbol, side, quantity, average price, order ids); every user error is
+one line and exit code 2; a venue failure is one line and exit code 1. ``dry-run`` (the
+default mode) prints the orders it would send and builds no keyed client at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.cli.db_cmd import open_db_or_exit
+from scanner.clock import SystemClock
+from scanner.executor import ExecutionError, Executor, PairView
+from scanner.settings import Settings
+from scanner.venues.base import VenueError
+from scanner.venues.bybit_http import HOSTS, BybitCredentials, BybitHttp
+from scanner.venues.bybit_ports import BybitPort, BybitSpotPort
+from strategies.execution import LimitBreach, Limits, SizingError, TradingPort
+from strategies.execution_flow import FlowTiming
+
+T = TypeVar("T")
+MODES = ("dry-run", "paper", "testnet", "demo", "live")
+VENUE_CHOICES = ("bybit", "bybit-spot", "binanceusdm")
+
+ModeOption = Annotated[
+    str | None, typer.Option("--mode", help="dry-run | paper | testnet | demo | live.")
+]
+EmulatorOption = Annotated[
+    str | None, typer.Option("--emulator", help="Emulator URL (paper mode).", show_default=False)
+]
+LiveOption = Annotated[
+    bool, typer.Option("--live", help="Required (with mode live) for real money.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+
+
+def resolve_mode(settings: Settings, mode: str | None, live: bool) -> str:
+    chosen = mode or settings.execution.mode
+    if chosen not in MODES:
+        raise fail(f"--mode: expected one of {', '.join(MODES)}, got {chosen!r}")
+    if chosen == "live" and not (live and settings.execution.mode == "live"):
+        raise fail("live trading needs execution.mode: live in the config AND the --live flag")
+    return chosen
+
+
+def _host(settings: Settings, mode: str, emulator: str | None) -> str:
+    if emulator is not None:
+        if not emulator.startswith(("http://", "https://")):
+            raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+        return emulator.rstrip("/") + "/bybit"
+    if mode == "paper":
+        if settings.venues.bybit.base_url is None:
+            raise fail("paper mode trades against the emulator: pass --emulator URL")
+        return settings.venues.bybit.base_url
+    if mode in ("testnet", "demo"):
+        return HOSTS[mode]
+    if mode == "live":
+        return HOSTS["mainnet"]
+    return settings.venues.bybit.base_url or HOSTS[settings.venues.bybit.environment]
+
+
+def build_ports(settings: Settings, mode: str, emulator: str | None) -> dict[str, TradingPort]:
+    """Ports for ``mode``; dry-run gets no credentials, so it *cannot* call a private endpoint."""
+    host = _host(settings, mode, emulator)
+    creds = None
+    if mode != "dry-run":
+        key = settings.secret(settings.execution.api_key_env)
+        secret = settings.secret(settings.execution.api_secret_env)
+        if key is None or secret is None:
+            raise fail(
+                f"{mode} mode needs {settings.execution.api_key_env} and "
+                f"{settings.execution.api_secret_env} in the environment or .env"
+            )
+        creds = BybitCredentials(key, secret)
+    leverage = Decimal(settings.execution.leverage)
+    venue = settings.venues.bybit
+
+    def http() -> BybitHttp:
+        return BybitHttp(
+            host, credentials=creds, recv_window_ms=venue.recv_window_ms, timeout_s=venue.timeout_s
+        )
+
+    return {
+        "bybit": BybitPort(http(), leverage=leverage),
+        "bybit-spot": BybitSpotPort(http(), leverage=leverage),
+    }
+
+
+def limits_from(settings: Settings) -> Limits:
+    e = settings.execution
+    return Limits(
+        Decimal(str(e.max_notional_usd)), Decimal(str(e.max_total_exposure_usd)),
+        e.max_open_pairs, Decimal(str(e.max_daily_loss_usd)),
+    )  # fmt: skip
+
+
+def run_with_executor(
+    settings: Settings,
+    mode: str,
+    emulator: str | None,
+    work: Callable[[Executor], Awaitable[T]],
+    *,
+    reconcile: bool = True,
+) -> T:
+    """Open the database and ports, reconcile (unless dry-run), run ``work``, close all."""
+    ports = build_ports(settings, mode, emulator)
+    db = open_db_or_exit(settings)
+
+    async def go() -> T:
+        executor = Executor(
+            db, ports, SystemClock(), limits_from(settings),
+            timing=FlowTiming(unwind_timeout_s=settings.execution.unwind_timeout_s),
+            kill_switch_file=settings.execution.kill_switch_file,
+        )  # fmt: skip
+        try:
+            if reconcile and mode != "dry-run":
+                for problem in await executor.reconcile():
+                    err_console.print(f"[bold red]mismatch:[/] {problem}", highlight=False)
+            return await work(executor)
+        finally:
+            for port in ports.values():
+                await port.close()  # type: ignore[attr-defined]
+
+    try:
+        return asyncio.run(go())
+    except (LimitBreach, SizingError, ExecutionError) as exc:
+        raise fail(str(exc)) from None
+    except VenueError as exc:
+        raise fail(f"venue: {exc}", code=1) from None
+    finally:
+        db.dispose()
+
+
+def _notional(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise fail(f"--notional: expected a USD amount, got {value!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise fail(f"--notional: must be a positive amount, got {value!r}")
+    return amount
+
+
+def _venue(flag: str, value: str) -> str:
+    if value not in VENUE_CHOICES:
+        raise fail(f"{flag}: expected one of {', '.join(VENUE_CHOICES)}, got {value!r}")
+    if value == "binanceusdm":
+        raise fail(f"{flag}: binanceusdm trading (ccxt) is not built yet; use bybit / bybit-spot")
+    return value
+
+
+def _print_view(view: PairView, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(view.as_json()))
+        return
+    console.print(f"{view.pair_id} {view.pair} [bold]{view.state}[/]", highlight=False)
+    for leg in view.legs:
+        console.print(
+            f"  {leg.role:<5} {leg.venue} {leg.venue_symbol} {leg.side} {leg.quantity} "
+            f"@ {leg.average_price} fees {leg.fees_usd} funding {leg.funding_usd}",
+            highlight=False,
+        )
+    for event in view.events:
+        console.print(f"  ! {event}", highlight=False)
+
+
+def _open(
+    settings: Settings, symbol: str, long: str, short: str, notional: Decimal,
+    mode: str, emulator: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    async def work(executor: Executor) -> Any:
+        plan = await executor.plan(symbol, long, short, notional)
+        if mode == "dry-run":
+            return [(venue, intent) for venue, intent in executor.dry_run_orders(plan)], plan
+        if mode == "live":
+            err_console.print(f"live: opening {plan.pair_key} for {notional} USD", highlight=False)
+        return await executor.open(plan)
+
+    result = run_with_executor(settings, mode, emulator, work)
+    if isinstance(result, PairView):
+        _print_view(result, as_json)
+        return
+    orders, plan = result
+    if as_json:
+        console.print_json(json.dumps({
+            "pair_id": plan.pair_id, "pair": plan.pair_key, "state": "dry-run",
+            "legs": [
+                {"venue": venue, "venue_symbol": i.venue_symbol, "side": i.side,
+                 "quantity": str(i.qty), "average_price": None, "order_ids": [i.client_id]}
+                for venue, i in orders
+            ],
+        }))  # fmt: skip
+        return
+    console.print(f"dry-run: would open {plan.pair_key} ({notional} USD):", highlight=False)
+    for venue, i in orders:
+        console.print(
+            f"  {venue} {i.venue_symbol} market {i.side} {i.qty} id {i.client_id}", highlight=False
+        )
+
+
+def open_cmd(
+    symbol: Annotated[str, typer.Option("--symbol", help="Base asset, e.g. BTC.")],
+    long: Annotated[str, typer.Option("--long", help="bybit | bybit-spot | binanceusdm")],
+    short: Annotated[str, typer.Option("--short", help="bybit | binanceusdm")],
+    notional: Annotated[str, typer.Option("--notional", help="USD per leg.")],
+    mode: ModeOption = None,
+    emulator: EmulatorOption = None,
+    as_json: JsonOption = False,
+    live: LiveOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Open a hedged pair: long on one venue, short on the other."""
+    settings = settings_or_exit(config)
+    chosen = resolve_mode(settings, mode, live)
+    amount = _notional(notional)
+    _open(
+        settings, symbol, _venue("--long", long), _venue("--short", short), amount,
+        chosen, emulator, as_json,
+    )  # fmt: skip
+
+
+def status_cmd(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Pairs not closed, their legs, and what happened to them (from the database)."""
+    settings = settings_or_exit(config)
+    db = open_db_or_exit(settings, announce=False)
+    try:
+        executor = Executor(db, {}, SystemClock(), limits_from(settings))
+        views = [executor.view(p.pair_key) for p in executor.active()]
+        mismatches = [e.message for e in executor.events.recent() if e.kind == "mismatch"]
+    finally:
+        db.dispose()
+    if as_json:
+        body = {"pairs": [v.as_json() for v in views], "mismatches": mismatches[-1:]}
+        console.print_json(json.dumps(body))
+        return
+    if not views:
+        console.print("no open pairs", highlight=False)
+    for view in views:
+        _print_view(view, False)
+    if mismatches:
+        console.print(f"last reconciliation mismatch: {mismatches[-1]}", highlight=False)
+
+
+def close_cmd(
+    pair_id: Annotated[str, typer.Argument(help="The pair id shown by open/status.")],
+    mode: ModeOption = None,
+    emulator: EmulatorOption = None,
+    as_json: JsonOption = False,
+    live: LiveOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Close one pair: the hedge leg first, then the first leg matched to it."""
+    settings = settings_or_exit(config)
+    chosen = resolve_mode(settings, mode, live)
+    if chosen == "dry-run":
+        raise fail("close sends orders: pass --mode paper|testnet|demo|live")
+    view = run_with_executor(settings, chosen, emulator, lambda ex: ex.close(pair_id))
+    _print_view(view, as_json)
+
+
+def flatten_cmd(
+    mode: ModeOption = None,
+    emulator: EmulatorOption = None,
+    as_json: JsonOption = False,
+    live: LiveOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Kill switch: create execution.kill_switch_file and close every pair."""
+    settings = settings_or_exit(config)
+    chosen = resolve_mode(settings, mode, live)
+    if chosen == "dry-run":
+        raise fail("flatten sends orders: pass --mode paper|testnet|demo|live")
+    kill = settings.execution.kill_switch_file
+    views = run_with_executor(settings, chosen, emulator, lambda ex: ex.flatten(kill))
+    if as_json:
+        console.print_json(json.dumps({"pairs": [v.as_json() for v in views]}))
+        return
+    console.print(f"kill switch engaged ({kill}); closed {len(views)} pair(s)")
+    for view in views:
+        _print_view(view, False)
+
+
+def register(app: typer.Typer) -> None:
+    execute = typer.Typer(help="Open, inspect and close hedged pairs (dry-run by default).")
+    app.add_typer(execute, name="execute")
+    execute.command("open")(open_cmd)
+    execute.command("status")(status_cmd)
+    execute.command("close")(close_cmd)
+    execute.command("flatten")(flatten_cmd)
