@@ -84,6 +84,7 @@ class Emulator:
         start_ms: int | None = None,
         stepped: bool = False,
         bybit_accounts: Any = None,
+        binance_accounts: Any = None,
     ) -> None:
         self.seed = seed
         self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
@@ -99,6 +100,8 @@ class Emulator:
         """Every venue request: venue, method, path and whether it carried API-key headers."""
         self.bybit_accounts = list(bybit_accounts or [])
         self.bybit_private: Any = None
+        self.binance_accounts = list(binance_accounts or [])
+        self.binance_private: Any = None
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -125,6 +128,12 @@ class Emulator:
         self.bybit_private = bybit_private.register(
             app, "/bybit", cast(MarketView, self.market), self.bybit_accounts, spot
         )
+        from emulator import binance_private
+
+        self.binance_private = binance_private.register(
+            app, "/binanceusdm", cast(MarketView, self.market), self.binance_accounts,
+            self.market.perpetual_symbols("binanceusdm"),
+        )  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -257,7 +266,10 @@ class Emulator:
         return json_response(self.logs())
 
     def logs(self) -> dict[str, Any]:
-        orders = {"bybit": list(self.bybit_private.order_log)}
+        orders = {
+            "bybit": list(self.bybit_private.order_log),
+            "binanceusdm": list(self.binance_private.order_log),
+        }
         return {"requests": list(self.request_log), "orders": orders}
 
     async def _control_state(self, request: web.Request) -> web.Response:

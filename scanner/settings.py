@@ -288,6 +288,8 @@ class ExecutionSettings(_Frozen):
     unwind_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     api_key_env: str = Field(default="BYBIT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
     api_secret_env: str = Field(default="BYBIT_API_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    binance_api_key_env: str = Field(default="BINANCE_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    binance_api_secret_env: str = Field(default="BINANCE_API_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
 
     @model_validator(mode="after")
     def _exposure_covers_trade(self) -> ExecutionSettings:
@@ -456,6 +458,8 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     names = [
         settings.execution.api_key_env,
         settings.execution.api_secret_env,
+        settings.execution.binance_api_key_env,
+        settings.execution.binance_api_secret_env,
         settings.llm.api_key_env,
     ]
     names += [c.url_env for c in settings.alerts.channels]

@@ -64,10 +64,11 @@ class PairFlow:
     # -- public procedures ----------------------------------------------------------------
 
     async def open(self, plan: PairPlan) -> State:
-        self.journal.state(plan, State.OPENING)
+        # checked while still planned: a planned pair is not yet counted in the exposure
         refused = breaches(self.limits, self.journal.exposure(), plan.notional_usd, True)
         if refused:
             return self._give_up(plan, "refused", "; ".join(refused))
+        self.journal.state(plan, State.OPENING)
         for leg in (plan.first, plan.second):
             await self._port(leg).prepare(leg.market.venue_symbol)
         await self._send(plan, plan.first, plan.first.side, plan.first.qty, "o")

@@ -26,6 +26,16 @@ def _accounts(key: str | None, secret: str | None) -> list[object]:
     return [BybitAccount(api_key=key, api_secret=secret)]
 
 
+def _binance_accounts(key: str | None, secret: str | None) -> list[object]:
+    if not key and not secret:
+        return []
+    if not key or not secret:
+        raise fail("--binance-key and --binance-secret must be given together")
+    from emulator.binance_account import BinanceAccountConfig
+
+    return [BinanceAccountConfig(api_key=key, api_secret=secret)]
+
+
 async def _serve(emu: object, port: int) -> None:
     from emulator import Emulator
 
@@ -51,6 +61,12 @@ def register(app: typer.Typer) -> None:
         bybit_secret: str | None = typer.Option(
             None, "--bybit-secret", help="Its secret (never printed)."
         ),
+        binance_key: str | None = typer.Option(
+            None, "--binance-key", help="Emulated Binance USD-M API key."
+        ),
+        binance_secret: str | None = typer.Option(
+            None, "--binance-secret", help="Its secret (never printed)."
+        ),
         verbose: bool = typer.Option(False, "--verbose", "-v"),
     ) -> None:
         """Serve Bybit, Binance USD-M, OKX, Gate, Bitget and Hyperliquid on one local port."""
@@ -71,6 +87,7 @@ def register(app: typer.Typer) -> None:
             faults=plan,
             history_days=history_days,
             bybit_accounts=_accounts(bybit_key, bybit_secret),
+            binance_accounts=_binance_accounts(binance_key, binance_secret),
         )
         with contextlib.suppress(KeyboardInterrupt):
             try:

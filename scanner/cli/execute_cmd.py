@@ -24,6 +24,8 @@ from scanner.settings import Settings
 from scanner.venues.base import VenueError
 from scanner.venues.bybit_http import HOSTS, BybitCredentials, BybitHttp
 from scanner.venues.bybit_ports import BybitPort, BybitSpotPort
+from scanner.venues.ccxt_factory import make_exchange
+from scanner.venues.ccxt_ports import CcxtPerpPort
 from strategies.execution import LimitBreach, Limits, SizingError, TradingPort
 from strategies.execution_flow import FlowTiming
 
@@ -92,7 +94,30 @@ def build_ports(settings: Settings, mode: str, emulator: str | None) -> dict[str
     return {
         "bybit": BybitPort(http(), leverage=leverage),
         "bybit-spot": BybitSpotPort(http(), leverage=leverage),
+        "binanceusdm": _binance_port(settings, mode, emulator),
     }
+
+
+def _binance_port(settings: Settings, mode: str, emulator: str | None) -> TradingPort:
+    """Binance USD-M through ccxt: the emulator in paper mode, Binance's demo host for demo."""
+    config: dict[str, Any] = {
+        "options": {"fetchCurrencies": False, "adjustForTimeDifference": True},
+        "timeout": int(settings.venues.binanceusdm.timeout_s * 1000),
+    }
+    if mode != "dry-run":
+        key = settings.secret(settings.execution.binance_api_key_env)
+        secret = settings.secret(settings.execution.binance_api_secret_env)
+        if key is not None and secret is not None:
+            config |= {"apiKey": key.get_secret_value(), "secret": secret.get_secret_value()}
+    base = None
+    if emulator is not None:
+        base = emulator.rstrip("/") + "/binanceusdm"
+    elif mode in ("paper", "dry-run"):
+        base = settings.venues.binanceusdm.base_url
+    exchange = make_exchange("binanceusdm", base, config)
+    if mode in ("testnet", "demo") and emulator is None:
+        exchange.enable_demo_trading(True)  # Binance retired the futures testnet: demo it is
+    return CcxtPerpPort("binanceusdm", exchange, leverage=settings.execution.leverage)
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -153,8 +178,6 @@ def _notional(value: str) -> Decimal:
 def _venue(flag: str, value: str) -> str:
     if value not in VENUE_CHOICES:
         raise fail(f"{flag}: expected one of {', '.join(VENUE_CHOICES)}, got {value!r}")
-    if value == "binanceusdm":
-        raise fail(f"{flag}: binanceusdm trading (ccxt) is not built yet; use bybit / bybit-spot")
     return value
 
 
@@ -289,6 +312,37 @@ def flatten_cmd(
         _print_view(view, False)
 
 
+def reconcile_cmd(
+    mode: ModeOption = None,
+    emulator: EmulatorOption = None,
+    as_json: JsonOption = False,
+    live: LiveOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """What every start does first: recover unrecorded orders, compare with the venues,
+    finish interrupted openings (hedge or unwind) and closings. Exit 1 on a mismatch."""
+    settings = settings_or_exit(config)
+    chosen = resolve_mode(settings, mode, live)
+    if chosen == "dry-run":
+        raise fail("reconcile reads private endpoints: pass --mode paper|testnet|demo|live")
+
+    async def work(executor: Executor) -> tuple[list[str], list[PairView]]:
+        problems = executor.journal.mismatch
+        views = [executor.view(p.pair_key) for p in executor.active()]
+        return ([problems] if problems else []), views
+
+    problems, views = run_with_executor(settings, chosen, emulator, work)
+    if as_json:
+        body = {"mismatches": problems, "pairs": [v.as_json() for v in views]}
+        console.print_json(json.dumps(body))
+    else:
+        for view in views:
+            _print_view(view, False)
+        console.print("venues and database agree" if not problems else "MISMATCH", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     execute = typer.Typer(help="Open, inspect and close hedged pairs (dry-run by default).")
     app.add_typer(execute, name="execute")
@@ -296,3 +350,4 @@ def register(app: typer.Typer) -> None:
     execute.command("status")(status_cmd)
     execute.command("close")(close_cmd)
     execute.command("flatten")(flatten_cmd)
+    execute.command("reconcile")(reconcile_cmd)

@@ -7,20 +7,25 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
 from emulator import Emulator
+from emulator.binance_account import BinanceAccountConfig
 from emulator.bybit_account import BybitAccount
 from scanner.clock import FakeClock
 from scanner.executor import Executor
 from scanner.venues.bybit_http import BybitCredentials, BybitHttp
 from scanner.venues.bybit_ports import BybitPort, BybitSpotPort
+from scanner.venues.ccxt_factory import make_exchange
+from scanner.venues.ccxt_ports import CcxtPerpPort
 from storage.db import open_database
 from strategies.execution import Limits
 from strategies.execution_flow import FlowTiming
 
 KEY, SECRET = "exec-test-key", "exec-test-secret-0123456789"
+BKEY, BSECRET = "binance-test-key", "binance-test-secret-9876543210"
 START_MS = 1_795_000_000_000
 HOUR = 3_600_000
 LIMITS = Limits(Decimal(5000), Decimal(20000), 3, Decimal(500))
@@ -30,7 +35,7 @@ LIMITS = Limits(Decimal(5000), Decimal(20000), 3, Decimal(500))
 class Rig:
     emu: Emulator
     executor: Executor
-    ports: dict[str, BybitPort]
+    ports: dict[str, Any]
     clock: FakeClock
 
     def account(self):  # type: ignore[no-untyped-def]
@@ -49,10 +54,16 @@ class Rig:
         await self.emu.advance(ms)
         self.clock.advance(ms / 1000)
         for port in self.ports.values():
-            await port.http.sync_time()
+            if hasattr(port, "http"):
+                await port.http.sync_time()
 
     def order_link_ids(self) -> list[str]:
-        return [o["orderLinkId"] for o in self.emu.bybit_private.order_log]
+        bybit = [o["orderLinkId"] for o in self.emu.bybit_private.order_log]
+        return bybit + [o["newClientOrderId"] for o in self.emu.binance_private.order_log]
+
+    def binance_perp(self, symbol: str) -> Decimal:
+        position = self.emu.binance_private.state(BKEY).positions.get(symbol)
+        return Decimal(0) if position is None else position.amount
 
 
 def ports_for(emu: Emulator, key: str = KEY, secret: str = SECRET) -> dict[str, BybitPort]:
@@ -61,11 +72,22 @@ def ports_for(emu: Emulator, key: str = KEY, secret: str = SECRET) -> dict[str, 
 
     def http() -> BybitHttp:
         return BybitHttp(
-            f"{emu.url}/bybit", credentials=creds, retries=0,
+            f"{emu.url}/bybit", credentials=creds, retries=0, timeout_s=1.0,
             clock=lambda: float(emu.clock.now_ms()),
         )  # fmt: skip
 
-    return {"bybit": BybitPort(http()), "bybit-spot": BybitSpotPort(http())}
+    # ccxt signs with its nonce; the documented way to give it another clock is to override it
+    binance = make_exchange(
+        "binanceusdm", emu.venue_url("binanceusdm"),
+        {"apiKey": BKEY, "secret": BSECRET, "options": {"fetchCurrencies": False},
+         "timeout": 2000},
+    )  # fmt: skip
+    binance.nonce = emu.clock.now_ms
+    return {
+        "bybit": BybitPort(http()),
+        "bybit-spot": BybitSpotPort(http()),
+        "binanceusdm": CcxtPerpPort("binanceusdm", binance),
+    }
 
 
 @asynccontextmanager
@@ -78,7 +100,11 @@ async def rig(
     db_name: str = "exec.db",
 ) -> AsyncIterator[Rig]:
     account = BybitAccount(KEY, SECRET, usdt_balance=Decimal(usdt))
-    emu = Emulator(seed=11, stepped=True, start_ms=START_MS, bybit_accounts=[account])
+    binance = BinanceAccountConfig(BKEY, BSECRET, usdt_balance=Decimal(usdt))
+    emu = Emulator(
+        seed=11, stepped=True, start_ms=START_MS, bybit_accounts=[account],
+        binance_accounts=[binance],
+    )  # fmt: skip
     async with emu:
         ports = ports_for(emu)
         clock = FakeClock(START_MS)
