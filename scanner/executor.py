@@ -129,10 +129,7 @@ class Executor:
         short_m = await self._market(short_venue, base)
         carry = long_venue.endswith("-spot") and long_venue.removesuffix("-spot") == short_venue
         canonical = canonical_id(base.upper(), "USDT", "USDT")
-        key = (
-            pair_key(canonical, short_venue, short_venue, "carry")
-            if carry else pair_key(canonical, long_venue, short_venue)
-        )  # fmt: skip
+        key = pair_key(canonical, long_venue, short_venue, "carry" if carry else "cross")
         return plan_pair(key, canonical, notional_usd, long_m, short_m, self.clock.now_ms())
 
     async def _market(self, venue: str, base: str) -> LegMarket:
@@ -189,8 +186,9 @@ class Executor:
             path.write_text("engaged by fundscan execute flatten\n", encoding="utf-8")
         views = []
         for record in self.active():
-            self.journal.event(await self.rebuild(record.pair_key), "flatten", "kill switch")
-            views.append(await self.close(record.pair_key))
+            pair_id = _pair_id(record)
+            self.journal.event(await self.rebuild(pair_id), "flatten", "kill switch")
+            views.append(await self.close(pair_id))
         return views
 
     def active(self) -> list[PositionRecord]:
@@ -208,7 +206,7 @@ class Executor:
             )
             if record is None:
                 continue
-            plan = await self.rebuild(record.pair_key)
+            plan = await self.rebuild(_pair_id(record))
             role = LONG if order.order_link_id.split("-")[-1].startswith("l") else SHORT
             result = await self.flow.resolve(plan, role, order.order_link_id)
             intent = OrderIntent(
@@ -230,7 +228,7 @@ class Executor:
         return []
 
     async def _resume(self, record: PositionRecord) -> None:
-        plan = await self.rebuild(record.pair_key)
+        plan = await self.rebuild(_pair_id(record))
         state = State(record.state)
         if state is State.OPENING:
             self.journal.event(plan, "resume", "opening was interrupted: hedging or unwinding")
@@ -262,14 +260,14 @@ class Executor:
                 if short_of:
                     found.append(
                         f"{leg.venue} {leg.venue_symbol}: venue holds {venue_qty}, "
-                        f"database says {ours} (pair {record.pair_key})"
+                        f"database says {ours} (pair {record.pair_id})"
                     )
         return found
 
     # -- views and bookkeeping --------------------------------------------------------------
 
     async def rebuild(self, pair_id: str) -> PairPlan:
-        record = self.store.get_position(pair_id)
+        record = self.store.get_by_pair_id(pair_id)
         if record is None or record.id is None:
             raise ExecutionError(f"no pair {pair_id!r} (see fundscan execute status)")
         legs = {leg.role: leg for leg in self.store.legs_for_position(record.id)}
@@ -280,13 +278,11 @@ class Executor:
                 raise ExecutionError(f"pair {pair_id} has a leg on {leg.venue}, which has no port")
             plans[role] = LegPlan(role, await port.market(leg.venue_symbol), leg.target_qty)
         first, second = plans[LONG], plans[SHORT]  # plan_pair always sends the long first
-        return PairPlan(
-            pair_id, record.pair or pair_id, record.symbol, record.notional_usd, first, second
-        )
+        return PairPlan(pair_id, record.pair_key, record.symbol, record.notional_usd, first, second)
 
     async def refresh_realised(self, plan: PairPlan) -> None:
         """Fees and funding per leg as the venue reports them, and the pair's realised PnL."""
-        record = self.store.get_position(plan.pair_id)
+        record = self.store.get_by_pair_id(plan.pair_id)
         assert record is not None and record.id is not None
         orders = self.store.orders_for_position(record.id)
         for leg in self.store.legs_for_position(record.id):
@@ -300,7 +296,7 @@ class Executor:
                 leg.id, updated_ms=self.clock.now_ms(), fees_usd=realised.fees_usd,
                 funding_usd=realised.funding_usd,
             )  # fmt: skip
-        if State(self.store.get_position(plan.pair_id).state) is State.CLOSED:  # type: ignore[union-attr]
+        if State(self.store.get_by_pair_id(plan.pair_id).state) is State.CLOSED:  # type: ignore[union-attr]
             self.store.update_position(
                 record.id, updated_ms=self.clock.now_ms(), realised_pnl_usd=self._pnl(record.id)
             )
@@ -315,7 +311,7 @@ class Executor:
         return cash
 
     def view(self, pair_id: str) -> PairView:
-        record = self.store.get_position(pair_id)
+        record = self.store.get_by_pair_id(pair_id)
         if record is None or record.id is None:
             raise ExecutionError(f"no pair {pair_id!r}")
         orders = self.store.orders_for_position(record.id)
@@ -329,7 +325,7 @@ class Executor:
         )  # fmt: skip
         events = tuple(f"{e.kind}: {e.message}" for e in self.events.for_position(record.id))
         return PairView(
-            record.pair_key, record.pair or "", record.state, record.notional_usd,
+            record.pair_id or "", record.pair_key, record.state, record.notional_usd,
             record.realised_pnl_usd, legs, events,
         )  # fmt: skip
 
@@ -337,9 +333,10 @@ class Executor:
         now = self.clock.now_ms()
         long_leg, short_leg = plan.leg(LONG), plan.leg(SHORT)
         position = PositionRecord(
-            pair_key=plan.pair_id, symbol=plan.base, long_venue=long_leg.market.venue,
+            pair_key=plan.pair_key, pair_id=plan.pair_id,
+            symbol=plan.base, long_venue=long_leg.market.venue,
             short_venue=short_leg.market.venue, notional_usd=plan.notional_usd,
-            state=State.PLANNED.value, opened_ms=now, updated_ms=now, pair=plan.pair_key,
+            state=State.PLANNED.value, opened_ms=now, updated_ms=now,
         )  # fmt: skip
         legs = [
             LegRecord(
@@ -359,6 +356,12 @@ class Executor:
                 (leg.venue, leg.venue_symbol) for leg in self.store.legs_for_position(record.id)
             }
         return busy
+
+
+def _pair_id(record: PositionRecord) -> str:
+    if record.pair_id is None:
+        raise ExecutionError(f"position {record.id} ({record.pair_key}) has no pair id")
+    return record.pair_id
 
 
 def _legs(plan: PairPlan) -> tuple[LegPlan, LegPlan]:

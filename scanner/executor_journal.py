@@ -52,7 +52,7 @@ class DbJournal:
     # -- ids --------------------------------------------------------------------------------
 
     def position_id(self, plan: PairPlan) -> int:
-        record = self.store.get_position(plan.pair_id)
+        record = self.store.get_by_pair_id(plan.pair_id)
         if record is None or record.id is None:
             raise KeyError(f"no stored pair {plan.pair_id}")
         return record.id
@@ -66,7 +66,7 @@ class DbJournal:
     # -- Journal protocol -------------------------------------------------------------------
 
     def state(self, plan: PairPlan, state: State) -> None:
-        record = self.store.get_position(plan.pair_id)
+        record = self.store.get_by_pair_id(plan.pair_id)
         assert record is not None and record.id is not None
         current = State(record.state)
         if current is state:

@@ -154,10 +154,17 @@ class ExecutionStore:
         )  # fmt: skip
         return _leg(row)
 
-    def get_position(self, pair_key: str) -> PositionRecord | None:
-        stmt = select(T.positions).where(T.positions.c.pair_key == pair_key)
+    def get_by_pair_id(self, pair_id: str) -> PositionRecord | None:
+        stmt = select(T.positions).where(T.positions.c.pair_id == pair_id)
         with self.db.read() as conn:
             row = conn.execute(stmt).one_or_none()
+        return None if row is None else _position(row)
+
+    def get_position(self, pair_key: str) -> PositionRecord | None:
+        """The latest opening of the pair (a pair can be opened again after it closed)."""
+        stmt = select(T.positions).where(T.positions.c.pair_key == pair_key)
+        with self.db.read() as conn:
+            row = conn.execute(stmt.order_by(T.positions.c.id.desc()).limit(1)).one_or_none()
         return None if row is None else _position(row)
 
     def open_positions(self) -> list[PositionRecord]:

@@ -73,8 +73,9 @@ class PositionRecord:
     closed_ms: int | None = None
     realised_pnl_usd: Decimal | None = None
     notes: str | None = None
-    pair: str | None = None
-    """``scanner.domain.pair_key()`` of the pair; ``pair_key`` is this opening's own id."""
+    pair_id: str | None = None
+    """The executor's id for this opening of the pair (client order ids derive from it); the
+    same ``pair_key`` can be opened again after it closed, under a new ``pair_id``."""
     id: int | None = None
 
 

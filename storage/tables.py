@@ -276,7 +276,7 @@ positions = Table(
     "positions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("pair_key", String(200), nullable=False, unique=True),
+    Column("pair_key", String(200), nullable=False),  # scanner.domain.pair_key()
     Column("symbol", String(64), nullable=False),
     Column("long_venue", String(32), nullable=False),
     Column("short_venue", String(32), nullable=False),
@@ -287,9 +287,9 @@ positions = Table(
     _ms("closed_ms", nullable=True),
     Column("realised_pnl_usd", ExactDecimal),
     Column("notes", Text),
-    Column("pair", String(200)),  # scanner.domain.pair_key(); pair_key holds the opening's id
+    Column("pair_id", String(40), unique=True),  # one opening of the pair (it can reopen later)
     Index(None, "state"),
-    Index(None, "pair"),
+    Index(None, "pair_key"),
 )
 
 legs = Table(

@@ -257,7 +257,7 @@ def status_cmd(as_json: JsonOption = False, config: ConfigOption = None) -> None
     db = open_db_or_exit(settings, announce=False)
     try:
         executor = Executor(db, {}, SystemClock(), limits_from(settings))
-        views = [executor.view(p.pair_key) for p in executor.active()]
+        views = [executor.view(p.pair_id or "") for p in executor.active()]
         mismatches = [e.message for e in executor.events.recent() if e.kind == "mismatch"]
     finally:
         db.dispose()
@@ -328,7 +328,7 @@ def reconcile_cmd(
 
     async def work(executor: Executor) -> tuple[list[str], list[PairView]]:
         problems = executor.journal.mismatch
-        views = [executor.view(p.pair_key) for p in executor.active()]
+        views = [executor.view(p.pair_id or "") for p in executor.active()]
         return ([problems] if problems else []), views
 
     problems, views = run_with_executor(settings, chosen, emulator, work)

@@ -55,15 +55,16 @@ async def test_daily_realised_loss(tmp_path: Path) -> None:
         store = r.executor.store
         pid = store.create_position(
             PositionRecord(
-                "fsold",
-                "BTC/USDT:USDT",
-                "bybit-spot",
-                "bybit",
-                Decimal(900),
-                "closed",
-                now - 3_600_000,
-                now,
-            )  # fmt: skip
+                pair_key="BTC/USDT:USDT|long=bybit-spot|short=bybit",
+                symbol="BTC/USDT:USDT",
+                long_venue="bybit-spot",
+                short_venue="bybit",
+                notional_usd=Decimal(900),
+                state="closed",
+                opened_ms=now - 3_600_000,
+                updated_ms=now,
+                pair_id="fsold",
+            )
         )
         store.update_position(pid, updated_ms=now, closed_ms=now - 60_000,
                               realised_pnl_usd=-(LIMITS.max_daily_loss_usd))  # fmt: skip

@@ -145,11 +145,14 @@ def test_positions_with_legs_and_orders(db: Database) -> None:
     assert repo.get_position(_position().pair_key) == closed
 
 
-def test_pair_key_is_unique(db: Database) -> None:
+def test_pair_id_is_unique_and_a_pair_can_reopen(db: Database) -> None:
     repo = Repository(db)
-    repo.create_position(_position())
+    repo.create_position(dataclasses.replace(_position(), pair_id="fs0000000001"))
     with pytest.raises(IntegrityError):
-        repo.create_position(_position())
+        repo.create_position(dataclasses.replace(_position(), pair_id="fs0000000001"))
+    again = repo.create_position(dataclasses.replace(_position(), pair_id="fs0000000002"))
+    latest = repo.get_position(_position().pair_key)
+    assert latest is not None and latest.id == again and latest.pair_id == "fs0000000002"
 
 
 def _as_dict(order: OrderRecord) -> dict[str, object]:

@@ -1,7 +1,7 @@
-"""execution journal: events per pair, fees and funding per leg, the pair identity
+"""execution journal: events per pair, fees and funding per leg, one pair_id per opening
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 05:45:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 EXACT = sa.Numeric(38, 18).with_variant(sa.String(64), "sqlite")
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,15 +42,20 @@ def upgrade() -> None:
     with op.batch_alter_table("legs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fees_usd", EXACT, nullable=True))
         batch_op.add_column(sa.Column("funding_usd", EXACT, nullable=True))
+    # a pair (pair_key) can be opened again after it closed: each opening has its own pair_id
     with op.batch_alter_table("positions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pair", sa.String(length=200), nullable=True))
-        batch_op.create_index(batch_op.f("ix_positions_pair"), ["pair"], unique=False)
+        batch_op.drop_constraint("uq_positions_pair_key", type_="unique")
+        batch_op.add_column(sa.Column("pair_id", sa.String(length=40), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_positions_pair_id"), ["pair_id"])
+        batch_op.create_index(batch_op.f("ix_positions_pair_key"), ["pair_key"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("positions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_positions_pair"))
-        batch_op.drop_column("pair")
+        batch_op.drop_index(batch_op.f("ix_positions_pair_key"))
+        batch_op.drop_constraint(batch_op.f("uq_positions_pair_id"), type_="unique")
+        batch_op.drop_column("pair_id")
+        batch_op.create_unique_constraint("uq_positions_pair_key", ["pair_key"])
     with op.batch_alter_table("legs", schema=None) as batch_op:
         batch_op.drop_column("funding_usd")
         batch_op.drop_column("fees_usd")
