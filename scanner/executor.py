@@ -132,10 +132,45 @@ class Executor:
         key = pair_key(canonical, long_venue, short_venue, "carry" if carry else "cross")
         return plan_pair(key, canonical, notional_usd, long_m, short_m, self.clock.now_ms())
 
-    async def _market(self, venue: str, base: str) -> LegMarket:
+    async def plan_symbols(
+        self,
+        canonical: str,
+        long_venue: str,
+        long_symbol: str,
+        short_venue: str,
+        short_symbol: str,
+        notional_usd: Decimal,
+    ) -> PairPlan:
+        """Size a pair whose venue symbols are known (a scan row: auto-execution)."""
+        long_m = await self._port(long_venue).market(long_symbol)
+        short_m = await self._port(short_venue).market(short_symbol)
+        carry = long_venue.endswith("-spot")
+        key = pair_key(canonical, long_venue, short_venue, "carry" if carry else "cross")
+        return plan_pair(key, canonical, notional_usd, long_m, short_m, self.clock.now_ms())
+
+    def _port(self, venue: str) -> TradingPort:
         port = self.ports.get(venue)
         if port is None:
             raise ExecutionError(f"no trading port for venue {venue!r}; have {sorted(self.ports)}")
+        return port
+
+    async def entry_basis(self, pair_id: str) -> float | None:
+        """(short fill - long fill) / mid in canonical prices: the basis we entered at."""
+        plan = await self.rebuild(pair_id)
+        record = self.store.get_by_pair_id(pair_id)
+        assert record is not None and record.id is not None
+        legs = {leg.role: leg for leg in self.store.legs_for_position(record.id)}
+        prices = []
+        for leg in (plan.leg(LONG), plan.leg(SHORT)):
+            avg = legs[leg.role].avg_price
+            if avg is None:
+                return None
+            prices.append(avg / leg.market.multiplier)
+        mid = (prices[0] + prices[1]) / 2
+        return float((prices[1] - prices[0]) / mid) if mid else None
+
+    async def _market(self, venue: str, base: str) -> LegMarket:
+        port = self._port(venue)
         last: Exception | None = None
         for symbol in _candidates(venue, base.upper()):
             try:

@@ -284,6 +284,12 @@ class ExecutionSettings(_Frozen):
     max_open_pairs: Annotated[int, Field(ge=0)] = 3
     max_daily_loss_usd: Annotated[float, Field(gt=0)] = 200.0
     kill_switch_file: str = "./data/KILL"
+    auto: bool = False
+    min_net_apr: float = 0.2
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    exit_below_apr: float = 0.02
+    max_hold_h: Annotated[float, Field(gt=0)] = 168.0
+    basis_stop_frac: Annotated[float, Field(gt=0, le=1)] = 0.01
     leverage: Annotated[int, Field(ge=1, le=10)] = 1
     unwind_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     api_key_env: str = Field(default="BYBIT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")

@@ -20,13 +20,10 @@ from scanner.cli.common import ConfigOption, console, err_console, fail, setting
 from scanner.cli.db_cmd import open_db_or_exit
 from scanner.clock import SystemClock
 from scanner.executor import ExecutionError, Executor, PairView
+from scanner.executor_ports import build_ports, limits_from
 from scanner.settings import Settings
 from scanner.venues.base import VenueError
-from scanner.venues.bybit_http import HOSTS, BybitCredentials, BybitHttp
-from scanner.venues.bybit_ports import BybitPort, BybitSpotPort
-from scanner.venues.ccxt_factory import make_exchange
-from scanner.venues.ccxt_ports import CcxtPerpPort
-from strategies.execution import LimitBreach, Limits, SizingError, TradingPort
+from strategies.execution import LimitBreach, SizingError
 from strategies.execution_flow import FlowTiming
 
 T = TypeVar("T")
@@ -54,80 +51,6 @@ def resolve_mode(settings: Settings, mode: str | None, live: bool) -> str:
     return chosen
 
 
-def _host(settings: Settings, mode: str, emulator: str | None) -> str:
-    if emulator is not None:
-        if not emulator.startswith(("http://", "https://")):
-            raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
-        return emulator.rstrip("/") + "/bybit"
-    if mode == "paper":
-        if settings.venues.bybit.base_url is None:
-            raise fail("paper mode trades against the emulator: pass --emulator URL")
-        return settings.venues.bybit.base_url
-    if mode in ("testnet", "demo"):
-        return HOSTS[mode]
-    if mode == "live":
-        return HOSTS["mainnet"]
-    return settings.venues.bybit.base_url or HOSTS[settings.venues.bybit.environment]
-
-
-def build_ports(settings: Settings, mode: str, emulator: str | None) -> dict[str, TradingPort]:
-    """Ports for ``mode``; dry-run gets no credentials, so it *cannot* call a private endpoint."""
-    host = _host(settings, mode, emulator)
-    creds = None
-    if mode != "dry-run":
-        key = settings.secret(settings.execution.api_key_env)
-        secret = settings.secret(settings.execution.api_secret_env)
-        if key is None or secret is None:
-            raise fail(
-                f"{mode} mode needs {settings.execution.api_key_env} and "
-                f"{settings.execution.api_secret_env} in the environment or .env"
-            )
-        creds = BybitCredentials(key, secret)
-    leverage = Decimal(settings.execution.leverage)
-    venue = settings.venues.bybit
-
-    def http() -> BybitHttp:
-        return BybitHttp(
-            host, credentials=creds, recv_window_ms=venue.recv_window_ms, timeout_s=venue.timeout_s
-        )
-
-    return {
-        "bybit": BybitPort(http(), leverage=leverage),
-        "bybit-spot": BybitSpotPort(http(), leverage=leverage),
-        "binanceusdm": _binance_port(settings, mode, emulator),
-    }
-
-
-def _binance_port(settings: Settings, mode: str, emulator: str | None) -> TradingPort:
-    """Binance USD-M through ccxt: the emulator in paper mode, Binance's demo host for demo."""
-    config: dict[str, Any] = {
-        "options": {"fetchCurrencies": False, "adjustForTimeDifference": True},
-        "timeout": int(settings.venues.binanceusdm.timeout_s * 1000),
-    }
-    if mode != "dry-run":
-        key = settings.secret(settings.execution.binance_api_key_env)
-        secret = settings.secret(settings.execution.binance_api_secret_env)
-        if key is not None and secret is not None:
-            config |= {"apiKey": key.get_secret_value(), "secret": secret.get_secret_value()}
-    base = None
-    if emulator is not None:
-        base = emulator.rstrip("/") + "/binanceusdm"
-    elif mode in ("paper", "dry-run"):
-        base = settings.venues.binanceusdm.base_url
-    exchange = make_exchange("binanceusdm", base, config)
-    if mode in ("testnet", "demo") and emulator is None:
-        exchange.enable_demo_trading(True)  # Binance retired the futures testnet: demo it is
-    return CcxtPerpPort("binanceusdm", exchange, leverage=settings.execution.leverage)
-
-
-def limits_from(settings: Settings) -> Limits:
-    e = settings.execution
-    return Limits(
-        Decimal(str(e.max_notional_usd)), Decimal(str(e.max_total_exposure_usd)),
-        e.max_open_pairs, Decimal(str(e.max_daily_loss_usd)),
-    )  # fmt: skip
-
-
 def run_with_executor(
     settings: Settings,
     mode: str,
@@ -137,7 +60,10 @@ def run_with_executor(
     reconcile: bool = True,
 ) -> T:
     """Open the database and ports, reconcile (unless dry-run), run ``work``, close all."""
-    ports = build_ports(settings, mode, emulator)
+    try:
+        ports = build_ports(settings, mode, emulator)
+    except ExecutionError as exc:
+        raise fail(str(exc)) from None
     db = open_db_or_exit(settings)
 
     async def go() -> T:

@@ -14,6 +14,7 @@ import typer
 from scanner.alerts.channels import ChannelConfigError
 from scanner.alerts.runtime import alert_service
 from scanner.alerts.service import AlertService
+from scanner.auto_execution import AutoExecutor
 from scanner.cli.common import (
     ConfigOption,
     console,
@@ -72,8 +73,26 @@ def _alert(service: AlertService | None, outcome: Any) -> None:
         console.print(f"  alerts queued: {names}", highlight=False)
 
 
+def _auto(settings: Settings, db: Database, live: bool) -> AutoExecutor | None:
+    """Auto-execution when ``execution.auto`` and a trading mode (live: also ``--live``)."""
+    e = settings.execution
+    if not e.auto:
+        return None
+    if e.mode == "dry-run":
+        err_console.print("execution.auto is on but mode is dry-run: not trading", highlight=False)
+        return None
+    if e.mode == "live" and not live:
+        raise fail("execution.auto in live mode needs fundscan run --live")
+    err_console.print(f"fundscan run: auto-execution on ({e.mode})", highlight=False)
+    return AutoExecutor(settings, db)
+
+
 def _jobs(
-    settings: Settings, db: Database, session: ScanSession, service: AlertService | None
+    settings: Settings,
+    db: Database,
+    session: ScanSession,
+    service: AlertService | None,
+    auto: AutoExecutor | None = None,
 ) -> tuple[Any, Any]:
     r = settings.storage.retention
     policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
@@ -86,6 +105,12 @@ def _jobs(
             return
         console.print(_summary(outcome), highlight=False)
         _alert(service, outcome)
+        if auto is not None:
+            try:
+                for line in auto.tick(outcome.opportunities):
+                    console.print(f"execute: {line}", highlight=False)
+            except Exception as exc:  # noqa: BLE001 - one bad tick must not stop the scans
+                err_console.print(f"execute: tick failed: {exc}", highlight=False)
 
     def prune_job() -> None:
         counts = prune(db, policy, SYSTEM_CLOCK.now_ms())
@@ -101,8 +126,9 @@ def _schedule(
     session: ScanSession,
     service: AlertService | None,
     max_scans: int | None,
+    auto: AutoExecutor | None = None,
 ) -> None:
-    scan, prune_job = _jobs(settings, db, session, service)
+    scan, prune_job = _jobs(settings, db, session, service, auto)
     scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
     signalled: list[int] = []
 
@@ -153,6 +179,9 @@ def register(app: typer.Typer) -> None:
         max_scans: Annotated[
             int | None, typer.Option(min=1, help="Stop after this many scans (default: never).")
         ] = None,
+        live: Annotated[
+            bool, typer.Option("--live", help="Allow execution.auto in live mode (real money).")
+        ] = False,
     ) -> None:
         """Run the scheduled job: a scan every schedule.scan_every_s, until interrupted."""
         settings = settings_or_exit(config)
@@ -175,7 +204,7 @@ def register(app: typer.Typer) -> None:
                         err_console.print(
                             f"fundscan run: sending {left} alert(s) left queued by an earlier run"
                         )
-                _schedule(settings, db, session, service, max_scans)
+                _schedule(settings, db, session, service, max_scans, _auto(settings, db, live))
         except ChannelConfigError as exc:
             raise fail(f"config: {settings.source}: {exc}") from None
         finally:
