@@ -9,6 +9,7 @@ up every order still ``new`` by its id before it does anything else.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,7 +30,9 @@ from strategies.execution import (
 
 log = logging.getLogger(__name__)
 
-ORDER_STATUS = {"filled": "filled", "partial": "partially_filled", "rejected": "rejected"}
+ORDER_STATUS = {"filled": "filled", "partial": "partial", "rejected": "rejected"}
+"""Final statuses of an IOC market order; an order whose fate is unknown stays ``sent``, one of
+the statuses a restart looks up again."""
 OPEN_STATES = tuple(s.value for s in (State.OPENING, State.OPEN, State.CLOSING, State.BROKEN))
 
 
@@ -93,14 +96,20 @@ class DbJournal:
     def after_send(
         self, plan: PairPlan, role: str, intent: OrderIntent, result: OrderResult
     ) -> None:
+        """Idempotent: the leg moves by what this order filled *beyond what was recorded for
+        it*, so resolving the same order again (every restart) never counts a fill twice."""
         now = self.clock.now_ms()
-        status = ORDER_STATUS.get(result.status, "unknown")
+        before = self.store.get_order(intent.client_id)
+        recorded = before.filled_qty if before is not None else ZERO
+        status = ORDER_STATUS.get(result.status, "sent")
+        filled = max(result.filled_qty, recorded)
         self.store.update_order(
-            intent.client_id, updated_ms=now, status=status, filled_qty=result.filled_qty,
+            intent.client_id, updated_ms=now, status=status, filled_qty=filled,
             avg_price=result.avg_price, venue_order_id=result.order_id, error=result.error,
         )  # fmt: skip
-        if result.filled_qty > 0:
-            self._move_leg(plan, role, intent, result)
+        delta = filled - recorded
+        if delta > 0:
+            self._move_leg(plan, role, intent, replace(result, filled_qty=delta))
 
     def _move_leg(
         self, plan: PairPlan, role: str, intent: OrderIntent, result: OrderResult
