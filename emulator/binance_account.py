@@ -4,6 +4,7 @@ No HTTP here (``binance_private.py`` authenticates and renders). Refusals raise
 ``BinanceError`` with Binance's code and message (HTTP 400 unless stated):
 
 - -1121 Invalid symbol; -1111 quantity precision over the step; -4003 quantity below minQty;
+- -4005 quantity above MARKET_LOT_SIZE maxQty;
 - -4164 notional below MIN_NOTIONAL; -2019 margin is insufficient; -2022 reduce-only rejected;
 - -4116 duplicate clientOrderId; -2013 order does not exist.
 
@@ -77,6 +78,7 @@ class Rules:
     min_qty: Decimal
     min_notional: Decimal
     tick: Decimal
+    max_qty: Decimal
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Rules:
@@ -87,6 +89,7 @@ class Rules:
             Decimal(lot["minQty"]),
             Decimal(f.get("MIN_NOTIONAL", {}).get("notional", "0")),
             Decimal(f["PRICE_FILTER"]["tickSize"]),
+            Decimal(lot.get("maxQty") or "Infinity"),
         )
 
 
@@ -157,6 +160,8 @@ class BinanceAccountState:
             raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
         if qty < rules.min_qty:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        if qty > rules.max_qty:
+            raise BinanceError(-4005, "Quantity greater than max quantity.")
         position = self.position(symbol)
         mark = self.mark(symbol)
         if reduce_only:

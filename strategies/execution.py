@@ -80,6 +80,7 @@ class LegMarket:
     min_notional_usd: Decimal
     multiplier: Decimal  # canonical base units per venue unit
     price: Decimal  # venue price per venue unit (mark or mid)
+    max_qty: Decimal | None = None  # largest market order the venue takes (None: no limit)
 
     @property
     def base_step(self) -> Decimal:
@@ -161,6 +162,11 @@ def _check_minimums(market: LegMarket, qty: Decimal, notional_usd: Decimal) -> N
         raise SizingError(
             f"{notional_usd} USD is below the smallest order on {where} "
             f"(min qty {market.min_qty}, lot {market.lot}, price {market.price})"
+        )
+    if market.max_qty is not None and qty > market.max_qty:
+        raise SizingError(
+            f"{notional_usd} USD gives {qty} on {where}, above its largest market order "
+            f"{market.max_qty}: lower the notional"
         )
     if qty * market.price < market.min_notional_usd:
         raise SizingError(

@@ -75,12 +75,18 @@ class BybitPort:
             venue=self.venue, venue_symbol=venue_symbol, lot=lot,
             min_qty=inst.min_qty or lot, min_notional_usd=self._min_notional(rows[0]),
             multiplier=inst.multiplier * inst.contract_size, price=price,
+            max_qty=self._max_qty(rows[0]),
         )  # fmt: skip
         self._markets[venue_symbol] = market
         return market
 
     def _min_notional(self, row: dict[str, Any]) -> Decimal:
         return to_decimal((row.get("lotSizeFilter") or {}).get("minNotionalValue")) or ZERO
+
+    def _max_qty(self, row: dict[str, Any]) -> Decimal | None:
+        """``maxMktOrderQty`` (market orders are capped below ``maxOrderQty``)."""
+        lot = row.get("lotSizeFilter") or {}
+        return to_decimal(lot.get("maxMktOrderQty")) or to_decimal(lot.get("maxOrderQty"))
 
     async def prepare(self, venue_symbol: str) -> None:
         await self.trading.set_leverage(venue_symbol, self.leverage)

@@ -56,9 +56,11 @@ class CcxtPerpPort:
         if not price:
             raise BadRequest(self.venue, f"{venue_symbol}: no mark price")
         min_cost = to_decimal(((m.get("limits") or {}).get("cost") or {}).get("min")) or ZERO
+        filters = {f.get("filterType"): f for f in m["info"].get("filters") or []}
+        max_qty = to_decimal((filters.get("MARKET_LOT_SIZE") or {}).get("maxQty"))
         return LegMarket(
             self.venue, venue_symbol, lot, inst.min_qty or lot, min_cost,
-            inst.multiplier * inst.contract_size, price,
+            inst.multiplier * inst.contract_size, price, max_qty,
         )  # fmt: skip
 
     async def prepare(self, venue_symbol: str) -> None:

@@ -52,6 +52,13 @@ def test_below_minimums_is_a_clear_sizing_error() -> None:
         size_pair(D("200"), pricey_min, pricey_min)
 
 
+def test_above_the_largest_market_order_is_a_sizing_error() -> None:
+    capped = LegMarket("bybit", "CHRUSDT", D(1), D(1), D(5), D(1), D("0.08"), max_qty=D(64000))
+    assert size_pair(D(5000), capped, capped) == (D(62500), D(62500))
+    with pytest.raises(SizingError, match="largest market order 64000"):
+        size_pair(D(200_000), capped, capped)
+
+
 def test_client_ids_are_deterministic_distinct_and_valid_for_bybit() -> None:
     plan = plan_pair(
         "BTC/USDT:USDT|long=bybit-spot|short=bybit", "BTC/USDT:USDT", D(900),
