@@ -1,7 +1,7 @@
 """execution journal: events per pair, fees and funding per leg, one pair_id per opening
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 05:45:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 EXACT = sa.Numeric(38, 18).with_variant(sa.String(64), "sqlite")
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
