@@ -16,8 +16,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    print_fitted,
+    settings_or_exit,
+)
 from scanner.cli.db_cmd import open_db_or_exit
+from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SystemClock
 from scanner.executor import ExecutionError, Executor, PairView
 from scanner.executor_ports import build_ports, limits_from
@@ -107,17 +115,46 @@ def _venue(flag: str, value: str) -> str:
     return value
 
 
+def _dec(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+LEG_COLUMNS: tuple[Col, ...] = (
+    Col("role", "leg", lambda r, _c: str(r["role"]), justify="left"),
+    Col("venue", "venue", lambda r, _c: str(r["venue"]), justify="left"),
+    Col("symbol", "symbol", lambda r, _c: str(r["venue_symbol"]), justify="left"),
+    Col("side", "side", lambda r, _c: str(r["side"]), justify="left", priority=3),
+    Col("quantity", "quantity", lambda r, _c: _dec(r["quantity"])),
+    Col("price", "avg price", lambda r, _c: _dec(r["average_price"]), priority=1),
+    Col("fees", "fees USD", lambda r, _c: _dec(r["fees_usd"]), priority=2),
+    Col("funding", "funding USD", lambda r, _c: _dec(r["funding_usd"]), priority=2),
+)
+"""Legs of a pair, fitted to the terminal: side, then fees/funding, then price go first."""
+
+
+def leg_table(view: PairView, width: int) -> Fitted:
+    rows = [
+        {
+            "role": leg.role,
+            "venue": leg.venue,
+            "venue_symbol": leg.venue_symbol,
+            "side": leg.side,
+            "quantity": leg.quantity,
+            "average_price": leg.average_price,
+            "fees_usd": leg.fees_usd,
+            "funding_usd": leg.funding_usd,
+        }
+        for leg in view.legs
+    ]
+    title = f"{view.pair_id} {view.pair} {view.state} ({view.notional_usd} USD per leg)"
+    return fit(title, LEG_COLUMNS, rows, width)
+
+
 def _print_view(view: PairView, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(view.as_json()))
         return
-    console.print(f"{view.pair_id} {view.pair} [bold]{view.state}[/]", highlight=False)
-    for leg in view.legs:
-        console.print(
-            f"  {leg.role:<5} {leg.venue} {leg.venue_symbol} {leg.side} {leg.quantity} "
-            f"@ {leg.average_price} fees {leg.fees_usd} funding {leg.funding_usd}",
-            highlight=False,
-        )
+    print_fitted(leg_table(view, console.width))
     for event in view.events:
         console.print(f"  ! {event}", highlight=False)
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 from rich.console import Console
 
 from scanner.cli.collect_cmd import summary
+from scanner.cli.execute_cmd import leg_table
 from scanner.cli.render import JSON_COLUMNS, TABLE_COLUMNS, fit_opportunities
 from scanner.cli.tables import ColumnsError, Fitted
 from scanner.collector import Collection, VenueResult, VenueStatus
+from scanner.executor import LegView, PairView
 
 WIDTHS = (80, 100, 120, 200)
 
@@ -188,3 +191,36 @@ def test_collect_table_fits_and_keeps_numbers_whole(width: int) -> None:
     assert all(len(line) <= width for line in lines)
     text = "\n".join(lines)
     assert "30000" in text and "123" in text and "failed" in text
+
+
+def _pair_view() -> PairView:
+    leg = LegView(
+        role="long",
+        venue="binanceusdm",
+        venue_symbol="1000000MOGUSDT",
+        side="buy",
+        quantity=Decimal("123456.789"),
+        average_price=Decimal("0.0012345678"),
+        order_ids=("fs-abc-long-1",),
+        fees_usd=Decimal("-1.23456"),
+        funding_usd=Decimal("0.987654"),
+    )
+    short = LegView("short", "bybit", "1000000MOGUSDT", "sell", Decimal("123456.7"),
+                    Decimal("0.0012349"), ("x",), None, None)  # fmt: skip
+    return PairView("p-1a2b3c", "MOG/USDT:USDT|long=binanceusdm|short=bybit", "open",
+                    Decimal("5000"), None, (leg, short))  # fmt: skip
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_execute_status_table_fits_and_keeps_numbers_whole(width: int) -> None:
+    fitted = leg_table(_pair_view(), width)
+    lines = _render(fitted, width)
+    assert all(len(line) <= width for line in lines)
+    rows = [r for r in lines if "1000000MOGUSDT" in r]
+    assert len(rows) == 2
+    assert "123456.789" in rows[0]  # quantity is essential: never hidden, never cut
+    shown = {"price": "0.0012345678", "fees": "-1.23456", "funding": "0.987654"}
+    for key, text in shown.items():
+        assert (text in rows[0]) == (key in fitted.shown)
+    if fitted.hidden:
+        assert "hidden to fit the terminal" in " ".join(" ".join(lines).split())
