@@ -216,15 +216,19 @@ async def _gather(
     venues: Mapping[str, Venue],
     progress: Callable[[ProgressEvent], None] | None,
     clock: Clock,
+    peers: Sequence[FundingQuote] = (),
 ) -> _Gathered:
-    """Collect, store what was collected, then enrich (spot books, history) and store that."""
+    """Collect, store what was collected, then enrich (spot books, history) and store that.
+
+    ``peers``: other venues' latest quotes (``--role collect``), so books are fetched for the
+    pairs that are best across every venue, not only across this process's own."""
     caps = max_concurrency(settings, list(venues))
     collection = await collect(
         venues,
         deadline_s=settings.collector.deadline_s,
         book_depth=settings.collector.book_depth,
         book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
-            in_universe(qs, settings.universe)
+            in_universe([*qs, *peers], settings.universe)
         ),
         max_concurrency=caps,
         progress=progress,
@@ -324,7 +328,13 @@ def _rank_and_store(
     )
     repo.write_opportunities(scan_id, ranked)
     status = {
-        n: {"status": str(r.status), "reason": r.reason, "latency_ms": round(r.latency_ms)}
+        n: {
+            "status": str(r.status),
+            "reason": r.reason,
+            "latency_ms": round(r.latency_ms),
+            "quotes": len(r.quotes),
+            "books": len(r.books),
+        }
         for n, r in c.results.items()
     }
     repo.finish_scan(scan_id, clock.now_ms(), status)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.pipeline import ScanOutcome, scan_once
+from scanner.roles import collect_once, rank_stored
 from scanner.settings import Settings
 from scanner.venues.base import Venue
 from scanner.venues.registry import build_venues, close_all
@@ -38,13 +39,19 @@ class ScanSession:
         repo: Repository,
         names: Sequence[str] | None = None,
         *,
+        role: str = "all",
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """``role``: ``all`` (collect and rank), ``collect`` (store only) or ``rank`` (rank
+        what collectors stored; no venue adapters) - see ``scanner.roles``."""
         self.settings = settings
         self.clock = clock
         """One clock for every scan of the session (and, through them, the collector)."""
         self.repo = repo
+        self.role = role
         self.names = list(names) if names is not None else list(settings.venues.enabled)
+        if role == "rank":
+            self.names = []
         self.venues: dict[str, Venue] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -74,7 +81,7 @@ class ScanSession:
 
         Raises ``concurrent.futures.CancelledError`` if the session is closed meanwhile.
         """
-        coro = scan_once(self.settings, self.repo, venues=self.venues, clock=self.clock)
+        coro = self._scan_coro()
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         with self._lock:
             self._running.add(future)
@@ -83,6 +90,17 @@ class ScanSession:
         finally:
             with self._lock:
                 self._running.discard(future)
+
+    def _scan_coro(self) -> Coroutine[Any, Any, ScanOutcome]:
+        if self.role == "collect":
+            return collect_once(self.settings, self.repo, self.venues, self.clock)
+        if self.role == "rank":
+
+            async def ranked() -> ScanOutcome:
+                return rank_stored(self.settings, self.repo, self.clock.now_ms())
+
+            return ranked()
+        return scan_once(self.settings, self.repo, venues=self.venues, clock=self.clock)
 
     def __exit__(self, *exc: object) -> None:
         """Cancel a scan in flight (Ctrl-C / SIGTERM), then close the adapters and the loop."""

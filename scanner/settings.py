@@ -112,6 +112,9 @@ class UniverseSettings(_Frozen):
 class ScheduleSettings(_Frozen):
     scan_every_s: Annotated[int, Field(ge=5)] = 60
     prune_every_h: Annotated[float, Field(ge=0)] = 24.0
+    pre_settlement_s: Annotated[int, Field(ge=0, le=3000)] = 60
+    """One extra scan this many seconds before each coming settlement of a collected symbol,
+    so the last predicted rate before the payment is captured (0 = off)."""
 
 
 class CollectorSettings(_Frozen):

@@ -18,6 +18,7 @@ from scanner.cli import (
     execute_cmd,
     run_cmd,
     scan_cmd,
+    status_cmd,
     watch_cmd,
 )
 
@@ -38,6 +39,7 @@ run_cmd.register(app)
 watch_cmd.register(app)
 alerts_cmd.register(app)
 execute_cmd.register(app)
+status_cmd.register(app)
 
 
 def main() -> None:

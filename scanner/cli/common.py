@@ -87,9 +87,29 @@ def with_emulator(settings: Settings, emulator: str | None) -> Settings:
     return settings.with_base_url(emulator)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Only the CLI configures handlers; library modules just log."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
+    """Only the CLI configures handlers; library modules just log.
+
+    ``json``: one JSON object per line (python-json-logger) for log shippers. Either way the
+    handler masks alert URLs and tokens (``scanner.alerts.redact``).
+    """
+    from scanner.alerts.redact import SECRETS
+
+    root = logging.getLogger()
+    if root.handlers:  # configured already (an embedding program, pytest): as basicConfig does
+        return
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SECRETS)
+    root.addHandler(handler)

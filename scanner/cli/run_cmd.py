@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import signal
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,7 +29,9 @@ from scanner.cli.common import (
 from scanner.cli.render import records
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import VenueStatus
-from scanner.jobs import build_scheduler
+from scanner.jobs import build_scheduler, plan_pre_settlement_scans, pre_settlement_times
+from scanner.metrics import Metrics
+from scanner.roles import ROLES
 from scanner.session import ScanSession
 from scanner.settings import Settings
 from scanner.units import MS_PER_S
@@ -87,49 +91,81 @@ def _auto(settings: Settings, db: Database, live: bool) -> AutoExecutor | None:
     return AutoExecutor(settings, db)
 
 
-def _jobs(
-    settings: Settings,
-    db: Database,
-    session: ScanSession,
-    service: AlertService | None,
-    auto: AutoExecutor | None = None,
-) -> tuple[Any, Any]:
-    r = settings.storage.retention
-    policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
+@dataclass
+class _Run:
+    """What one ``fundscan run`` process holds while its scheduler runs."""
 
-    def scan() -> None:
+    settings: Settings
+    db: Database
+    session: ScanSession
+    service: AlertService | None
+    metrics: Metrics | None
+    auto: AutoExecutor | None = None
+    scheduler: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def scan(self) -> None:
+        if not self.lock.acquire(blocking=False):
+            log.info("a scan is already running; this one is skipped")
+            return
         try:
-            outcome = session.scan()
+            self._scan()
+        finally:
+            self.lock.release()
+
+    def _scan(self) -> None:
+        started = SYSTEM_CLOCK.monotonic_ms()
+        try:
+            outcome = self.session.scan()
         except concurrent.futures.CancelledError:
             err_console.print("fundscan run: scan in progress cancelled", highlight=False)
             return
         console.print(_summary(outcome), highlight=False)
-        _alert(service, outcome)
-        if auto is not None:
+        if self.metrics is not None:
+            rows = {
+                "funding_quotes": outcome.quotes_stored,
+                "book_snapshots": outcome.books_stored,
+                "funding_settlements": outcome.settlements_stored,
+                "opportunities": len(outcome.opportunities),
+            }
+            duration_s = (SYSTEM_CLOCK.monotonic_ms() - started) / 1000
+            self.metrics.observe_scan(
+                duration_s,
+                outcome.collection,
+                rows,
+                outcome.opportunities,
+                self.settings.alerts.min_net_apr,
+            )
+        _alert(self.service, outcome)
+        if self.auto is not None:
             try:
-                for line in auto.tick(outcome.opportunities):
+                for line in self.auto.tick(outcome.opportunities):
                     console.print(f"execute: {line}", highlight=False)
             except Exception as exc:  # noqa: BLE001 - one bad tick must not stop the scans
                 err_console.print(f"execute: tick failed: {exc}", highlight=False)
+        self._plan_pre_settlement(outcome)
 
-    def prune_job() -> None:
-        counts = prune(db, policy, SYSTEM_CLOCK.now_ms())
+    def _plan_pre_settlement(self, outcome: Any) -> None:
+        lead_s = self.settings.schedule.pre_settlement_s
+        if lead_s <= 0 or self.scheduler is None or self.session.role == "rank":
+            return
+        times = pre_settlement_times(
+            (q.next_funding_ms for q in outcome.collection.quotes), SYSTEM_CLOCK.now_ms(), lead_s
+        )
+        plan_pre_settlement_scans(self.scheduler, self.scan, times)
+
+    def prune(self) -> None:
+        r = self.settings.storage.retention
+        policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
+        counts = prune(self.db, policy, SYSTEM_CLOCK.now_ms())
         if any(counts.values()):
             console.print(f"pruned {counts}", highlight=False)
 
-    return scan, prune_job
 
-
-def _schedule(
-    settings: Settings,
-    db: Database,
-    session: ScanSession,
-    service: AlertService | None,
-    max_scans: int | None,
-    auto: AutoExecutor | None = None,
-) -> None:
-    scan, prune_job = _jobs(settings, db, session, service, auto)
-    scheduler = build_scheduler(settings.schedule, scan, prune_job, max_scans=max_scans)
+def _schedule(job: _Run, max_scans: int | None) -> None:
+    settings, service = job.settings, job.service
+    scheduler = build_scheduler(settings.schedule, job.scan, job.prune, max_scans=max_scans)
+    job.scheduler = scheduler
     signalled: list[int] = []
 
     def on_sigterm(signum: int, _frame: Any) -> None:
@@ -138,8 +174,8 @@ def _schedule(
 
     signal.signal(signal.SIGTERM, on_sigterm)
     err_console.print(
-        f"fundscan run: scanning every {settings.schedule.scan_every_s} s into "
-        f"{db.where}; Ctrl-C to stop",
+        f"fundscan run ({job.session.role}): scanning every {settings.schedule.scan_every_s} s "
+        f"into {job.db.where}; Ctrl-C to stop",
         highlight=False,
     )
     try:
@@ -169,6 +205,44 @@ def _drain(service: AlertService) -> None:
         )
 
 
+RoleOption = Annotated[
+    str,
+    typer.Option(
+        help="all: collect, rank and alert (default); collect: store quotes and books of "
+        "--venues only; rank: rank what collectors stored (all venues) and alert.",
+    ),
+]
+
+
+def _roles(settings: Settings, role: str, venues: str | None) -> list[str] | None:
+    if role not in ROLES:
+        raise fail(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
+    if venues is not None and role == "rank":
+        raise fail("--venues: a rank process collects nothing; drop --venues")
+    if venues is None:
+        return None
+    names = [v.strip() for v in venues.split(",") if v.strip()]
+    bad = [n for n in names if n not in settings.venues.enabled]
+    if not names or bad:
+        raise fail(
+            f"--venues: {', '.join(bad) or '(none given)'} not enabled; "
+            f"enabled: {', '.join(settings.venues.enabled)}"
+        )
+    return names
+
+
+def _metrics(port: int | None, addr: str) -> tuple[Metrics | None, Any]:
+    if port is None:
+        return None, None
+    metrics = Metrics()
+    try:
+        server = metrics.serve(port, addr)
+    except OSError as exc:
+        raise fail(f"--metrics-port {port}: cannot listen on {addr}: {exc.strerror}") from None
+    err_console.print(f"fundscan run: metrics at http://{addr}:{port}/metrics", highlight=False)
+    return metrics, server
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
@@ -182,31 +256,74 @@ def register(app: typer.Typer) -> None:
         live: Annotated[
             bool, typer.Option("--live", help="Allow execution.auto in live mode (real money).")
         ] = False,
+        role: RoleOption = "all",
+        venues: Annotated[
+            str | None, typer.Option(help="Comma-separated venues this process collects.")
+        ] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port."),
+        ] = None,
+        metrics_addr: Annotated[
+            str, typer.Option(help="Address the metrics endpoint listens on.")
+        ] = "127.0.0.1",
+        log_format: Annotated[
+            str, typer.Option(help="Log lines as text or json (one object per line).")
+        ] = "text",
     ) -> None:
         """Run the scheduled job: a scan every schedule.scan_every_s, until interrupted."""
         settings = settings_or_exit(config)
         settings = with_emulator(settings, emulator)
-        setup_logging()  # a long-running job reports skipped/failed runs as log lines
+        names = _roles(settings, role, venues)
+        if log_format not in ("text", "json"):
+            raise fail(f"--log-format: expected text or json, got {log_format!r}")
+        setup_logging(log_format=log_format)  # a long job reports skipped/failed runs as logs
         try:
             db = open_database(settings.storage.url)
         except StorageError as exc:
             raise fail(f"storage: {exc}") from None
         if db.migration is not None and db.migration.changed:
             err_console.print(db.migration.message, highlight=False)
+        metrics, server = _metrics(metrics_port, metrics_addr)
         try:
-            with (
-                alert_service(settings, db, SYSTEM_CLOCK) as service,
-                ScanSession(settings, Repository(db)) as session,
-            ):
-                if service is not None:
-                    err_console.print(f"fundscan run: alerts to {', '.join(service.labels)}")
-                    if left := service.resume():
-                        err_console.print(
-                            f"fundscan run: sending {left} alert(s) left queued by an earlier run"
-                        )
-                _schedule(settings, db, session, service, max_scans, _auto(settings, db, live))
-        except ChannelConfigError as exc:
-            raise fail(f"config: {settings.source}: {exc}") from None
+            _serve(settings, db, role, names, metrics, max_scans, live)
         finally:
+            if server is not None:
+                server.shutdown()
             db.dispose()
         err_console.print("fundscan run: stopped", highlight=False)
+
+
+def _serve(
+    settings: Settings,
+    db: Database,
+    role: str,
+    names: list[str] | None,
+    metrics: Metrics | None,
+    max_scans: int | None,
+    live: bool = False,
+) -> None:
+    alerts = settings if role != "collect" else _without_alerts(settings)
+    hook = metrics.alert_result if metrics is not None else None
+    try:
+        with (
+            alert_service(alerts, db, SYSTEM_CLOCK, hook) as service,
+            ScanSession(settings, Repository(db), names, role=role) as session,
+        ):
+            if service is not None:
+                err_console.print(f"fundscan run: alerts to {', '.join(service.labels)}")
+                if left := service.resume():
+                    err_console.print(
+                        f"fundscan run: sending {left} alert(s) left queued by an earlier run"
+                    )
+            auto = _auto(settings, db, live) if role != "collect" else None
+            _schedule(_Run(settings, db, session, service, metrics, auto), max_scans)
+    except ChannelConfigError as exc:
+        raise fail(f"config: {settings.source}: {exc}") from None
+
+
+def _without_alerts(settings: Settings) -> Settings:
+    """A collect process never alerts (the rank process does, from all venues)."""
+    return settings.model_copy(
+        update={"alerts": settings.alerts.model_copy(update={"enabled": False})}
+    )

@@ -41,7 +41,7 @@ def config(
     channels = "".join(f"    - {spec[k]}\n" for k in kinds)
     cfg = tmp_path / "config.yaml"
     cfg.write_text(
-        f"schedule: {{scan_every_s: 5}}\n"
+        f"schedule: {{scan_every_s: 5, pre_settlement_s: 0}}\n"
         f"storage: {{url: 'sqlite:///{tmp_path / 'run.db'}'}}\n"
         "alerts:\n  enabled: true\n  min_net_apr: -10\n  min_confidence: 0\n"
         "  alert_unrated: true\n  cooldown_min: 600\n  realert_after_apr_change: 100\n"

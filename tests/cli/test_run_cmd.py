@@ -52,7 +52,9 @@ def test_the_first_runs_are_due_at_the_injected_clocks_now() -> None:
 def test_run_scans_the_emulator_until_max_scans(tmp_path: Path) -> None:
     db = tmp_path / "run.db"
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"schedule:\n  scan_every_s: 5\nstorage:\n  url: sqlite:///{db}\n")
+    cfg.write_text(
+        f"schedule:\n  scan_every_s: 5\n  pre_settlement_s: 0\nstorage:\n  url: sqlite:///{db}\n"
+    )
     with Emulator(seed=5).run_in_thread() as emu:
         result = CliRunner().invoke(
             app, ["run", "-c", str(cfg), "--emulator", emu.url, "--max-scans", "2"]

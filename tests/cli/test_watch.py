@@ -30,7 +30,10 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Dat
     tmp = tmp_path_factory.mktemp("watch")
     db_path = tmp / "run.db"
     cfg = tmp / "c.yaml"
-    cfg.write_text(f"schedule:\n  scan_every_s: 5\nstorage:\n  url: sqlite:///{db_path}\n")
+    cfg.write_text(
+        "schedule:\n  scan_every_s: 5\n  pre_settlement_s: 0\n"
+        f"storage:\n  url: sqlite:///{db_path}\n"
+    )
     with Emulator(seed=5).run_in_thread() as emu:
         result = CliRunner().invoke(
             app, ["run", "-c", str(cfg), "--emulator", emu.url, "--max-scans", "2"]
