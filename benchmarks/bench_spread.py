@@ -16,10 +16,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from scanner.domain import VENUES, FundingQuote, OrderBook
+from scanner.domain import FundingQuote, OrderBook
+from scanner.venues.specs import default_fee_table, venue_ids
 from strategies.confidence import freshness_component, liquidity_component
 from strategies.costs import BPS, FeeSchedule, Side, depth_within, slippage_frac
 from strategies.spread import EngineParams, compute_opportunities, quotes_frame
+
+FEES = FeeSchedule.from_table(default_fee_table())
+"""The registry's default fees, handed to the engine as the pipeline does."""
 
 NOW = 1_750_000_000_000
 H_MS = 3_600_000
@@ -50,7 +54,7 @@ def synthetic_market(seed: int = 7):
         canonical = f"{base}/USDT:USDT"
         mid = float(rng.lognormal(0, 3))
         common = rng.normal(1e-4, 2e-4)
-        for venue in VENUES:
+        for venue in venue_ids():
             interval = 1.0 if venue == "hyperliquid" else float(rng.choice([1, 2, 4, 8]))
             rate = (common + rng.normal(0, 1.5e-4)) * interval / 8
             mult = 1000.0 if (venue in ("bybit", "binanceusdm") and mid < 0.05) else 1.0
@@ -170,7 +174,7 @@ NUMERIC = ["diff_per_h", "gross_apr", "fee_frac", "slippage_frac", "cost_frac", 
 
 def main() -> None:
     quotes, books, spot = synthetic_market()
-    fees = FeeSchedule()
+    fees = FEES
     params = EngineParams(min_net_apr=-math.inf)
     t0 = time.perf_counter()
     frame = quotes_frame(quotes)

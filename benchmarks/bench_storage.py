@@ -30,8 +30,9 @@ import psycopg
 from sqlalchemy import Connection, Index, MetaData, Table
 from sqlalchemy.engine import make_url
 
-from scanner.domain import VENUES, FundingQuote
+from scanner.domain import FundingQuote
 from scanner.units import MS_PER_H as HOUR_MS
+from scanner.venues.specs import venue_ids
 from storage import tables as T
 from storage.db import Database, open_database
 from storage.queries import Queries
@@ -45,12 +46,13 @@ YEAR_H = 365 * 24
 def make_quotes(n: int, symbols: int = 500) -> list[FundingQuote]:
     """``n`` distinct quotes: ``symbols`` symbols on the six venues, one per minute each."""
     out = []
-    per_tick = symbols * len(VENUES)
+    venues = venue_ids()
+    per_tick = symbols * len(venues)
     for i in range(n):
-        sym, venue = divmod(i % per_tick, len(VENUES))
+        sym, venue = divmod(i % per_tick, len(venues))
         out.append(
             FundingQuote(
-                venue=VENUES[venue],
+                venue=venues[venue],
                 venue_symbol=f"S{sym}USDT",
                 canonical=f"S{sym}/USDT:USDT",
                 rate_per_interval=1e-4 + (i % 13) * 1e-6,
@@ -75,7 +77,7 @@ def year_of_one_symbol() -> list[FundingQuote]:
             START_MS + k * HOUR_MS,
             next_funding_ms=START_MS + (k + 1) * HOUR_MS,
         )
-        for v in VENUES
+        for v in venue_ids()
         for k in range(YEAR_H)
     ]
 

@@ -59,6 +59,8 @@ class FaultSpec:
     http_status: int | None = None
     hang_s: float = 30.0
     fields: tuple[str, ...] = ("fundingRate",)
+    retry_after_s: float | None = None
+    """``ban``/``rate_limit``: send ``Retry-After: <seconds>`` (Binance does with 418/429)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -75,6 +77,8 @@ class FaultSpec:
             raise FaultConfigError(
                 f"{self.kind}: http_status {self.http_status} is not an HTTP status"
             )
+        if self.retry_after_s is not None and not 0 <= self.retry_after_s < 10**9:
+            raise FaultConfigError(f"{self.kind}: retry_after_s must be >= 0 seconds")
         if isinstance(self.fields, str) or not all(isinstance(f, str) for f in self.fields):
             raise FaultConfigError(f"{self.kind}: fields must be a list of key names")
 

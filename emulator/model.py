@@ -51,10 +51,18 @@ class UnknownSymbol(KeyError):
 class MarketModel:
     """Implements ``interfaces.MarketView`` and holds the evolving state of all venues."""
 
-    def __init__(self, clock: EmuClock, seed: int = 0, history_days: float = 3.0) -> None:
+    def __init__(
+        self,
+        clock: EmuClock,
+        seed: int = 0,
+        history_days: float = 3.0,
+        universe: dict[str, list[Listing]] | None = None,
+    ) -> None:
         self.clock = clock
         self.seed = int(seed)
-        self.universe: dict[str, list[Listing]] = load_universe()
+        self.universe: dict[str, list[Listing]] = (
+            universe if universe is not None else load_universe()
+        )
         self.listings: list[Listing] = [x for v in self.universe.values() for x in v]
         self._index = {(x.venue, x.symbol): i for i, x in enumerate(self.listings)}
         assets = sorted({x.asset for x in self.listings})

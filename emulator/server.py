@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import random
+import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol, cast
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, cast
 
 from aiohttp import web
 
-from emulator.bybit_public import BybitPublic
 from emulator.clock import ClockError, EmuClock
 from emulator.faults import (
     AFTER,
@@ -30,11 +31,8 @@ from emulator.faults import (
 )
 from emulator.interfaces import MarketView
 from emulator.model import MarketModel
-from emulator.venues_binance import BinancePublic
-from emulator.venues_bitget import BitgetPublic
-from emulator.venues_gate import GatePublic
-from emulator.venues_hyperliquid import HyperliquidPublic
-from emulator.venues_okx import OkxPublic
+from emulator.universe import Listing, load_universe
+from emulator.venues import VENUES, VenueApi
 from emulator.wire import json_response
 
 log = logging.getLogger(__name__)
@@ -42,20 +40,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class VenueApi(Protocol):
-    def __init__(self, model: MarketModel) -> None: ...
-
-    def register(self, app: web.Application, prefix: str) -> None: ...
-
-
-PUBLIC: dict[str, type[VenueApi]] = {
-    "bybit": BybitPublic,
-    "binanceusdm": BinancePublic,
-    "okx": OkxPublic,
-    "gate": GatePublic,
-    "bitget": BitgetPublic,
-    "hyperliquid": HyperliquidPublic,
-}
+PUBLIC: dict[str, Callable[..., VenueApi]] = {v: e.api for v, e in VENUES.items()}
+"""Venue id -> its API class (from ``emulator/venues.py``, the one venue table)."""
 TICK_S = 0.05
 SIGNED_HEADERS = ("X-BAPI-API-KEY", "X-MBX-APIKEY")
 """A request carrying one of these spoke to a private (keyed) endpoint."""
@@ -85,10 +71,20 @@ class Emulator:
         stepped: bool = False,
         bybit_accounts: Any = None,
         binance_accounts: Any = None,
+        clones: Mapping[str, str] | None = None,
     ) -> None:
         self.seed = seed
         self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
-        self.market = MarketModel(self.clock, seed=seed, history_days=history_days)
+        self.clones = dict(clones or {})
+        """``{new id: venue}``: serve a copy of ``venue`` (its wire format and a renamed copy of
+        its universe, with its own funding path) under ``/<new id>`` - a stand-in for a venue
+        that is not built yet (the registry's "seventh venue" test)."""
+        self._check_clones()
+        self.venues: dict[str, str] = {v: v for v in VENUES} | self.clones
+        """Every served id -> the venue whose wire format answers it."""
+        self.market = MarketModel(
+            self.clock, seed=seed, history_days=history_days, universe=self._universe()
+        )
         if faults is None:
             self.faults = FaultPlan(seed=seed)
         elif isinstance(faults, FaultPlan):
@@ -107,11 +103,30 @@ class Emulator:
         self._ticker: asyncio.Task[None] | None = None
         self.port: int | None = None
 
+    def _check_clones(self) -> None:
+        for new_id, venue in self.clones.items():
+            if new_id in VENUES or not re.fullmatch(r"[a-z][a-z0-9_-]*", new_id):
+                raise ValueError(f"clone id {new_id!r} must be a new lower-case venue id")
+            entry = VENUES.get(venue)
+            if entry is None or not entry.clonable:
+                clonable = sorted(v for v, e in VENUES.items() if e.clonable)
+                raise ValueError(f"cannot clone {venue!r}; clonable venues: {clonable}")
+
+    def _universe(self) -> dict[str, list[Listing]]:
+        recorded = load_universe()
+        copies = {
+            new_id: [dataclasses.replace(x, venue=new_id) for x in recorded[venue]]
+            for new_id, venue in self.clones.items()
+        }
+        return {**recorded, **copies}
+
     # ------------------------------------------------------------------ app
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._fault_middleware])
-        for venue, cls in PUBLIC.items():
-            cls(self.market).register(app, f"/{venue}")
+        for served, venue in self.venues.items():
+            api = VENUES[venue].api
+            handler = api(self.market) if served == venue else api(self.market, venue=served)
+            handler.register(app, f"/{served}")
         self._register_private(app)
         app.router.add_post("/_control/faults", self._control_faults)
         app.router.add_get("/_control/state", self._control_state)
@@ -142,8 +157,8 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}"
 
     def venue_url(self, venue: str) -> str:
-        if venue not in PUBLIC:
-            raise ValueError(f"unknown venue {venue!r}; the emulator serves {sorted(PUBLIC)}")
+        if venue not in self.venues:
+            raise ValueError(f"unknown venue {venue!r}; the emulator serves {sorted(self.venues)}")
         return f"{self.url}/{venue}"
 
     async def start(self, port: int = 0) -> Emulator:
@@ -195,7 +210,7 @@ class Emulator:
     async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         parts = request.path.split("/", 2)
         venue = parts[1] if len(parts) > 1 else ""
-        if venue not in PUBLIC:
+        if venue not in self.venues:
             return await handler(request)
         path = "/" + (parts[2] if len(parts) > 2 else "")
         self.request_log.append(
@@ -233,11 +248,15 @@ class Emulator:
             await asyncio.sleep(spec.hang_s)
             return json_response({"error": "emulated timeout elapsed"}, status=504)
         if spec.kind == "ban":
-            return web.Response(status=spec.http_status or 403, text="access too frequent")
+            return web.Response(
+                status=spec.http_status or 403,
+                text="access too frequent",
+                headers=_retry_after(spec),
+            )
         if spec.kind == "server_error":
             status = spec.http_status or 503
             return web.Response(status=status, text=f"emulated server error {status}")
-        return _rate_limited(venue, spec, now)
+        return _rate_limited(self.venues[venue], spec, now)
 
     # ------------------------------------------------------------------ control
     async def _control_faults(self, request: web.Request) -> web.Response:
@@ -283,7 +302,7 @@ class Emulator:
             "stepped": self.clock.stepped,
             "speed": self.clock.speed,
             "seed": self.seed,
-            "venues": {v: len(self.market.perpetual_symbols(v)) for v in PUBLIC},
+            "venues": {v: len(self.market.perpetual_symbols(v)) for v in self.venues},
             "faults": self.faults.describe(),
         }
 
@@ -345,6 +364,12 @@ async def _cancel_pending() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _retry_after(spec: FaultSpec) -> dict[str, str]:
+    if spec.retry_after_s is None:
+        return {}
+    return {"Retry-After": f"{spec.retry_after_s:g}"}
+
+
 def _rate_limited(venue: str, spec: FaultSpec, now: int) -> web.Response:
     """Bybit answers UID limits with HTTP 200 + retCode 10006 and the X-Bapi-Limit headers."""
     reset = now + 2000
@@ -363,7 +388,9 @@ def _rate_limited(venue: str, spec: FaultSpec, now: int) -> web.Response:
         }
         return json_response(body, headers=headers)
     return json_response(
-        RATE_LIMIT_BODIES.get(venue, {"error": "rate limited"}), status=spec.http_status or 429
+        RATE_LIMIT_BODIES.get(venue, {"error": "rate limited"}),
+        status=spec.http_status or 429,
+        headers=_retry_after(spec),
     )
 
 

@@ -89,7 +89,7 @@ def _f(value: Any, default: float | None = None) -> float | None:
         return default
 
 
-def _bybit() -> list[Listing]:
+def bybit_listings() -> list[Listing]:
     rows = load_json("bybit_v5_market_instruments-info_linear.json")["result"]["list"]
     ticker = load_json("bybit_v5_market_tickers_linear_BTCUSDT.json")["result"]["list"][0]
     out = []
@@ -136,7 +136,7 @@ def _binance_is_perpetual(row: dict[str, Any]) -> bool:
     return row["contractType"] == "PERPETUAL" or row.get("deliveryDate") == 4133404800000
 
 
-def _binance() -> list[Listing]:
+def binance_listings() -> list[Listing]:
     info = load_json("binance_fapi_v1_exchangeInfo.json")
     premium = {r["symbol"]: r for r in load_json("binance_fapi_v1_premiumIndex_all.json")}
     out = []
@@ -166,7 +166,7 @@ def _binance() -> list[Listing]:
     return out
 
 
-def _okx() -> list[Listing]:
+def okx_listings() -> list[Listing]:
     rows = load_json("okx_api_v5_public_instruments_SWAP.json")["data"]
     out = []
     for r in rows:
@@ -194,7 +194,7 @@ def _okx() -> list[Listing]:
     return out
 
 
-def _gate() -> list[Listing]:
+def gate_listings() -> list[Listing]:
     rows = load_json("gate_api_v4_futures_usdt_contracts.json")
     out = []
     for r in rows:
@@ -223,7 +223,7 @@ def _gate() -> list[Listing]:
     return out
 
 
-def _hyperliquid() -> list[Listing]:
+def hyperliquid_listings() -> list[Listing]:
     universe = load_json("hyperliquid_info_meta.json")["universe"]
     ctxs = load_json("hyperliquid_ws_allDexsAssetCtxs_first_dex.json")["data"]["ctxs"][0][1]
     out = []
@@ -284,7 +284,7 @@ def bitget_v2_row(v1: dict[str, Any], template: dict[str, Any]) -> dict[str, Any
     return row
 
 
-def _bitget() -> list[Listing]:
+def bitget_listings() -> list[Listing]:
     v1 = load_json("bitget_api_mix_v1_market_contracts_umcbl.json")["data"]
     template = load_json("bitget_docs_example_api_v2_mix_market_contracts.json")["data"][0]
     out = []
@@ -311,16 +311,6 @@ def _bitget() -> list[Listing]:
     return out
 
 
-LOADERS = {
-    "bybit": _bybit,
-    "binanceusdm": _binance,
-    "okx": _okx,
-    "gate": _gate,
-    "bitget": _bitget,
-    "hyperliquid": _hyperliquid,
-}
-
-
 def _liquidity(gate: list[Listing]) -> dict[str, float]:
     """Per-asset book depth scale: sqrt(open interest / median open interest), clipped.
 
@@ -341,9 +331,14 @@ def _liquidity(gate: list[Listing]) -> dict[str, float]:
 
 @lru_cache(maxsize=1)
 def load_universe() -> dict[str, list[Listing]]:
-    """All venues' listings, read once per process (the files are ~1.4 MB of JSON)."""
-    universe = {venue: loader() for venue, loader in LOADERS.items()}
-    scale = _liquidity(universe["gate"])
+    """All venues' listings, read once per process (the files are ~1.4 MB of JSON).
+
+    The venues and their loaders are the table in ``emulator/venues.py``.
+    """
+    from emulator.venues import VENUES  # the table imports the venue modules, which import us
+
+    universe = {venue: entry.listings() for venue, entry in VENUES.items()}
+    scale = _liquidity(universe.get("gate", []))
     for listings in universe.values():
         for x in listings:
             x.liquidity = scale.get(x.asset, 1.0)

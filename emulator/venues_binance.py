@@ -31,10 +31,11 @@ def _error(code: int, msg: str, status: int = 400) -> web.Response:
 
 
 class BinancePublic:
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, venue: str = VENUE) -> None:
         self.model = model
+        self.venue = venue
         self.info = load_json("binance_fapi_v1_exchangeInfo.json")
-        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
 
     def register(self, app: web.Application, prefix: str) -> None:
         app.router.add_get(prefix + "/fapi/v1/time", self.time)
@@ -58,11 +59,11 @@ class BinancePublic:
         return json_response(body)
 
     def _premium_row(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
         index = float(self.model.index_prices(now)[i])
         rate = float(self.model.funding_rates(now)[i]) if x.perpetual else 0.0
-        nxt = self.model.next_funding_ms(VENUE, x.symbol, now) if x.perpetual else 0
+        nxt = self.model.next_funding_ms(self.venue, x.symbol, now) if x.perpetual else 0
         return {
             "symbol": x.symbol,
             "markPrice": fmt(mark, places=8),
@@ -109,7 +110,7 @@ class BinancePublic:
         return json_response(rows)
 
     def _history_rows(self, x: Listing, now: int) -> list[dict[str, Any]]:
-        mark = self.model.mark_price(VENUE, x.symbol, now)
+        mark = self.model.mark_price(self.venue, x.symbol, now)
         return [
             {
                 "symbol": x.symbol,
@@ -118,7 +119,7 @@ class BinancePublic:
                 "markPrice": fmt(mark, places=8),
                 "rateType": "Regular",
             }
-            for t, r in self.model.history(VENUE, x.symbol, now)
+            for t, r in self.model.history(self.venue, x.symbol, now)
         ]
 
     async def funding_info(self, request: web.Request) -> web.Response:
@@ -147,7 +148,7 @@ class BinancePublic:
         if limit not in DEPTH_LIMITS:
             return _error(-1130, "Data sent for parameter 'limit' is not valid.")
         now = self.model.clock.now_ms()
-        bids, asks = self.model.book(VENUE, x.symbol, limit)
+        bids, asks = self.model.book(self.venue, x.symbol, limit)
         return json_response(
             {
                 "lastUpdateId": now,
@@ -159,9 +160,9 @@ class BinancePublic:
         )
 
     def _ticker_row(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         last = float(fmt(float(self.model.mark_prices(now)[i]), x.tick))
-        quote_volume = self.model.volume_24h_usd(VENUE, x.symbol)
+        quote_volume = self.model.volume_24h_usd(self.venue, x.symbol)
         trades = max(1, int(quote_volume / 2_000))  # ~2 000 USD per trade
         first_id = (now // 1000) % 1_000_000_000
         p = lambda v: fmt(v, x.tick)  # noqa: E731

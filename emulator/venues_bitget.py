@@ -23,9 +23,10 @@ PRODUCT = "USDT-FUTURES"
 
 
 class BitgetPublic:
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, venue: str = VENUE) -> None:
         self.model = model
-        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.venue = venue
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
 
     def register(self, app: web.Application, prefix: str) -> None:
         base = prefix + "/api/v2/mix/market"
@@ -91,11 +92,11 @@ class BitgetPublic:
         return self._ok([x.raw for x in rows])
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
-        bids, asks = self.model.book(VENUE, x.symbol, 1)
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
-        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        usd = self.model.volume_24h_usd(self.venue, x.symbol)
         last = float(p(mark))
         return {
             "symbol": x.symbol,
@@ -147,9 +148,11 @@ class BitgetPublic:
             [
                 {
                     "symbol": x.symbol,
-                    "fundingRate": rate_str(float(rates[self.model.index_of(VENUE, x.symbol)])),
+                    "fundingRate": rate_str(
+                        float(rates[self.model.index_of(self.venue, x.symbol)])
+                    ),
                     "fundingRateInterval": str(x.interval_h),
-                    "nextUpdate": str(self.model.next_funding_ms(VENUE, x.symbol, now)),
+                    "nextUpdate": str(self.model.next_funding_ms(self.venue, x.symbol, now)),
                     "minFundingRate": rate_str(x.floor),
                     "maxFundingRate": rate_str(x.cap),
                 }
@@ -166,7 +169,7 @@ class BitgetPublic:
             [
                 {
                     "symbol": x.symbol,
-                    "nextFundingTime": str(self.model.next_funding_ms(VENUE, x.symbol, now)),
+                    "nextFundingTime": str(self.model.next_funding_ms(self.venue, x.symbol, now)),
                     "ratePeriod": str(x.interval_h),
                 }
                 for x in rows
@@ -187,7 +190,7 @@ class BitgetPublic:
         if not rows:
             return self._ok([])
         x = rows[0]
-        hist = self.model.history(VENUE, x.symbol)[::-1][(page - 1) * size : page * size]
+        hist = self.model.history(self.venue, x.symbol)[::-1][(page - 1) * size : page * size]
         return self._ok(
             [
                 {"symbol": x.symbol, "fundingRate": rate_str(r), "fundingTime": str(t)}
@@ -208,7 +211,7 @@ class BitgetPublic:
             return self._error("40020", "Parameter limit error")
         limit = min(limit, 1000)
         now = self.model.clock.now_ms()
-        bids, asks = self.model.book(VENUE, x.symbol, limit)
+        bids, asks = self.model.book(self.venue, x.symbol, limit)
         return self._ok(
             {
                 "asks": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in asks],

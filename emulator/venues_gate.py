@@ -28,9 +28,10 @@ def error(label: str, message: str, status: int = 400) -> web.Response:
 
 
 class GatePublic:
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, venue: str = VENUE) -> None:
         self.model = model
-        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.venue = venue
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
 
     def register(self, app: web.Application, prefix: str) -> None:
         base = prefix + "/api/v4/futures/{settle}"
@@ -55,7 +56,7 @@ class GatePublic:
         return json_response([])
 
     def _contract_row(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
         rate = rate_str(float(self.model.funding_rates(now)[i]))
         row = dict(x.raw)
@@ -63,7 +64,7 @@ class GatePublic:
             {
                 "funding_rate": rate,
                 "funding_rate_indicative": rate,
-                "funding_next_apply": self.model.next_funding_ms(VENUE, x.symbol, now) // 1000,
+                "funding_next_apply": self.model.next_funding_ms(self.venue, x.symbol, now) // 1000,
                 "mark_price": fmt(mark, x.tick),
                 "index_price": fmt(float(self.model.index_prices(now)[i]), places=6),
                 "last_price": fmt(mark, x.tick),
@@ -107,8 +108,8 @@ class GatePublic:
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         """Field set of the real ``tickers?contract=BTC_USDT`` body."""
         c = self._contract_row(x, now)
-        bids, asks = self.model.book(VENUE, x.symbol, 1)
-        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        usd = self.model.volume_24h_usd(self.venue, x.symbol)
         last = float(c["last_price"])
         base = usd / last if last > 0 else 0.0
         return {
@@ -147,7 +148,7 @@ class GatePublic:
             return error("INVALID_PARAM_VALUE", "limit/from/to must be integers")
         if not 1 <= limit <= 1000:
             return error("INVALID_PARAM_VALUE", "limit must be in [1, 1000]")
-        rows = self.model.history(VENUE, x.symbol)
+        rows = self.model.history(self.venue, x.symbol)
         rows = [r for r in rows if (since_s is None or r[0] // 1000 >= since_s)]
         rows = [r for r in rows if (to_s is None or r[0] // 1000 <= to_s)]
         rows = rows[::-1][:limit]
@@ -168,7 +169,7 @@ class GatePublic:
         if not 1 <= limit <= 300:
             return error("INVALID_PARAM_VALUE", "limit must be in [1, 300]")
         now = self.model.clock.now_ms()
-        bids, asks = self.model.book(VENUE, x.symbol, limit)
+        bids, asks = self.model.book(self.venue, x.symbol, limit)
         body: dict[str, Any] = {}
         if q.get("with_id") == "true":
             body["id"] = now // 10

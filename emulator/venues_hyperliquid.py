@@ -33,9 +33,10 @@ def px(value: float, sz_decimals: int) -> str:
 
 
 class HyperliquidPublic:
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, venue: str = VENUE) -> None:
         self.model = model
-        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.venue = venue
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
         self.meta = load_json("hyperliquid_info_meta.json")
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -70,14 +71,14 @@ class HyperliquidPublic:
         return self.meta
 
     def _ctx(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         sz = int(x.raw["szDecimals"])
         mark = float(self.model.mark_prices(now)[i])
         oracle = float(self.model.index_prices(now)[i])
-        bids, asks = self.model.book(VENUE, x.symbol, 1)
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
         rate = float(self.model.funding_rates(now)[i])
         recorded = x.raw.get("ctx", {})
-        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        usd = self.model.volume_24h_usd(self.venue, x.symbol)
         return {
             "funding": rate_str(rate, 10),
             "openInterest": recorded.get("openInterest", "0.0"),
@@ -110,7 +111,7 @@ class HyperliquidPublic:
         start = int(body["startTime"])
         end = body.get("endTime")
         now = self.model.clock.now_ms()
-        rows = [r for r in self.model.history(VENUE, x.symbol, now) if r[0] >= start]
+        rows = [r for r in self.model.history(self.venue, x.symbol, now) if r[0] >= start]
         if end is not None:
             rows = [r for r in rows if r[0] <= int(end)]
         return [
@@ -126,7 +127,7 @@ class HyperliquidPublic:
     def _l2_book(self, body: dict[str, Any]) -> Any:
         x = self._find(body)
         sz = int(x.raw["szDecimals"])
-        bids, asks = self.model.book(VENUE, x.symbol, 20)
+        bids, asks = self.model.book(self.venue, x.symbol, 20)
         lvl = lambda p, s: {"px": px(p, sz), "sz": f"{s:.{sz}f}", "n": 1 + int(s) % 3}  # noqa: E731
         return {
             "coin": x.symbol,

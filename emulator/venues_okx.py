@@ -33,9 +33,10 @@ def error(code: str, msg: str, status: int = 400) -> web.Response:
 
 
 class OkxPublic:
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, venue: str = VENUE) -> None:
         self.model = model
-        self.by_symbol = {x.symbol: x for x in model.venue_listings(VENUE)}
+        self.venue = venue
+        self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
         self.template = load_json("okx_api_v5_public_funding-rate_XRP-USDT-SWAP.json")["data"][0]
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -61,9 +62,9 @@ class OkxPublic:
         return ok(rows)
 
     def _rate_row(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
-        nxt = self.model.next_funding_ms(VENUE, x.symbol, now)
-        history = self.model.history(VENUE, x.symbol, now)
+        i = self.model.index_of(self.venue, x.symbol)
+        nxt = self.model.next_funding_ms(self.venue, x.symbol, now)
+        history = self.model.history(self.venue, x.symbol, now)
         row = dict(self.template)
         row.update(
             {
@@ -107,7 +108,7 @@ class OkxPublic:
         if not 1 <= limit <= 100:
             return error("51000", "Parameter limit error")
         now = self.model.clock.now_ms()
-        rows = self.model.history(VENUE, x.symbol, now)
+        rows = self.model.history(self.venue, x.symbol, now)
         if before is not None:
             rows = [r for r in rows if r[0] > before][:limit]
         if after is not None:
@@ -138,7 +139,7 @@ class OkxPublic:
             return error("50014", "Parameter sz must be an integer")
         if not 1 <= size <= 400:
             return error("51000", "Parameter sz error")
-        bids, asks = self.model.book(VENUE, x.symbol, size)
+        bids, asks = self.model.book(self.venue, x.symbol, size)
         n = lambda s: str(1 + int(s) % 7)  # noqa: E731  (number of orders at the level)
         return ok(
             [
@@ -151,13 +152,13 @@ class OkxPublic:
         )
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
-        i = self.model.index_of(VENUE, x.symbol)
+        i = self.model.index_of(self.venue, x.symbol)
         last_s = fmt(float(self.model.mark_prices(now)[i]), x.tick)
         last = float(last_s)
-        usd = self.model.volume_24h_usd(VENUE, x.symbol)
+        usd = self.model.volume_24h_usd(self.venue, x.symbol)
         base = usd / last if last > 0 else 0.0
         contracts = usd / x.contract_size if x.inverse else base / x.contract_size
-        bids, asks = self.model.book(VENUE, x.symbol, 1)
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         return {
             "instType": "SWAP",

@@ -23,8 +23,8 @@ from typing import Any
 
 from scanner.units import HOURS_PER_YEAR
 
-VENUES: tuple[str, ...] = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
-"""Venue ids, spelled as ccxt spells the exchange class (Bybit is ours, not ccxt's)."""
+# Venue ids are strings spelled as ccxt spells the exchange class; the registry of venues is
+# ``scanner.venues.specs`` (``venue_ids()``), which this module must not import.
 
 
 class Kind(StrEnum):

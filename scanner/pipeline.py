@@ -32,6 +32,7 @@ from scanner.venues.base import Venue, VenueError
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_trading import BybitTrading
 from scanner.venues.registry import build_venues, close_all, max_concurrency
+from scanner.venues.specs import default_fee_table
 from storage.queries import Queries
 from storage.repository import Repository
 from strategies.costs import FeeSchedule
@@ -59,12 +60,16 @@ class ScanOutcome:
 
 
 def fee_schedule(settings: Settings) -> FeeSchedule:
-    """Built-in VIP0 fees overridden by ``venues.<venue>.taker_fee_bps/maker_fee_bps``."""
+    """The venue registry's VIP0 fees overridden by ``venues.<venue>.taker_fee_bps/maker_fee_bps``.
+
+    This is the boundary where the registry's fee table is handed to the pure engine
+    (``strategies`` never reads the registry itself).
+    """
     overrides: dict[str, tuple[float | None, float | None]] = {
         str(v): (settings.venues.get(v).taker_fee_bps, settings.venues.get(v).maker_fee_bps)
         for v in settings.venues.enabled
     }
-    return FeeSchedule.from_overrides(overrides)
+    return FeeSchedule.from_table(default_fee_table()).with_overrides(overrides)
 
 
 def in_universe(quotes: Sequence[FundingQuote], universe: UniverseSettings) -> list[FundingQuote]:
@@ -104,7 +109,7 @@ async def with_live_bybit_fees(
     Precedence: fees written in config > the account's live rate > built-in VIP0 defaults.
     Skipped on Bybit's demo host, which does not serve fee-rate. Any error keeps ``fees``.
     """
-    vs = settings.venues.bybit
+    vs = settings.venues.get("bybit")
     configured = vs.taker_fee_bps is not None and vs.maker_fee_bps is not None
     if (
         not isinstance(venue, BybitVenue)

@@ -22,21 +22,34 @@ from typing import Annotated, Any, Literal
 import yaml
 from dotenv import dotenv_values
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from scanner.domain import VENUES
+from scanner.venues.specs import UnknownVenueError, venue_ids
 
 ENV_PREFIX = "FUNDSCAN__"
 DEFAULT_CONFIG_NAME = "config.yaml"
 
-VenueId = Literal["bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"]
+
+def _known_venue(venue: str) -> str:
+    """A venue id must be in the venue registry (``scanner.venues.specs``) when validated."""
+    if venue not in venue_ids():
+        raise ValueError(f"unknown venue {venue!r}; known venues: {', '.join(venue_ids())}")
+    return venue
+
+
+VenueId = Annotated[str, AfterValidator(_known_venue)]
+"""A registered venue id. Checked against the registry at validation time, not frozen into a
+Literal, so the registry is the only list of venues."""
 
 # Keys that look like a secret value written straight into YAML. ``*_env`` keys (which hold the
 # *name* of an environment variable) are allowed; ``tokens`` (plural) is a count, not a secret.
@@ -80,19 +93,46 @@ class VenueSettings(_Frozen):
 
 
 class VenuesSettings(_Frozen):
-    enabled: tuple[VenueId, ...] = VENUES  # type: ignore[assignment]
-    bybit: VenueSettings = VenueSettings()
-    binanceusdm: VenueSettings = VenueSettings()
-    okx: VenueSettings = VenueSettings()
-    bitget: VenueSettings = VenueSettings()
-    gate: VenueSettings = VenueSettings()
-    hyperliquid: VenueSettings = VenueSettings()
+    """``venues:`` - which venues to collect, and one ``VenueSettings`` per registered venue.
+
+    In YAML each venue is a key next to ``enabled`` (``venues.okx.timeout_s``); in the model
+    they are ``by_venue: dict[VenueId, VenueSettings]``, filled for every registered venue, so
+    a venue added to the registry needs no field here.
+    """
+
+    enabled: tuple[VenueId, ...] = Field(default_factory=venue_ids)
+    by_venue: dict[VenueId, VenueSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _venue_keys(cls, data: Any) -> Any:
+        """``{enabled, <venue>: {...}}`` (the YAML shape) -> ``{enabled, by_venue}``."""
+        if not isinstance(data, Mapping) or "by_venue" in data:
+            return data
+        given = {k: v for k, v in data.items() if k != "enabled"}
+        out: dict[str, Any] = {"by_venue": {v: {} for v in venue_ids()} | given}
+        if "enabled" in data:
+            out["enabled"] = data["enabled"]
+        return out
+
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dump in the YAML shape again (``config show``): venues next to ``enabled``."""
+        data: dict[str, Any] = handler(self)
+        per_venue = data.pop("by_venue", {})
+        return {**data, **per_venue}
 
     def get(self, venue: str) -> VenueSettings:
-        if venue not in VENUES:
-            raise KeyError(venue)
-        result: VenueSettings = getattr(self, venue)
-        return result
+        """The settings of ``venue`` (defaults when not configured); ``UnknownVenueError``
+        naming the known venues when it is not registered."""
+        if venue not in venue_ids():
+            raise UnknownVenueError(venue)
+        return self.by_venue.get(venue) or VenueSettings()
+
+    def with_venue(self, venue: str, settings: VenueSettings) -> VenuesSettings:
+        """A copy with ``venue``'s settings replaced."""
+        self.get(venue)
+        return self.model_copy(update={"by_venue": {**self.by_venue, venue: settings}})
 
     @field_validator("enabled")
     @classmethod
@@ -329,9 +369,13 @@ class Settings(_Frozen):
         """Point every venue at one URL prefix (the emulator): ``{base_url}/{venue}``."""
         root = base_url.rstrip("/")
         venues = {
-            v: self.venues.get(v).model_copy(update={"base_url": f"{root}/{v}"}) for v in VENUES
+            v: self.venues.get(v).model_copy(update={"base_url": f"{root}/{v}"})
+            for v in venue_ids()
         }
-        return self.model_copy(update={"venues": self.venues.model_copy(update=venues)})
+        by_venue = {**self.venues.by_venue, **venues}
+        return self.model_copy(
+            update={"venues": self.venues.model_copy(update={"by_venue": by_venue})}
+        )
 
 
 _URL_PASSWORD = re.compile(r"(^|//)([^/@:]*):([^/@]*)@")
@@ -402,12 +446,12 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     err = exc.errors()[0]
     loc = ""
     for part in err["loc"]:
+        if part in ("by_venue", "[key]"):  # venues.<id> in the YAML shape
+            continue
         loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling against config.yaml's comments)"
-    elif err["type"] == "literal_error" and "enabled" in loc:
-        msg = f"unknown venue {err.get('input')!r}; known venues: {', '.join(VENUES)}"
     return loc, msg
 
 

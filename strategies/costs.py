@@ -3,10 +3,9 @@
 Why fractions: the engine compares costs with funding differentials, which are fractions of
 notional per hour, so every cost here is "USD paid per USD of notional" (0.0005 = 5 bp).
 
-Fee defaults are the VIP0 / base-tier rates from docs/exchange-api-facts.md section B.3.
-``bybit-spot`` (the spot leg of a same-venue carry) is 0.1000 % taker and maker: Bybit's VIP
-table, Spot Trading, VIP 0 (https://www.bybitgum.org/en-US/help-center/bybitHC_Article?id=000001634,
-a mirror of Bybit's help centre article; read live rates from ``GET /v5/account/fee-rate``).
+Fee defaults (the VIP0 / base-tier rates, with their sources) live in each venue's spec
+(``scanner/venues/specs``); the pipeline hands them in as a table (``FeeSchedule.from_table``),
+so this pure module never reads the venue registry. A spot leg is ``"<venue>-spot"``.
 
 Slippage is measured by walking the visible book: buying walks the asks (ascending), selling
 walks the bids (descending); the cost of the walk is ``|VWAP - mid| / mid``, which includes the
@@ -25,19 +24,6 @@ import numpy as np
 
 Side = Literal["buy", "sell"]
 
-# venue -> (taker, maker) as fractions of notional. See the module docstring for sources.
-DEFAULT_FEES: Mapping[str, tuple[float, float]] = MappingProxyType(
-    {
-        "bybit": (0.00055, 0.0002),
-        "binanceusdm": (0.0005, 0.0002),
-        "okx": (0.0005, 0.0002),
-        "bitget": (0.0006, 0.0002),
-        "gate": (0.0005, 0.0002),
-        "hyperliquid": (0.00045, 0.00015),
-        "bybit-spot": (0.001, 0.001),
-    }
-)
-
 BPS = 1e-4
 
 
@@ -46,32 +32,42 @@ class FeeSchedule:
     """Per-venue taker/maker fees as fractions (0.00055 = 5.5 bp).
 
     Keys are engine venue ids; a spot leg is ``"<venue>-spot"``. Frozen: ``with_live`` and
-    ``from_overrides`` return new schedules, so one scan can never change another's fees.
+    ``with_overrides`` return new schedules, so one scan can never change another's fees.
+    An empty schedule knows no venue: every lookup names the missing one.
     """
 
-    taker: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType({k: v[0] for k, v in DEFAULT_FEES.items()})
-    )
-    maker: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType({k: v[1] for k, v in DEFAULT_FEES.items()})
-    )
+    taker: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    maker: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, tuple[float, float]]) -> FeeSchedule:
+        """``{venue: (taker, maker)}`` fractions (the registry's default fee table)."""
+        taker = {v: _check_fee(v, "taker", t) for v, (t, _) in table.items()}
+        maker = {v: _check_fee(v, "maker", m, allow_negative=True) for v, (_, m) in table.items()}
+        return cls(MappingProxyType(taker), MappingProxyType(maker))
 
     @classmethod
     def from_overrides(
         cls, bps_by_venue: Mapping[str, tuple[float | None, float | None]]
     ) -> FeeSchedule:
-        """Defaults overridden by ``{venue: (taker_bps, maker_bps)}``; ``None`` keeps the default.
+        """An empty schedule with ``{venue: (taker_bps, maker_bps)}`` (``None``: no fee)."""
+        return cls().with_overrides(bps_by_venue)
+
+    def with_overrides(
+        self, bps_by_venue: Mapping[str, tuple[float | None, float | None]]
+    ) -> FeeSchedule:
+        """This schedule overridden by ``{venue: (taker_bps, maker_bps)}``; ``None`` keeps it.
 
         Basis points because that is how config.yaml states fees (``taker_fee_bps``).
         """
-        taker = dict(cls().taker)
-        maker = dict(cls().maker)
+        taker = dict(self.taker)
+        maker = dict(self.maker)
         for venue, (taker_bps, maker_bps) in bps_by_venue.items():
             if taker_bps is not None:
                 taker[venue] = _check_fee(venue, "taker", taker_bps * BPS)
             if maker_bps is not None:
                 maker[venue] = _check_fee(venue, "maker", maker_bps * BPS, allow_negative=True)
-        return cls(MappingProxyType(taker), MappingProxyType(maker))
+        return FeeSchedule(MappingProxyType(taker), MappingProxyType(maker))
 
     def with_live(self, venue: str, taker: float, maker: float) -> FeeSchedule:
         """A copy with ``venue``'s fees (fractions) replaced by ones read from the venue."""

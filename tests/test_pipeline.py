@@ -21,10 +21,14 @@ from scanner.collector import VenueStatus
 from scanner.domain import FundingQuote
 from scanner.pipeline import ScanOutcome, in_universe, scan_once
 from scanner.settings import Settings, UniverseSettings
+from scanner.venues.specs import venue_ids
 from storage.db import open_database
 from storage.queries import Queries
 from storage.repository import Repository
 from strategies.costs import FeeSchedule
+
+N = len(venue_ids())
+"""Every registered venue is enabled by default (the demo's "6/6" today)."""
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +169,9 @@ def test_a_dead_venue_is_reported_and_the_rest_still_rank(
 
 def test_fee_overrides_from_config_change_the_cost(emulator: Emulator, tmp_path: Path) -> None:
     settings = _settings(emulator, tmp_path / "fees.db")
-    venues = settings.venues.model_copy(
-        update={
-            v: settings.venues.get(v).model_copy(update={"taker_fee_bps": 20.0})
-            for v in ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
-        }
-    )
+    venues = settings.venues
+    for v in venue_ids():
+        venues = venues.with_venue(v, venues.get(v).model_copy(update={"taker_fee_bps": 20.0}))
     outcome, _ = _scan(settings.model_copy(update={"venues": venues}), names=["bybit", "gate"])
     cross = outcome.opportunities[outcome.opportunities["pair_type"] == "cross"]
     assert len(cross) > 0
@@ -227,7 +228,7 @@ def test_demo_command_prints_a_table_and_where_data_went(tmp_path: Path) -> None
     db = tmp_path / "demo.db"
     result = CliRunner().invoke(app, ["demo", "--db", str(db), "--top", "5"])
     assert result.exit_code == 0, result.output
-    assert "by net APR" in result.output and "6/6 venues ok" in result.output
+    assert "by net APR" in result.output and f"{N}/{N} venues ok" in result.output
     assert str(db) in result.output and db.exists()
 
 
@@ -274,9 +275,8 @@ def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None
     )
     with Emulator(seed=11, bybit_accounts=[account]).run_in_thread() as emu:
         base = _settings(emu, tmp_path / "x.db")
-        venues = base.venues.model_copy(
-            update={"bybit": base.venues.bybit.model_copy(update={"maker_fee_bps": 1.5})}
-        )
+        bybit = base.venues.get("bybit").model_copy(update={"maker_fee_bps": 1.5})
+        venues = base.venues.with_venue("bybit", bybit)
         settings = base.model_copy(
             update={"venues": venues, "env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
         )

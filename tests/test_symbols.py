@@ -18,7 +18,6 @@ import pytest
 
 from scanner.domain import Instrument, Kind
 from scanner.symbols import (
-    PARSERS,
     SymbolError,
     hyperliquid_tick,
     instrument_from_binance,
@@ -27,12 +26,10 @@ from scanner.symbols import (
     instrument_from_gate,
     instrument_from_hyperliquid,
     instrument_from_okx,
-    parse_instruments,
-    parse_symbol,
     perpetuals,
     split_multiplier,
-    venue_symbol,
 )
+from scanner.venues.specs import parse_instruments, parse_symbol, spec_of, venue_ids, venue_symbol
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FIXTURES = DATA / "exchange-fixtures"
@@ -523,7 +520,17 @@ def test_empty_strings_mean_missing() -> None:
     assert (inst.funding_cap, inst.funding_floor, inst.lot, inst.min_qty) == (None,) * 4
 
 
-def test_parsers_cover_every_venue() -> None:
-    from scanner.domain import VENUES
-
-    assert set(PARSERS) == set(VENUES)
+@pytest.mark.parametrize("venue", venue_ids())
+def test_every_registered_venue_writes_and_reads_back_a_perpetual(venue: str) -> None:
+    """Each spec's symbol writer and parser are inverses for a BTC perpetual it can list."""
+    written = []
+    for settle in ("USDT", "USDC"):
+        try:
+            symbol = venue_symbol(venue, "BTC", settle, settle)
+        except SymbolError:
+            continue
+        parts = parse_symbol(venue, symbol)
+        assert (parts.base, parts.settle, parts.kind) == ("BTC", settle, Kind.PERPETUAL), symbol
+        assert spec_of(venue).parse_symbol(symbol) == parts
+        written.append(symbol)
+    assert written, f"{venue} lists neither a USDT nor a USDC BTC perpetual"

@@ -29,11 +29,10 @@ from scanner.symbols import (
     instrument_from_gate,
     instrument_from_hyperliquid,
     instrument_from_okx,
-    parse_symbol,
     split_multiplier,
-    venue_symbol,
 )
 from scanner.symbols.common import venue_base
+from scanner.venues.specs import all_specs, parse_symbol, venue_symbol
 
 FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "exchange-fixtures"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -137,7 +136,7 @@ def test_venue_base_and_split_multiplier_are_inverse(venue: str, data: st.DataOb
 
 # --- dated contracts -------------------------------------------------------------------------
 
-DATED_VENUES = ["bybit", "binanceusdm", "okx", "gate", "bitget"]
+DATED_VENUES = [spec.id for spec in all_specs() if spec.capabilities.dated_symbols]
 
 
 @SETTINGS

@@ -23,9 +23,9 @@ from scanner.cli.common import (
 )
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
-from scanner.domain import VENUES
 from scanner.settings import Settings
 from scanner.venues.registry import build_venues, close_all, max_concurrency
+from scanner.venues.specs import venue_ids
 
 _STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
 
@@ -34,11 +34,11 @@ def _parse_venues(raw: str | None, settings: Settings) -> list[str]:
     if raw is None:
         return list(settings.venues.enabled)
     names = [v.strip() for v in raw.split(",") if v.strip()]
-    unknown = [n for n in names if n not in VENUES]
+    unknown = [n for n in names if n not in venue_ids()]
     if not names or unknown:
         raise fail(
             f"--venues: unknown venue(s) {', '.join(unknown) or '(none given)'}; "
-            f"known: {', '.join(VENUES)}"
+            f"known: {', '.join(venue_ids())}"
         )
     return names
 

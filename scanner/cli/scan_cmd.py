@@ -32,11 +32,11 @@ from scanner.cli.render import fit_opportunities, to_csv, to_json
 from scanner.cli.tables import ColumnsError
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import ProgressEvent, VenueStatus
-from scanner.domain import VENUES
 from scanner.llm_advisor import advise_frame, with_verdicts
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.settings import Settings, redact_url
 from scanner.units import MS_PER_S
+from scanner.venues.specs import venue_ids
 from storage.db import Database, StorageError, open_database
 from storage.repository import Repository
 from strategies.llm_verdict import abstain
@@ -65,7 +65,7 @@ def _venue_list(raw: str | None, settings: Settings) -> list[str]:
     if not names or bad:
         raise fail(
             f"--venues: {', '.join(bad) or '(none given)'} not enabled; "
-            f"enabled: {', '.join(settings.venues.enabled)} (known: {', '.join(VENUES)})"
+            f"enabled: {', '.join(settings.venues.enabled)} (known: {', '.join(venue_ids())})"
         )
     return names
 

@@ -8,8 +8,9 @@ Error tree (translated at the adapter boundary; nothing above it sees httpx or c
 
     VenueError                      anything that went wrong talking to a venue
     +-- TemporaryVenueError         worth retrying later (same request may succeed)
-    |   +-- RateLimited             429, Bybit 10006, HTTP 403 IP ban; ``retry_after_s`` says
-    |   |                           how long to stay away (>= 600 s for a ban, never hot-retried)
+    |   +-- RateLimited             429, Bybit 10006, an IP ban (Bybit 403, Binance 418: what
+    |   |                           each status means is in the venue's spec); ``retry_after_s``
+    |   |                           says how long to stay away (a ban is never hot-retried)
     |   +-- VenueTimeout            no answer in time (connect/read timeout)
     |   +-- VenueUnavailable        5xx, dropped connection, "server busy" business codes
     +-- PermanentVenueError         retrying the same request cannot help
@@ -33,9 +34,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
-
-BAN_BACKOFF_S = 600.0
-"""Bybit (and most venues) lift an IP ban after >= 10 minutes; stay away at least that long."""
 
 
 class VenueError(Exception):

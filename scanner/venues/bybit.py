@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.settings import VenueSettings
 from scanner.symbols import instrument_from_bybit
@@ -201,6 +202,7 @@ class BybitVenue:
         *,
         credentials: BybitCredentials | None = None,
         retries: int = 3,
+        clock: Clock = SYSTEM_CLOCK,
         **http_kwargs: Any,
     ) -> BybitVenue:
         http = BybitHttp(
@@ -209,6 +211,7 @@ class BybitVenue:
             recv_window_ms=settings.recv_window_ms,
             timeout_s=settings.timeout_s,
             retries=retries,
+            clock=clock,
             **http_kwargs,
         )
         return cls(http)

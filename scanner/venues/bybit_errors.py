@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from scanner.venues.base import (
-    BAN_BACKOFF_S,
     AuthError,
     BadRequest,
     BadSymbol,
@@ -46,17 +45,13 @@ def reset_wait_s(headers: Mapping[str, str], now_ms: float, default_s: float = 1
 def error_for_status(
     venue: str, where: str, status: int, headers: Mapping[str, str], now_ms: float
 ) -> VenueError | None:
-    """The error for a non-200 HTTP status (None for 200). 403 is an IP ban: >= 10 minutes."""
+    """The error for a non-200 HTTP status (None for 200).
+
+    403 and 429 reach here only without a ban gate: ``BybitHttp`` classifies them first by
+    Bybit's spec (``scanner/venues/specs/bybit.py``: 403 is an IP ban of >= 10 minutes).
+    """
     if status == 200:
         return None
-    if status == 403:
-        return RateLimited(
-            venue,
-            f"{where}: HTTP 403 (IP rate-limit ban); backing off for 10 minutes",
-            retry_after_s=BAN_BACKOFF_S,
-            code=403,
-            ban=True,
-        )
     if status == 429:
         wait = reset_wait_s(headers, now_ms)
         return RateLimited(venue, f"{where}: HTTP 429", retry_after_s=wait, code=429)

@@ -14,8 +14,9 @@ after any 10002.
 Rate limits: public endpoints share the IP budget (600 requests / 5 s); private endpoints have
 per-endpoint per-second budgets (A.5). On top of those static limiters we honour the
 ``X-Bapi-Limit-Status``/``X-Bapi-Limit-Reset-Timestamp`` headers: when the remaining budget
-hits 0 the endpoint waits until the reset time. An HTTP 403 is an IP ban: every later request
-fails fast with ``RateLimited(ban=True)`` for >= 10 minutes instead of hammering the venue.
+hits 0 the endpoint waits until the reset time. HTTP 403/429 are classified by Bybit's spec
+through the shared ``BanGate``: a 403 is an IP ban, so every later request fails fast with
+``RateLimited(ban=True)`` for >= 10 minutes (by the injected clock) instead of hammering it.
 
 Retries (tenacity, exponential backoff with jitter) only for temporary errors, and never for
 calls marked ``idempotent=False`` (order create): those are resolved by the caller looking the
@@ -24,12 +25,10 @@ order up by its orderLinkId.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,25 +45,26 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from scanner.clock import SYSTEM_CLOCK, Clock
+from scanner.venues.ban_gate import BanGate
 from scanner.venues.base import (
     AuthError,
     MalformedResponse,
     RateLimited,
     TemporaryVenueError,
+    VenueError,
     VenueTimeout,
     VenueUnavailable,
     is_retryable,
     to_int,
 )
 from scanner.venues.bybit_errors import TIMESTAMP_CODE, error_for_code, error_for_status
+from scanner.venues.specs.bybit import SPEC
 
 log = logging.getLogger(__name__)
 
-HOSTS: Mapping[str, str] = {
-    "mainnet": "https://api.bybit.com",
-    "testnet": "https://api-testnet.bybit.com",
-    "demo": "https://api-demo.bybit.com",
-}
+HOSTS: Mapping[str, str] = SPEC.hosts
+"""REST root per ``environment`` (mainnet/testnet/demo), from Bybit's venue spec."""
 
 PRIVATE_LIMITS_PER_S: Mapping[str, int] = {
     "/v5/order/create": 10,
@@ -83,7 +83,6 @@ PRIVATE_LIMITS_PER_S: Mapping[str, int] = {
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2)
 """0.2 s, 0.4 s, 0.8 s ... capped at 5 s, plus up to 0.2 s of jitter."""
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -126,10 +125,6 @@ def sign(secret: str, timestamp_ms: int, api_key: str, recv_window_ms: int, payl
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def _wall_ms() -> float:
-    return time.time() * 1000.0
-
-
 @dataclass
 class _EndpointGate:
     """Static limiter plus the header-driven 'wait until reset' for one endpoint bucket."""
@@ -142,7 +137,6 @@ class _EndpointGate:
 class _LimitState:
     public: AsyncLimiter = field(default_factory=lambda: AsyncLimiter(600, 5))
     private: dict[str, _EndpointGate] = field(default_factory=dict)
-    banned_until_ms: float = 0.0
 
 
 class BybitHttp:
@@ -157,8 +151,8 @@ class BybitHttp:
         timeout_s: float = 10.0,
         retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = _wall_ms,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
+        sleep: Sleep | None = None,
         venue: str = "bybit",
         resync_every_s: float = 600.0,
     ) -> None:
@@ -168,11 +162,13 @@ class BybitHttp:
         self.retries = retries
         self._credentials = credentials
         self._clock = clock
-        self._sleep = sleep
+        self._sleep: Sleep = sleep or clock.sleep
         self._offset_ms: float | None = None
         self._synced_at_ms = 0.0
         self.resync_every_ms = resync_every_s * 1000.0
         self._limits = _LimitState()
+        self.gate = BanGate(venue, SPEC.statuses, clock)
+        """Bybit's 403 is an IP ban: nothing is sent until it lifts (Bybit's spec)."""
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
     def __repr__(self) -> str:
@@ -213,7 +209,7 @@ class BybitHttp:
     async def sync_time(self) -> float:
         """Measure ``server - local`` ms from /v5/market/time; returns the offset."""
         result, envelope = await self._request("GET", "/v5/market/time", {}, signed=False)
-        after = self._clock()
+        after = self._clock.now_ms()
         server_ms = to_int(envelope.get("time"))
         if server_ms is None:
             nano = to_int(result.get("timeNano"))
@@ -232,7 +228,7 @@ class BybitHttp:
 
     def timestamp_ms(self) -> int:
         """Local clock corrected by the last measured server offset."""
-        return int(self._clock() + (self._offset_ms or 0.0))
+        return int(self._clock.now_ms() + (self._offset_ms or 0.0))
 
     # --- internals ---------------------------------------------------------------------
 
@@ -260,7 +256,7 @@ class BybitHttp:
     async def _send(
         self, method: str, path: str, params: Mapping[str, Any], *, signed: bool
     ) -> dict[str, Any]:
-        stale = self._clock() - self._synced_at_ms > self.resync_every_ms
+        stale = self._clock.now_ms() - self._synced_at_ms > self.resync_every_ms
         if signed and (self._offset_ms is None or stale):
             await self.sync_time()
         try:
@@ -317,12 +313,8 @@ class BybitHttp:
         }
 
     async def _throttle(self, path: str, signed: bool) -> None:
-        now = self._clock()
-        if now < self._limits.banned_until_ms:
-            left = (self._limits.banned_until_ms - now) / 1000.0
-            raise RateLimited(
-                self.venue, "IP ban in force, not sending", retry_after_s=left, code=403, ban=True
-            )
+        self.gate.check(path)
+        now = self._clock.now_ms()
         if not signed:
             await self._limits.public.acquire()
             return
@@ -358,10 +350,12 @@ class BybitHttp:
         self, method: str, path: str, resp: httpx.Response
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         where = f"{method} {path}"
-        failure = error_for_status(self.venue, where, resp.status_code, resp.headers, self._now())
+        failure: VenueError | None = self.gate.classify(resp.status_code, resp.headers, where)
+        if failure is None:
+            failure = error_for_status(
+                self.venue, where, resp.status_code, resp.headers, self._now()
+            )
         if failure is not None:
-            if isinstance(failure, RateLimited) and failure.ban:
-                self._limits.banned_until_ms = self._clock() + failure.retry_after_s * 1000
             raise failure
         try:
             envelope = resp.json()

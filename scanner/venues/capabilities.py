@@ -1,7 +1,9 @@
 """Venue quirks as data: how each ccxt venue gives us funding, intervals, history and books.
 
-Why a table and not ``if venue == ...`` branches: a new venue should be a new row plus, at
-worst, a tiny parser. Every fact below is checked against ccxt 4.5.90's source
+Why data and not ``if venue == ...`` branches: a new venue should be a new ``VenueQuirks`` in
+its spec (``scanner/venues/specs/<venue>.py``) plus, at worst, a tiny parser. This module
+defines the record; the values live in the specs. Every fact below is checked against ccxt
+4.5.90's source
 (``ccxt/async_support/<venue>.py``) and docs/exchange-api-facts.md (B.2, C.2, C.3):
 
 * binanceusdm - bulk ``premiumIndex`` has no interval; ``fetch_funding_intervals``
@@ -59,7 +61,6 @@ class VolumeSpec:
 class VenueQuirks:
     """Everything venue-specific the generic ccxt adapter needs to know."""
 
-    venue: str
     interval_source: IntervalSource
     interval_field: str | None = None
     """Field of the raw funding payload holding the interval (info_seconds / info_hours)."""
@@ -74,8 +75,6 @@ class VenueQuirks:
     """False: the history endpoint ignores since/until and pages by number (Bitget)."""
     book_depths: tuple[int, ...] | None = None
     """Depths the book endpoint accepts; a request is rounded up to the next one."""
-    ccxt_options: Mapping[str, Any] = field(default_factory=dict)
-    """Merged into the ccxt config ``options`` (which market types to load)."""
     instrument_from_index: bool = False
     """Hyperliquid: the symbols parser needs the asset's index in the universe."""
     volume: VolumeSpec | None = None
@@ -88,68 +87,3 @@ class VenueQuirks:
             if allowed >= depth:
                 return allowed
         return self.book_depths[-1]
-
-
-QUIRKS: Mapping[str, VenueQuirks] = {
-    "binanceusdm": VenueQuirks(
-        venue="binanceusdm",
-        interval_source="funding_info",
-        default_interval_h=8.0,
-        history_page=1000,
-        book_depths=(5, 10, 20, 50, 100, 500, 1000),
-        ccxt_options={"fetchMarkets": {"types": ["linear"]}},
-        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "subType": "linear"},)),
-    ),
-    "okx": VenueQuirks(
-        venue="okx",
-        interval_source="time_gap",
-        history_page=100,
-        book_depths=None,
-        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
-        volume=VolumeSpec("tickers", "info.volCcy24h", unit="base", calls=({"type": "swap"},)),
-    ),
-    "bitget": VenueQuirks(
-        venue="bitget",
-        interval_source="info_hours",
-        interval_field="fundingRateInterval",
-        funding_calls=tuple(
-            {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": product}
-            for product in ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
-        ),
-        history_page=100,
-        history_params={"paginate": True, "paginationCalls": 3},
-        history_by_time=False,
-        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
-        volume=VolumeSpec(
-            "tickers",
-            "quoteVolume",
-            calls=tuple(
-                {"type": "swap", "productType": product}
-                for product in ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
-            ),
-        ),
-    ),
-    "gate": VenueQuirks(
-        venue="gate",
-        interval_source="info_seconds",
-        interval_field="funding_interval",
-        funding_calls=({"settle": "usdt"},),
-        history_page=1000,
-        ccxt_options={
-            "fetchMarkets": {"types": ["swap"]},
-            "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
-        },
-        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "settle": "usdt"},)),
-    ),
-    "hyperliquid": VenueQuirks(
-        venue="hyperliquid",
-        interval_source="fixed",
-        fixed_interval_h=1.0,
-        history_page=500,
-        ccxt_options={"fetchMarkets": {"types": ["swap"]}},
-        instrument_from_index=True,
-        volume=VolumeSpec("funding", "info.dayNtlVlm"),
-    ),
-}
-
-CCXT_VENUES: tuple[str, ...] = tuple(QUIRKS)

@@ -1,81 +1,45 @@
-"""The one place ccxt exchange objects are built.
+"""The one place ccxt exchange objects are built, from the venue's spec.
 
-Why a factory: pointing unmodified ccxt at the emulator (or at a regional host) is a matter of
-overriding ``urls['api']`` entries, and which entries matter differs per exchange class. That
-knowledge is data here (``URL_KEYS``), together with the market-type narrowing each venue needs
-so ``load_markets`` asks only for perpetual swaps (Bybit also spot, for same-venue carry).
-Everything else in ccxt is left alone.
+Why a factory: pointing unmodified ccxt at the emulator (or at a regional or testnet host) is
+a matter of overriding ``urls['api']`` entries, and which entries matter differs per exchange
+class. That knowledge is data in each ``VenueSpec`` (``url_keys``), together with the ccxt
+class name and the options that narrow ``load_markets`` to perpetual swaps (Bybit also spot,
+for same-venue carry). Everything else in ccxt is left alone.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
-# For each venue: urls['api'] key -> path appended to the base URL. ``base_url`` is the venue
-# root, e.g. ``http://127.0.0.1:PORT/binanceusdm``; ccxt then appends its own endpoint paths.
-URL_KEYS: dict[str, dict[str, Any]] = {
-    "bybit": {k: "" for k in ("spot", "futures", "v2", "public", "private")},
-    "binanceusdm": {
-        "fapiPublic": "/fapi/v1",
-        "fapiPublicV2": "/fapi/v2",
-        "fapiPublicV3": "/fapi/v3",
-        "fapiPrivate": "/fapi/v1",
-        "fapiPrivateV2": "/fapi/v2",
-        "fapiPrivateV3": "/fapi/v3",
-        "fapiData": "/futures/data",
-        "public": "/api/v3",
-        "private": "/api/v3",
-    },
-    "okx": {"rest": ""},
-    "bitget": {k: "" for k in ("spot", "mix", "user", "broker", "margin", "common", "uta")},
-    "gate": {
-        "public": {
-            k: "/api/v4" for k in ("wallet", "futures", "margin", "delivery", "spot", "options")
-        },
-    },
-    "hyperliquid": {"public": "", "private": ""},
-}
+from scanner.venues.specs import UnknownVenueError, spec_of
 
-# Market-type narrowing and other options, per venue (ccxt option names).
-OPTIONS: dict[str, dict[str, Any]] = {
-    "bybit": {"fetchMarkets": {"types": ["linear", "spot"]}},
-    "binanceusdm": {"fetchMarkets": {"types": ["linear"]}},
-    "okx": {"fetchMarkets": {"types": ["swap"]}},
-    "bitget": {"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"},
-    "gate": {"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"},
-    "hyperliquid": {"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"},
-}
-
-CLASSES = {
-    "bybit": ccxt_async.bybit,
-    "binanceusdm": ccxt_async.binanceusdm,
-    "okx": ccxt_async.okx,
-    "bitget": ccxt_async.bitget,
-    "gate": ccxt_async.gate,
-    "hyperliquid": ccxt_async.hyperliquid,
-}
+__all__ = ["UnknownVenueError", "make_exchange"]
 
 
-class UnknownVenueError(ValueError):
-    pass
+def _plain(value: Any) -> Any:
+    """Deep copy of a (possibly read-only) mapping tree into plain dicts ccxt can mutate."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return copy.deepcopy(value)
 
 
-def _urls(table: dict[str, Any], base_url: str) -> dict[str, Any]:
+def _urls(table: Mapping[str, Any], base_url: str) -> dict[str, Any]:
     return {
-        key: _urls(value, base_url) if isinstance(value, dict) else base_url + value
+        key: _urls(value, base_url) if isinstance(value, Mapping) else base_url + value
         for key, value in table.items()
     }
 
 
-def _deep_merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def _deep_merge(into: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
             _deep_merge(into[key], value)
         else:
-            into[key] = value
+            into[key] = _plain(value)
     return into
 
 
@@ -85,12 +49,16 @@ def make_exchange(
     """An async ccxt exchange for ``venue``; with ``base_url`` all its API hosts point there.
 
     ``config`` is deep-merged last (keys, timeouts, extra options). The caller owns the
-    returned object and must ``await exchange.close()``.
+    returned object and must ``await exchange.close()``. An unknown venue is an
+    ``UnknownVenueError`` naming the known ones.
     """
-    if venue not in CLASSES:
-        raise UnknownVenueError(f"no ccxt class for venue {venue!r}; known: {sorted(CLASSES)}")
-    merged: dict[str, Any] = {"options": copy.deepcopy(OPTIONS[venue])}
+    spec = spec_of(venue)
+    cls = getattr(ccxt_async, spec.ccxt_class, None)
+    if cls is None:
+        raise UnknownVenueError(venue, f"(ccxt has no class {spec.ccxt_class!r})")
+    merged: dict[str, Any] = {"options": _plain(spec.ccxt_options)}
     if base_url is not None:
-        merged["urls"] = {"api": _urls(URL_KEYS[venue], base_url.rstrip("/"))}
-    _deep_merge(merged, copy.deepcopy(config or {}))
-    return CLASSES[venue](merged)
+        merged["urls"] = {"api": _urls(spec.url_keys, base_url.rstrip("/"))}
+    _deep_merge(merged, config or {})
+    exchange: ccxt_async.Exchange = cls(merged)
+    return exchange

@@ -2,12 +2,14 @@
 
 Why one class: ccxt already unifies the wire formats; what differs between venues (where the
 funding interval comes from, bulk call parameters, history paging, allowed book depths) is
-data in ``capabilities.QUIRKS``. This module only turns ccxt's unified structures into
-scanner.domain objects and translates ccxt's exception tree into ours (see base.py):
+data in the venue's spec (``scanner/venues/specs``). This module only turns ccxt's unified
+structures into scanner.domain objects and translates ccxt's exception tree into ours:
 
-    RateLimitExceeded / DDoSProtection          -> RateLimited (HTTP 403/418: ban, 600 s)
+    HTTP 403/418/429 the spec lists             -> by its meaning (BanGate): IP ban, rate
+                                                   limit, or a refusal that is no ban
+    RateLimitExceeded / DDoSProtection          -> RateLimited
     RequestTimeout                              -> VenueTimeout
-    other NetworkError (ExchangeNotAvailable..) -> VenueUnavailable (HTTP 403: ban)
+    other NetworkError (ExchangeNotAvailable..) -> VenueUnavailable
     AuthenticationError                         -> AuthError
     BadSymbol                                   -> BadSymbol
     BadRequest / InvalidOrder / NotSupported    -> BadRequest
@@ -15,7 +17,8 @@ scanner.domain objects and translates ccxt's exception tree into ours (see base.
 
 ccxt returns an unparsable body as raw text instead of raising, so a per-response hook
 (``on_rest_response``) refuses non-JSON bodies and classifies HTTP statuses first. After
-an IP ban (HTTP 403/418) the adapter sends nothing for the ban's duration (>= 10 minutes).
+an IP ban (by the venue's own meaning: Bybit 403, Binance 418) the adapter sends nothing
+until it lifts: the venue's header (``Retry-After``) gives the length, else the spec's default.
 
 24 h volume: where the quirk table says the funding payload lacks it, one extra bulk
 ``fetch_tickers`` call runs alongside the funding call. Its failure (or a hang beyond
@@ -32,8 +35,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,10 +44,10 @@ import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
-from scanner.symbols import PARSERS
+from scanner.venues.ban_gate import BanGate
 from scanner.venues.base import (
-    BAN_BACKOFF_S,
     AuthError,
     BadRequest,
     BadSymbol,
@@ -60,7 +63,8 @@ from scanner.venues.base import (
     to_float,
     to_int,
 )
-from scanner.venues.capabilities import QUIRKS, VenueQuirks
+from scanner.venues.capabilities import VenueQuirks
+from scanner.venues.specs import spec_of
 from scanner.venues.volume import usd_volume, volumes_by_symbol
 
 log = logging.getLogger(__name__)
@@ -74,12 +78,14 @@ def _http_status(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _guard_responses(exchange: ccxt_async.Exchange) -> None:
+def _guard_responses(exchange: ccxt_async.Exchange, gate: BanGate) -> None:
     """Classify 429/403/418/5xx by HTTP status, and refuse non-JSON bodies, per response.
 
-    ccxt runs the venue's body-based ``handle_errors`` first, so a 429 whose JSON body the
-    venue's table does not know becomes a generic ExchangeError; and a body that is not JSON
-    is handed back as raw text instead of raising. ``on_rest_response`` is ccxt's hook that
+    The statuses the venue's spec lists are classified by the ``gate`` (which starts a ban's
+    silence when the venue means one, for as long as its header says). Otherwise ccxt runs
+    the venue's body-based ``handle_errors`` first, so a 429 whose JSON body the venue's table
+    does not know becomes a generic ExchangeError; and a body that is not JSON is handed back
+    as raw text instead of raising. ``on_rest_response`` is ccxt's hook that
     sees each response before both; raising there is per request (no shared state, so
     concurrent calls on one instance cannot see each other's bodies).
     """
@@ -88,6 +94,10 @@ def _guard_responses(exchange: ccxt_async.Exchange) -> None:
     def on_rest_response(*args: Any) -> Any:
         code, reason, url, method = args[:4]
         where = f"{exchange.id} {method} {url} {code} {reason}"
+        if isinstance(code, int):
+            failure = gate.classify(code, args[4] or {}, f"{method} {url}")
+            if failure is not None:
+                raise failure
         if code == 429:
             raise cx.RateLimitExceeded(where)
         if code in (403, 418):
@@ -108,8 +118,6 @@ def translate_ccxt_error(venue: str, what: str, exc: BaseException) -> VenueErro
     """Map one ccxt (or parsing) exception onto the venue error tree."""
     text = f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
     status = _http_status(exc)
-    if status in (403, 418):
-        return RateLimited(venue, text, retry_after_s=BAN_BACKOFF_S, code=status, ban=True)
     if isinstance(exc, cx.RateLimitExceeded | cx.DDoSProtection):
         return RateLimited(venue, text, retry_after_s=1.0, code=status)
     if isinstance(exc, cx.RequestTimeout):
@@ -142,18 +150,25 @@ class CcxtVenue:
         quirks: VenueQuirks | None = None,
         retries: int = 2,
         volume_grace_s: float = 5.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        spec = spec_of(venue)
         self.name = venue
         self.exchange = exchange
-        self.quirks = quirks or QUIRKS[venue]
+        self.clock = clock
+        self._parse_row = spec.parse_row
+        found = quirks or spec.quirks
+        if found is None:
+            raise ValueError(f"venue {venue!r} is not a ccxt venue (its spec has no quirks)")
+        self.quirks = found
         self.retries = retries
         self.volume_grace_s = volume_grace_s
         """How long the quotes wait for a still-running tickers call once they are in."""
         self._by_symbol: dict[str, Instrument] = {}
         self._symbol_by_id: dict[str, str] = {}
-        self._banned_until = 0.0
-        """monotonic time before which no request is sent (after an HTTP 403/418 ban)."""
-        _guard_responses(exchange)
+        self.gate = BanGate(venue, spec.statuses, clock)
+        """Nothing is sent while a ban the venue means as one holds."""
+        _guard_responses(exchange, self.gate)
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r})"
@@ -174,27 +189,20 @@ class CcxtVenue:
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _once(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
-        if time.monotonic() < self._banned_until:
-            left = self._banned_until - time.monotonic()
-            raise RateLimited(
-                self.name, f"{what}: IP ban in force, not sending", retry_after_s=left, ban=True
-            )
+        self.gate.check(what)
         try:
             result = await fn()
         except VenueError:
             raise
         except (cx.BaseError, TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
-            err = translate_ccxt_error(self.name, what, exc)
-            if isinstance(err, RateLimited) and err.ban:
-                self._banned_until = time.monotonic() + err.retry_after_s
-            raise err from exc
+            raise translate_ccxt_error(self.name, what, exc) from exc
         return result
 
     # --- Venue ---------------------------------------------------------------------------
 
     async def load_instruments(self) -> list[Instrument]:
         markets = await self._call("load_markets", lambda: self.exchange.load_markets(True))
-        parse = PARSERS[self.name]
+        parse = self._parse_row
         found: dict[str, Instrument] = {}
         for symbol, market in markets.items():
             if not market.get("swap"):
@@ -207,6 +215,8 @@ class CcxtVenue:
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("%s: skipping market %s: %s", self.name, symbol, exc)
                 continue
+            if inst.venue != self.name:  # a spec reused under another id stamps its own
+                inst = replace(inst, venue=self.name)
             found[symbol] = inst
         self._by_symbol = found
         self._symbol_by_id = {inst.venue_symbol: sym for sym, inst in found.items()}
@@ -232,7 +242,7 @@ class CcxtVenue:
                 await asyncio.gather(tickers, return_exceptions=True)
             raise
         volumes = await self._await_volumes(tickers)
-        now = int(time.time() * 1000)
+        now = self.clock.now_ms()
         quotes = []
         for symbol, fr in rates.items():
             inst = self._by_symbol.get(symbol)
@@ -369,7 +379,7 @@ class CcxtVenue:
             canonical=instrument.canonical,
             bids=bids,
             asks=asks,
-            ts_ms=to_int(book.get("timestamp")) or int(time.time() * 1000),
+            ts_ms=to_int(book.get("timestamp")) or self.clock.now_ms(),
             multiplier=float(instrument.multiplier),
             contract_size=float(instrument.contract_size),
         )
@@ -426,10 +436,10 @@ def quote_from_unified(
         return None
     interval_h = interval_h_for(quirks, inst, fr, adjusted)
     if interval_h is None:
-        log.warning("%s: no funding interval for %s; skipped", quirks.venue, inst.venue_symbol)
+        log.warning("%s: no funding interval for %s; skipped", inst.venue, inst.venue_symbol)
         return None
     return FundingQuote(
-        venue=quirks.venue,
+        venue=inst.venue,
         venue_symbol=inst.venue_symbol,
         canonical=inst.canonical,
         rate_per_interval=rate,

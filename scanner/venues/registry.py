@@ -1,8 +1,9 @@
 """Build the enabled venue adapters from Settings (one instance per venue per process).
 
 Why here: the CLI, the scheduler and the demo all need "the venues of this config" and must
-build them the same way: Bybit through our own client (keys only when execution needs them),
-every other venue through ccxt pointed at the configured base URL (the emulator in tests).
+build them the same way: each venue's spec (``scanner.venues.specs``) says which adapter speaks
+it - Bybit through our own client (keys only when execution needs them), every other venue
+through ccxt pointed at the configured base URL (the emulator in tests).
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.settings import Settings, VenueSettings
 from scanner.venues.base import Venue
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.bybit_http import BybitCredentials
-from scanner.venues.capabilities import QUIRKS
 from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.ccxt_venue import CcxtVenue
+from scanner.venues.specs import UnknownVenueError, spec_of
 
 
-class UnknownVenue(ValueError):
-    """A venue name that is not one of scanner.domain.VENUES / not enabled."""
+class UnknownVenue(UnknownVenueError):
+    """A venue that is not registered, or not enabled in this config; names the venue."""
+
+    def __init__(self, venue: object, message: str) -> None:
+        super().__init__(venue)
+        self.message = message
 
 
 def bybit_credentials(settings: Settings) -> BybitCredentials | None:
@@ -33,23 +39,30 @@ def bybit_credentials(settings: Settings) -> BybitCredentials | None:
     return BybitCredentials(api_key=key, api_secret=secret)
 
 
-def ccxt_config(venue: str, vs: VenueSettings) -> dict[str, Any]:
-    """ccxt constructor config: timeout (ms) and the quirk table's market-type options."""
-    return {"timeout": int(vs.timeout_s * 1000), "options": dict(QUIRKS[venue].ccxt_options)}
+def ccxt_config(vs: VenueSettings) -> dict[str, Any]:
+    """ccxt constructor config beyond the spec's options: the request timeout (ms)."""
+    return {"timeout": int(vs.timeout_s * 1000)}
 
 
 def build_venue(
-    venue: str, settings: Settings, *, with_keys: bool = False, retries: int = 2
+    venue: str,
+    settings: Settings,
+    *,
+    with_keys: bool = False,
+    retries: int = 2,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Venue:
-    """One adapter. ``with_keys`` attaches Bybit API keys (only execution needs them)."""
+    """One adapter. ``with_keys`` attaches Bybit API keys (only execution needs them).
+
+    An unregistered venue is an ``UnknownVenueError`` naming it and the known ones.
+    """
+    spec = spec_of(venue)
     vs = settings.venues.get(venue)
-    if venue == "bybit":
+    if spec.adapter == "bybit":
         creds = bybit_credentials(settings) if with_keys else None
-        return BybitVenue.from_settings(vs, credentials=creds, retries=retries)
-    if venue not in QUIRKS:
-        raise UnknownVenue(f"no adapter for venue {venue!r}; known: bybit, {', '.join(QUIRKS)}")
-    exchange = make_exchange(venue, base_url=vs.base_url, config=ccxt_config(venue, vs))
-    return CcxtVenue(venue, exchange, retries=retries)
+        return BybitVenue.from_settings(vs, credentials=creds, retries=retries, clock=clock)
+    exchange = make_exchange(venue, base_url=vs.base_url, config=ccxt_config(vs))
+    return CcxtVenue(venue, exchange, retries=retries, clock=clock)
 
 
 def build_venues(
@@ -58,6 +71,7 @@ def build_venues(
     *,
     retries: int = 2,
     with_keys: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, Venue]:
     """Adapters for ``names`` (default: ``settings.venues.enabled``), in that order.
 
@@ -69,10 +83,12 @@ def build_venues(
     for name in wanted:
         if name not in enabled:
             raise UnknownVenue(
-                f"venue {name!r} is not enabled; enabled: {', '.join(settings.venues.enabled)}"
+                name,
+                f"venue {name!r} is not enabled; enabled: {', '.join(settings.venues.enabled)}",
             )
     return {
-        name: build_venue(name, settings, with_keys=with_keys, retries=retries) for name in wanted
+        name: build_venue(name, settings, with_keys=with_keys, retries=retries, clock=clock)
+        for name in wanted
     }
 
 

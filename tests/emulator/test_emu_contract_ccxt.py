@@ -19,6 +19,8 @@ from emulator import Emulator
 from scanner.venues.ccxt_factory import make_exchange
 
 VENUES = ("bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid")
+"""The six venues whose real recordings the emulator serves (written out: the counts below are
+read from those recordings, independently of the scanner's venue registry)."""
 BTC = {v: "BTC/USDT:USDT" for v in VENUES} | {"hyperliquid": "BTC/USDC:USDC"}
 # ccxt's client-side throttle only slows a local test down (~0.5 s per Hyperliquid call)
 FAST = {"enableRateLimit": False}
@@ -210,11 +212,11 @@ async def test_funding_intervals_where_ccxt_has_them(emu: Emulator, venue: str) 
 async def test_default_market_types_load_too(emu: Emulator, venue: str) -> None:
     """Without the factory's narrowing ccxt also asks for spot/inverse/option/delivery lists;
     the emulator answers those (empty where nothing is emulated)."""
-    from scanner.venues.ccxt_factory import URL_KEYS, _urls
+    from scanner.venues.ccxt_factory import _urls
+    from scanner.venues.specs import spec_of
 
-    ex = getattr(ccxt_async, venue)(
-        {"urls": {"api": _urls(URL_KEYS[venue], emu.venue_url(venue))}, "enableRateLimit": False}
-    )
+    urls = _urls(spec_of(venue).url_keys, emu.venue_url(venue))
+    ex = getattr(ccxt_async, venue)({"urls": {"api": urls}, "enableRateLimit": False})
     try:
         markets = await ex.load_markets()
     finally:

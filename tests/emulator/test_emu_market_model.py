@@ -243,7 +243,8 @@ def test_emulator_data_ships_inside_the_package() -> None:
     from pathlib import Path
 
     import emulator
-    from emulator.universe import DATA_DIR, LOADERS
+    from emulator.universe import DATA_DIR
+    from emulator.venues import VENUES
 
     package = Path(emulator.__file__).resolve().parent
     assert DATA_DIR.is_relative_to(package)
@@ -253,4 +254,4 @@ def test_emulator_data_ships_inside_the_package() -> None:
     assert "data/*.json" in globs
     assert sorted(package.glob("data/*.json")) == sorted(DATA_DIR.glob("*.json"))
     assert len(list(DATA_DIR.glob("*.json"))) >= 6
-    assert set(LOADERS) == {"bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid"}
+    assert set(VENUES) == {"bybit", "binanceusdm", "okx", "gate", "bitget", "hyperliquid"}

@@ -12,6 +12,7 @@ import math
 import pandas as pd
 
 from scanner.domain import FundingQuote, OrderBook
+from scanner.venues.specs import default_fee_table
 from strategies.costs import FeeSchedule
 from strategies.spread import EngineParams, compute_opportunities, quotes_frame
 
@@ -54,7 +55,7 @@ def engine_frame() -> pd.DataFrame:
     return compute_opportunities(
         quotes_frame(quotes),
         {(b.venue, b.venue_symbol): b for b in books},
-        FeeSchedule(),
+        FeeSchedule.from_table(default_fee_table()),
         EngineParams(min_net_apr=-math.inf),
         NOW,
         spot_books=spot,

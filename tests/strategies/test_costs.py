@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from scanner.domain import OrderBook
+from scanner.venues.specs import default_fee_table
 from strategies.books import BookTable, SideTable
 from strategies.costs import (
-    DEFAULT_FEES,
     FeeSchedule,
     depth_within,
     max_notional_within,
@@ -20,27 +20,37 @@ from strategies.costs import (
     walk_book,
 )
 
+FEES = FeeSchedule.from_table(default_fee_table())
+"""The registry's default fees, handed to the engine as the pipeline does."""
+
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "exchange-fixtures"
 
 
 def test_default_fees_are_vip0_fractions() -> None:
-    fees = FeeSchedule()
-    assert fees.taker_of("bybit") == 0.00055
-    assert fees.maker["hyperliquid"] == 0.00015
-    assert fees.taker_of("bybit-spot") == 0.001
-    assert set(DEFAULT_FEES) >= {"bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"}
+    """The registry's fee table, as the docs state VIP0 (facts B.3), written out here."""
+    assert FEES.taker_of("bybit") == 0.00055
+    assert FEES.maker["hyperliquid"] == 0.00015
+    assert FEES.taker_of("bybit-spot") == 0.001
+    assert FEES.taker_of("bitget") == 0.0006 and FEES.maker["binanceusdm"] == 0.0002
+    assert set(FEES.taker) >= {"bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"}
+
+
+def test_an_empty_schedule_knows_no_venue() -> None:
+    """Defaults come only from the table handed in (the pure engine reads no registry)."""
+    with pytest.raises(KeyError, match="'bybit'"):
+        FeeSchedule().taker_of("bybit")
 
 
 def test_overrides_are_basis_points_and_none_keeps_default() -> None:
-    fees = FeeSchedule.from_overrides({"bybit": (4.0, None), "okx": (None, -0.5)})
+    fees = FEES.with_overrides({"bybit": (4.0, None), "okx": (None, -0.5)})
     assert fees.taker_of("bybit") == pytest.approx(0.0004)  # 4 bp
     assert fees.maker["bybit"] == 0.0002  # default kept
     assert fees.maker["okx"] == pytest.approx(-0.00005)  # -0.5 bp rebate
-    assert FeeSchedule().taker_of("bybit") == 0.00055  # the default object is untouched
+    assert FEES.taker_of("bybit") == 0.00055  # the default object is untouched
 
 
 def test_with_live_returns_a_new_schedule() -> None:
-    base = FeeSchedule()
+    base = FEES
     live = base.with_live("gate", 0.0003, 0.0001)
     assert live.taker_of("gate") == 0.0003 and base.taker_of("gate") == 0.0005
 
@@ -53,7 +63,7 @@ def test_fee_errors_name_the_venue() -> None:
 
 
 def test_taker_array_maps_each_venue() -> None:
-    arr = FeeSchedule().taker_array(np.array(["okx", "bitget", "okx"], dtype=object))
+    arr = FEES.taker_array(np.array(["okx", "bitget", "okx"], dtype=object))
     assert arr.tolist() == [0.0005, 0.0006, 0.0005]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from scanner.domain import FundingQuote, Instrument, Kind, Opportunity, OrderBook
 from scanner.settings import load_settings
+from scanner.venues.specs import default_fee_table
 from strategies.confidence import ConfidenceWeights
 from strategies.costs import FeeSchedule
 from strategies.spread import (
@@ -18,6 +19,9 @@ from strategies.spread import (
     quotes_frame,
     to_opportunities,
 )
+
+FEES = FeeSchedule.from_table(default_fee_table())
+"""The registry's default fees, handed to the engine as the pipeline does."""
 
 NOW = 1_750_000_000_000
 BTC = "BTC/USDT:USDT"
@@ -61,7 +65,7 @@ def test_inactive_contracts_never_enter() -> None:
     dead = Instrument("gate", "COCOS_USDT", "COCOS", "USDT", "USDT", Kind.PERPETUAL, active=False)
     frame = quotes_frame(quotes, {("gate", "COCOS_USDT"): dead})
     assert frame["venue"].tolist() == ["bybit"]
-    out = compute_opportunities(frame, {}, FeeSchedule(), EngineParams(), NOW)
+    out = compute_opportunities(frame, {}, FEES, EngineParams(), NOW)
     assert out.empty
 
 
@@ -70,7 +74,7 @@ def test_unknown_next_settlement_makes_the_first_cycle_unknown() -> None:
         FundingQuote("bybit", "XUSDT", "X/USDT:USDT", -0.0001, 8, NOW, next_funding_ms=None),
         FundingQuote("okx", "X-USDT-SWAP", "X/USDT:USDT", 0.0003, 8, NOW, NOW + 3_600_000),
     ]
-    out = compute_opportunities(quotes_frame(quotes), {}, FeeSchedule(), EngineParams(), NOW)
+    out = compute_opportunities(quotes_frame(quotes), {}, FEES, EngineParams(), NOW)
     row = out.iloc[0]
     assert (row["long_venue"], row["short_venue"]) == ("bybit", "okx")
     assert math.isnan(row["first_cycle_h"]) and math.isnan(row["collected_first_cycle"])
@@ -91,12 +95,12 @@ def test_missing_columns_are_named() -> None:
             pd.DataFrame({"venue": ["bybit"]}).assign(venue_symbol="x", canonical=BTC, base="BTC",
                                                       quote="USDT", settle="USDT",
                                                       rate_per_interval=0.0),
-            {}, FeeSchedule(), EngineParams(), NOW,
+            {}, FEES, EngineParams(), NOW,
         )  # fmt: skip
 
 
 def test_empty_input_gives_the_documented_columns() -> None:
-    out = compute_opportunities(quotes_frame([]), {}, FeeSchedule(), EngineParams(), NOW)
+    out = compute_opportunities(quotes_frame([]), {}, FEES, EngineParams(), NOW)
     assert out.empty and list(out.columns) == list(OUTPUT_COLUMNS)
 
 
@@ -108,7 +112,7 @@ def test_crossed_book_counts_as_missing() -> None:
     crossed = OrderBook("bybit", "A", BTC, [(100.5, 10)], [(100.0, 10)], NOW)  # bid above ask
     good = OrderBook("okx", "B", BTC, [(99.99, 1e6)], [(100.01, 1e6)], NOW)
     out = compute_opportunities(
-        quotes_frame(quotes), {("bybit", "A"): crossed, ("okx", "B"): good}, FeeSchedule(),
+        quotes_frame(quotes), {("bybit", "A"): crossed, ("okx", "B"): good}, FEES,
         EngineParams(min_net_apr=-math.inf), NOW,
     )  # fmt: skip
     row = out.iloc[0]
@@ -120,7 +124,7 @@ def test_to_opportunities_round_trip() -> None:
     quotes = [FundingQuote("bybit", "A", BTC, 0.0001, 8, NOW, next_funding_ms=NOW + 1000),
               FundingQuote("okx", "B", BTC, 0.0003, 8, NOW)]  # fmt: skip
     out = compute_opportunities(
-        quotes_frame(quotes), {}, FeeSchedule(), EngineParams(min_net_apr=-math.inf), NOW
+        quotes_frame(quotes), {}, FEES, EngineParams(min_net_apr=-math.inf), NOW
     )
     [opp] = to_opportunities(out)
     assert isinstance(opp, Opportunity)
@@ -144,7 +148,7 @@ def test_legs_whose_prices_disagree_are_not_one_asset() -> None:
             multiplier=1000.0,
         ),
     ]  # fmt: skip
-    out = compute_opportunities(quotes_frame(quotes), {}, FeeSchedule(), EngineParams(), NOW)
+    out = compute_opportunities(quotes_frame(quotes), {}, FEES, EngineParams(), NOW)
     by_pair = {(r.long_venue, r.short_venue): r for r in out.itertuples()}
     bad = by_pair[("gate", "bybit")]
     assert bad.price_mismatch and not bad.executable
@@ -170,7 +174,7 @@ def test_a_book_basis_beyond_the_limit_also_means_two_assets() -> None:
         ("okx", "ZZ-USDT-SWAP"): book("okx", "ZZ-USDT-SWAP", 1.00),
         ("bitget", "ZZUSDT"): book("bitget", "ZZUSDT", 1.30),
     }
-    out = compute_opportunities(quotes_frame(quotes), books, FeeSchedule(), EngineParams(), NOW)
+    out = compute_opportunities(quotes_frame(quotes), books, FEES, EngineParams(), NOW)
     row = out.iloc[0]
     assert math.isnan(row["price_gap_frac"])  # no marks
     assert row["basis_frac"] > 0.2 and row["price_mismatch"] and not row["executable"]

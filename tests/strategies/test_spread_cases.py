@@ -16,8 +16,12 @@ import pandas as pd
 import pytest
 
 from scanner.domain import FundingQuote, OrderBook
+from scanner.venues.specs import default_fee_table
 from strategies.costs import FeeSchedule
 from strategies.spread import EngineParams, compute_opportunities, quotes_frame
+
+FEES = FeeSchedule.from_table(default_fee_table())
+"""The registry's default fees, handed to the engine as the pipeline does."""
 
 NOW = 1_750_000_000_000
 H_MS = 3_600_000
@@ -37,9 +41,7 @@ def flat_book(venue: str, sym: str, canonical: str, mult: float = 1.0, size: flo
 
 def run(quotes, books=None, spot=None, **params: Any) -> pd.DataFrame:
     p = EngineParams(min_net_apr=-math.inf, **params)
-    return compute_opportunities(
-        quotes_frame(quotes), books or {}, FeeSchedule(), p, NOW, spot_books=spot
-    )
+    return compute_opportunities(quotes_frame(quotes), books or {}, FEES, p, NOW, spot_books=spot)
 
 
 def one(frame: pd.DataFrame, long_venue: str, short_venue: str) -> dict[str, Any]:
@@ -316,9 +318,7 @@ def test_only_positive_orientation_and_ranking() -> None:
     ]
     assert frame["net_apr"].tolist() == pytest.approx([0.511, 0.19466666666666668, 0.073])
     # min_net_apr drops the last one: 0.073 < 0.1
-    kept = compute_opportunities(
-        quotes_frame(quotes), {}, FeeSchedule(), EngineParams(min_net_apr=0.1), NOW
-    )
+    kept = compute_opportunities(quotes_frame(quotes), {}, FEES, EngineParams(min_net_apr=0.1), NOW)
     assert len(kept) == 2
 
 

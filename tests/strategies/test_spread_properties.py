@@ -9,7 +9,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.domain import VENUES, FundingQuote, Instrument, Kind, OrderBook
+from scanner.domain import FundingQuote, Instrument, Kind, OrderBook
+from scanner.venues.specs import default_fee_table, venue_ids
 from strategies.costs import FeeSchedule
 from strategies.spread import (
     EngineParams,
@@ -18,6 +19,9 @@ from strategies.spread import (
     quotes_frame,
     select_book_candidates,
 )
+
+FEES = FeeSchedule.from_table(default_fee_table())
+"""The registry's default fees, handed to the engine as the pipeline does."""
 
 NOW = 1_750_000_000_000
 H_MS = 3_600_000
@@ -33,7 +37,7 @@ def market(draw: st.DrawFn) -> tuple[list[FundingQuote], dict[tuple[str, str], O
     quotes: list[FundingQuote] = []
     books: dict[tuple[str, str], OrderBook] = {}
     for base in draw(st.sampled_from([["BTC"], ["BTC", "ETH"]])):
-        venues = draw(st.lists(st.sampled_from(VENUES), min_size=2, max_size=6, unique=True))
+        venues = draw(st.lists(st.sampled_from(venue_ids()), min_size=2, max_size=6, unique=True))
         for venue in venues:
             sym = f"{base}-{venue}"
             canonical = f"{base}/USDT:USDT"
@@ -58,11 +62,11 @@ def market(draw: st.DrawFn) -> tuple[list[FundingQuote], dict[tuple[str, str], O
 
 def _run(quotes, books, notional: float = 10_000.0) -> pd.DataFrame:
     params = EngineParams(notional_usd=notional, min_net_apr=-math.inf)
-    return compute_opportunities(quotes_frame(quotes), books, FeeSchedule(), params, NOW)
+    return compute_opportunities(quotes_frame(quotes), books, FEES, params, NOW)
 
 
 @SETTINGS
-@given(r=rates, venues=st.lists(st.sampled_from(VENUES), min_size=2, max_size=2, unique=True))
+@given(r=rates, venues=st.lists(st.sampled_from(venue_ids()), min_size=2, max_size=2, unique=True))
 def test_4h_rate_r_equals_8h_rate_2r_per_hour(r: float, venues: list[str]) -> None:
     quotes = [
         FundingQuote(venues[0], "A", "X/USDT:USDT", r, 4.0, NOW),
@@ -110,7 +114,7 @@ dated = st.sampled_from(["BTC/USDT:USDT-240329", "BTC/USDT:USDT-251226", "BTC/US
 
 
 @SETTINGS
-@given(market(), st.lists(st.tuples(st.sampled_from(VENUES), dated, rates), max_size=6),
+@given(market(), st.lists(st.tuples(st.sampled_from(venue_ids()), dated, rates), max_size=6),
        st.data())  # fmt: skip
 def test_dated_futures_never_enter(mkt, extra, data) -> None:
     quotes, books = mkt
@@ -128,7 +132,7 @@ def test_dated_futures_never_enter(mkt, extra, data) -> None:
     assert not (
         (frame["venue"] == victim.venue) & (frame["venue_symbol"] == victim.venue_symbol)
     ).any()
-    out = compute_opportunities(frame, books, FeeSchedule(), EngineParams(min_net_apr=-1e9), NOW)
+    out = compute_opportunities(frame, books, FEES, EngineParams(min_net_apr=-1e9), NOW)
     legs = set(zip(out["long_venue"], out["long_symbol"], strict=True))
     legs |= set(zip(out["short_venue"], out["short_symbol"], strict=True))
     assert (victim.venue, victim.venue_symbol) not in legs

@@ -13,7 +13,7 @@ from scanner.venues.ccxt_factory import make_exchange
 
 async def test_our_bybit_and_ccxt_bybit_agree_on_every_perpetual():
     async with Emulator(seed=3, stepped=True) as emu:
-        ours = BybitVenue.from_settings(Settings().with_base_url(emu.url).venues.bybit)
+        ours = BybitVenue.from_settings(Settings().with_base_url(emu.url).venues.get("bybit"))
         theirs = make_exchange("bybit", base_url=emu.venue_url("bybit"))
         try:
             quotes = {q.venue_symbol: q for q in await ours.fetch_quotes()}

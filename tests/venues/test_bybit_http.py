@@ -85,7 +85,7 @@ class Script:
             credentials=creds,
             transport=httpx.MockTransport(self),
             retries=retries,
-            clock=lambda: clock_ms,
+            clock=FakeClock(int(clock_ms)),
             sleep=self.sleep,
         )
 
@@ -174,6 +174,30 @@ async def test_403_is_a_ban_never_hot_retried_and_blocks_later_calls():
     with pytest.raises(RateLimited):
         await http.get("/v5/market/tickers", {"category": "linear"})
     assert script.count("/v5/market/tickers") == 1  # the second call never left the process
+    await http.close()
+
+
+async def test_a_bybit_ban_lifts_after_ten_minutes_by_the_injected_clock():
+    script = Script().on(
+        "/v5/market/tickers", httpx.Response(403, text="access too frequent"), ok({"list": []})
+    )
+    clock = FakeClock(int(NOW))
+    http = BybitHttp(
+        "http://venue.test/bybit",
+        transport=httpx.MockTransport(script),
+        retries=0,
+        clock=clock,
+        sleep=script.sleep,
+    )
+    with pytest.raises(RateLimited):
+        await http.get("/v5/market/tickers", {"category": "linear"})
+    clock.advance(599)
+    with pytest.raises(RateLimited, match="not sending"):
+        await http.get("/v5/market/tickers", {"category": "linear"})
+    assert script.count("/v5/market/tickers") == 1
+    clock.advance(2)
+    assert await http.get("/v5/market/tickers", {"category": "linear"}) == {"list": []}
+    assert script.count("/v5/market/tickers") == 2
     await http.close()
 
 
@@ -364,20 +388,20 @@ async def test_secret_not_logged(caplog):
 
 async def test_clock_offset_is_remeasured_after_resync_interval():
     script = Script().on("/v5/position/list", ok({"list": []}))
-    now = [NOW]
+    clock = FakeClock(int(NOW))
     http = BybitHttp(
         "http://venue.test/bybit",
         credentials=BybitCredentials(SecretStr(KEY), SecretStr(SECRET)),
         transport=httpx.MockTransport(script),
-        clock=lambda: now[0],
+        clock=clock,
         sleep=script.sleep,
         resync_every_s=60,
     )
     await http.signed_get("/v5/position/list")
-    now[0] += 30_000
+    clock.advance(30)
     await http.signed_get("/v5/position/list")
     assert script.count("/v5/market/time") == 1
-    now[0] += 31_000
+    clock.advance(31)
     await http.signed_get("/v5/position/list")
     assert script.count("/v5/market/time") == 2
     await http.close()

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from scanner.clock import FakeClock
 from scanner.venues.bybit_http import BybitCredentials, BybitHttp, build_query, json_body, sign
 
 KEY = "XXXXXXXXXX"
@@ -65,7 +66,10 @@ def recorder():
 def _client(transport: httpx.MockTransport) -> BybitHttp:
     creds = BybitCredentials(SecretStr(KEY), SecretStr(SECRET))
     return BybitHttp(
-        "http://venue.test/bybit", credentials=creds, transport=transport, clock=lambda: 1_000_000.0
+        "http://venue.test/bybit",
+        credentials=creds,
+        transport=transport,
+        clock=FakeClock(1_000_000),
     )
 
 

@@ -10,9 +10,8 @@ import ccxt.async_support as ccxt_async
 import pytest
 from venue_fixtures import load_fixture
 
-from scanner.symbols import PARSERS
-from scanner.venues.capabilities import QUIRKS
 from scanner.venues.ccxt_venue import _interval_h, quote_from_unified
+from scanner.venues.specs import spec_of
 
 NOW = 1_800_000_000_000
 
@@ -27,7 +26,7 @@ async def exchange(request):
 @pytest.mark.parametrize("exchange", ["binanceusdm"], indirect=True)
 def test_binance_premium_index_intervals_default_to_8h_unless_adjusted(exchange):
     instruments = {
-        r["symbol"]: PARSERS["binanceusdm"](r)
+        r["symbol"]: spec_of("binanceusdm").parse_row(r)
         for r in load_fixture("binance", "fapi_v1_exchangeInfo.json")["symbols"]
     }
     rows = load_fixture("binance", "fapi_v1_premiumIndex_all.json")
@@ -44,7 +43,7 @@ def test_binance_premium_index_intervals_default_to_8h_unless_adjusted(exchange)
         if inst is None:
             continue
         fr = exchange.parse_funding_rate(row, None)
-        quote = quote_from_unified(QUIRKS["binanceusdm"], inst, fr, adjusted, NOW)
+        quote = quote_from_unified(spec_of("binanceusdm").quirks, inst, fr, adjusted, NOW)
         if quote is not None:
             quotes[row["symbol"]] = (quote, row)
     assert len(quotes) > 50
@@ -61,10 +60,10 @@ def test_binance_delivery_contract_in_premium_index_is_not_a_quote(exchange):
     dated_rows = [r for r in rows if "_" in r["symbol"]]
     assert dated_rows and all(r["nextFundingTime"] == 0 for r in dated_rows)
     info = load_fixture("binance", "fapi_v1_exchangeInfo.json")["symbols"]
-    dated = [PARSERS["binanceusdm"](r) for r in info if "_" in r["symbol"]]
+    dated = [spec_of("binanceusdm").parse_row(r) for r in info if "_" in r["symbol"]]
     assert dated and all(not i.is_perpetual for i in dated)
     fr = exchange.parse_funding_rate(dated_rows[0], None)
-    assert quote_from_unified(QUIRKS["binanceusdm"], dated[0], fr, {}, NOW) is None
+    assert quote_from_unified(spec_of("binanceusdm").quirks, dated[0], fr, {}, NOW) is None
 
 
 @pytest.mark.parametrize("exchange", ["okx"], indirect=True)
@@ -72,12 +71,14 @@ def test_okx_interval_from_the_gap_between_funding_times(exchange):
     body = load_fixture("okx", "api_v5_public_funding-rate_XRP-USDT-SWAP.json")
     row = body["data"][0]
     inst = next(
-        PARSERS["okx"](r)
+        spec_of("okx").parse_row(r)
         for r in load_fixture("okx", "api_v5_public_instruments_SWAP.json")["data"]
         if r["instId"] == "XRP-USDT-SWAP"
     )
     assert inst.funding_interval_h is None  # instruments do not say; only the gap does
-    quote = quote_from_unified(QUIRKS["okx"], inst, exchange.parse_funding_rate(row, None), {}, NOW)
+    quote = quote_from_unified(
+        spec_of("okx").quirks, inst, exchange.parse_funding_rate(row, None), {}, NOW
+    )
     assert quote is not None
     assert quote.interval_h == (int(row["nextFundingTime"]) - int(row["fundingTime"])) / 3.6e6
     assert quote.interval_h == 8.0
@@ -91,9 +92,9 @@ def test_gate_contracts_seconds_become_hours_and_ms(exchange):
     contracts = load_fixture("gate", "api_v4_futures_usdt_contracts.json")
     n = 0
     for row in contracts:
-        inst = dataclasses.replace(PARSERS["gate"](row), funding_interval_h=None)
+        inst = dataclasses.replace(spec_of("gate").parse_row(row), funding_interval_h=None)
         fr = exchange.parse_funding_rate(row, None)
-        quote = quote_from_unified(QUIRKS["gate"], inst, fr, {}, NOW)
+        quote = quote_from_unified(spec_of("gate").quirks, inst, fr, {}, NOW)
         if row.get("in_delisting"):
             continue
         assert quote is not None
@@ -108,9 +109,9 @@ def test_gate_contracts_seconds_become_hours_and_ms(exchange):
 def test_bitget_current_fund_rate_has_interval_hours_and_next_update(exchange):
     row = load_fixture("bitget", "docs_example_api_v2_mix_market_current-fund-rate.json")["data"][0]
     contract = load_fixture("bitget", "docs_example_api_v2_mix_market_contracts.json")["data"][0]
-    inst = dataclasses.replace(PARSERS["bitget"](contract), funding_interval_h=None)
+    inst = dataclasses.replace(spec_of("bitget").parse_row(contract), funding_interval_h=None)
     fr = exchange.parse_funding_rate(row, None)
-    quote = quote_from_unified(QUIRKS["bitget"], inst, fr, {}, NOW)
+    quote = quote_from_unified(spec_of("bitget").quirks, inst, fr, {}, NOW)
     assert quote is not None
     assert quote.interval_h == float(row["fundingRateInterval"])
     assert quote.next_funding_ms == int(row["nextUpdate"])
@@ -123,10 +124,10 @@ def test_hyperliquid_is_hourly_with_oracle_as_index(exchange):
     ctxs = load_fixture("hyperliquid", "ws_allDexsAssetCtxs.json")["data"]["ctxs"][0][1]
     # BTC and ETH are assets 0 and 1 in both the 2023 meta and the 2026 main-dex contexts
     for index in (0, 1):
-        inst = PARSERS["hyperliquid"](meta[index], index)
+        inst = spec_of("hyperliquid").parse_row(meta[index], index)
         merged = {**meta[index], **ctxs[index]}  # what ccxt's fetch_funding_rates builds
         quote = quote_from_unified(
-            QUIRKS["hyperliquid"], inst, exchange.parse_funding_rate(merged, None), {}, NOW
+            spec_of("hyperliquid").quirks, inst, exchange.parse_funding_rate(merged, None), {}, NOW
         )
         assert quote is not None
         assert quote.interval_h == 1.0

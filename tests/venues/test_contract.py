@@ -1,8 +1,10 @@
 """ONE contract suite every venue adapter must pass, run against the venue emulator.
 
-Parametrised over Bybit (our httpx client) and the five ccxt venues (unmodified ccxt pointed
-at the emulator). The emulator runs stepped (its clock stands still unless advanced), so the
-truth each adapter is compared with is exactly what the emulator's market model says.
+Parametrised over every venue in the registry (``scanner.venues.specs``): Bybit (our httpx
+client) and the ccxt venues (unmodified ccxt pointed at the emulator), so a venue added to the
+registry cannot miss contract coverage. The emulator runs stepped (its clock stands still
+unless advanced), so the truth each adapter is compared with is exactly what the emulator's
+market model says.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator import Emulator, FaultSpec
+from scanner.clock import FakeClock
 from scanner.settings import Settings
 from scanner.venues.base import (
     MalformedResponse,
@@ -24,8 +27,9 @@ from scanner.venues.base import (
 )
 from scanner.venues.bybit import BybitVenue
 from scanner.venues.registry import build_venue
+from scanner.venues.specs import all_specs, spec_of, venue_ids
 
-ADAPTERS = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
+ADAPTERS = venue_ids()
 HOUR_MS = 3_600_000
 
 
@@ -38,7 +42,7 @@ async def emu() -> AsyncIterator[Emulator]:
 def settings_for(emu: Emulator, venue: str, timeout_s: float = 5.0) -> Settings:
     settings = Settings().with_base_url(emu.url)
     vs = settings.venues.get(venue).model_copy(update={"timeout_s": timeout_s})
-    return settings.model_copy(update={"venues": settings.venues.model_copy(update={venue: vs})})
+    return settings.model_copy(update={"venues": settings.venues.with_venue(venue, vs)})
 
 
 @pytest.fixture
@@ -50,6 +54,15 @@ async def adapter(emu: Emulator, request: pytest.FixtureRequest) -> AsyncIterato
 
 def emu_name(venue: Venue) -> str:
     return venue.name
+
+
+@pytest.mark.parametrize("venue", ADAPTERS)
+def test_the_emulator_serves_every_registered_venue(emu: Emulator, venue: str):
+    """The emulator keeps its own venue table (it imports nothing of ours): every id in the
+    registry must be in it, with a universe to serve."""
+    served = emu.state()["venues"]
+    assert served.get(venue, 0) > 0, f"the emulator does not serve {venue!r}: {sorted(served)}"
+    assert emu.venue_url(venue) == f"{emu.url}/{venue}"
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, indirect=True)
@@ -112,7 +125,6 @@ FAULTS = {
     "reset": (FaultSpec(kind="reset"), VenueUnavailable),
     "malformed": (FaultSpec(kind="malformed"), MalformedResponse),
     "truncated": (FaultSpec(kind="truncated"), MalformedResponse),
-    "ban_403": (FaultSpec(kind="ban"), RateLimited),
 }
 
 
@@ -160,17 +172,96 @@ async def test_bybit_spot_tickers_for_carry(emu: Emulator):
     assert all(float(r["bid1Price"]) <= float(r["ask1Price"]) for r in rows)
 
 
-@pytest.mark.parametrize("venue", ADAPTERS)
-async def test_after_a_ban_nothing_is_sent_until_it_lifts(emu: Emulator, venue: str):
-    adapter = build_venue(venue, settings_for(emu, venue), retries=3)
+def _statuses(kind: str) -> list[tuple[str, int]]:
+    """(venue, HTTP status) for every status a venue's spec gives this meaning."""
+    return [
+        (spec.id, meaning.status)
+        for spec in all_specs()
+        for meaning in spec.statuses.values()
+        if meaning.kind == kind
+    ]
+
+
+BANS = _statuses("ip_ban")
+NOT_BANS = _statuses("refused") + _statuses("rate_limit")
+
+
+def test_the_documented_ban_statuses_are_in_the_specs():
+    """Written from the venues' docs, not from the specs: Bybit bans with 403, Binance with 418
+    (its 403 is a firewall refusal); OKX, Bitget, Gate and Hyperliquid document no 403 ban."""
+    assert ("bybit", 403) in BANS and ("binanceusdm", 418) in BANS
+    for venue in ("binanceusdm", "okx", "bitget", "gate", "hyperliquid"):
+        assert (venue, 403) in NOT_BANS, venue
+    assert all((venue, 429) in NOT_BANS for venue in venue_ids())
+    binance_ban = spec_of("binanceusdm").statuses[418]
+    assert [h.name for h in binance_ban.lift_headers] == ["Retry-After"]
+
+
+async def _quotes_or_error(adapter: Venue) -> object:
     try:
-        emu.faults.set(venue, "*", FaultSpec(kind="ban", count=1))
-        with pytest.raises(RateLimited) as first:
-            await adapter.fetch_quotes()
-        assert first.value.ban
-        emu.faults.clear()  # the emulator would answer now; the adapter must not ask
-        with pytest.raises(RateLimited, match="not sending") as second:
-            await adapter.fetch_quotes()
-        assert second.value.ban and second.value.retry_after_s > 590
+        return await adapter.fetch_quotes()
+    except VenueError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(("venue", "status"), BANS, ids=[f"{v}-{s}" for v, s in BANS])
+async def test_after_a_ban_nothing_is_sent_until_it_lifts(emu: Emulator, venue: str, status: int):
+    """The venue's own ban status silences it for the spec's default; after that it is asked
+    again. While the ban holds the emulator would answer 503: a sent request would show."""
+    clock = FakeClock()
+    adapter = build_venue(venue, settings_for(emu, venue), retries=3, clock=clock)
+    try:
+        emu.faults.set(venue, "*", FaultSpec(kind="ban", http_status=status, count=1))
+        first = await _quotes_or_error(adapter)
+        assert isinstance(first, RateLimited) and first.ban and first.code == status
+        ban_s = spec_of(venue).statuses[status].default_wait_s
+        assert first.retry_after_s == pytest.approx(ban_s)
+        emu.faults.set(venue, "*", FaultSpec(kind="server_error", http_status=503))
+        clock.advance(ban_s - 1)  # one second before it lifts: still nothing sent
+        held = await _quotes_or_error(adapter)
+        assert isinstance(held, RateLimited) and held.ban and "not sending" in str(held)
+        assert held.retry_after_s == pytest.approx(1.0)
+        clock.advance(2)  # lifted: the next call reaches the venue (and its 503)
+        emu.faults.clear()
+        emu.faults.set(venue, "*", FaultSpec(kind="server_error", http_status=503, count=1))
+        after = await _quotes_or_error(adapter)
+        assert isinstance(after, list), after  # the 503 was retried away: it was sent
+        assert len(after) == len(emu.market.perpetual_symbols(venue))
+    finally:
+        await adapter.close()
+
+
+async def test_a_ban_lasts_as_long_as_the_venues_retry_after_header(emu: Emulator):
+    """Binance sends Retry-After with a 418: its seconds, not the default, set the silence."""
+    clock = FakeClock()
+    adapter = build_venue("binanceusdm", settings_for(emu, "binanceusdm"), retries=0, clock=clock)
+    try:
+        ban = FaultSpec(kind="ban", http_status=418, count=1, retry_after_s=7200)
+        emu.faults.set("binanceusdm", "*", ban)
+        first = await _quotes_or_error(adapter)
+        assert isinstance(first, RateLimited) and first.ban
+        assert first.retry_after_s == pytest.approx(7200)
+        clock.advance(3600)  # past the 600 s default, inside the header's two hours
+        held = await _quotes_or_error(adapter)
+        assert isinstance(held, RateLimited) and held.ban
+        clock.advance(3601)
+        assert isinstance(await _quotes_or_error(adapter), list)
+    finally:
+        await adapter.close()
+
+
+@pytest.mark.parametrize(("venue", "status"), NOT_BANS, ids=[f"{v}-{s}" for v, s in NOT_BANS])
+async def test_a_status_that_is_no_ban_does_not_gate(emu: Emulator, venue: str, status: int):
+    """A 403 from a venue that does not mean a ban by it (or any 429) fails that call only:
+    the very next call is sent, at the same instant, and answered."""
+    clock = FakeClock()
+    adapter = build_venue(venue, settings_for(emu, venue), retries=0, clock=clock)
+    try:
+        kind = "ban" if status == 403 else "rate_limit"
+        emu.faults.set(venue, "*", FaultSpec(kind=kind, http_status=status, count=1))
+        first = await _quotes_or_error(adapter)
+        assert isinstance(first, TemporaryVenueError) and first.code == status
+        assert not (isinstance(first, RateLimited) and first.ban)
+        assert isinstance(await _quotes_or_error(adapter), list)
     finally:
         await adapter.close()

@@ -9,6 +9,7 @@ from scanner.venues.bybit import BybitVenue, base_url_for
 from scanner.venues.bybit_http import HOSTS
 from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import UnknownVenue, build_venue, build_venues, close_all
+from scanner.venues.specs import UnknownVenueError
 
 
 @pytest.mark.parametrize("env", ["mainnet", "testnet", "demo"])
@@ -35,10 +36,17 @@ async def test_builds_every_enabled_venue_pointed_at_the_base_url():
 
 async def test_unknown_or_disabled_venue_is_named():
     settings = Settings(venues=VenuesSettings(enabled=("bybit", "okx")))
-    with pytest.raises(UnknownVenue, match="gate"):
+    with pytest.raises(UnknownVenue, match="venue 'gate' is not enabled; enabled: bybit, okx"):
         build_venues(settings, ["bybit", "gate"])
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownVenueError) as info:
         build_venue("kraken", settings)
+    message = str(info.value)
+    assert message.startswith("unknown venue 'kraken'; known venues: ")
+    for known in ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"):
+        assert known in message.split("known venues: ")[1]
+    assert isinstance(info.value, ValueError)  # a user error, not a programming KeyError only
+    with pytest.raises(UnknownVenueError, match="'kraken'"):
+        settings.venues.get("kraken")
 
 
 async def test_keys_come_from_the_environment_only_when_asked():

@@ -16,17 +16,18 @@ from venue_fixtures import load_fixture
 
 from emulator import Emulator, FaultSpec
 from scanner.settings import Settings
-from scanner.symbols import PARSERS
 from scanner.venues.base import VenueUnavailable
 from scanner.venues.bybit import parse_ticker
-from scanner.venues.capabilities import QUIRKS, VolumeSpec
+from scanner.venues.capabilities import VolumeSpec
 from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venue
+from scanner.venues.specs import ccxt_venue_ids, spec_of, venue_ids
 from scanner.venues.volume import lenient_volume, usd_volume
 
-VENUES = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
+VENUES = venue_ids()
 TICKER_VENUES = ("binanceusdm", "okx", "bitget", "gate")
+"""Written out (the venues whose funding payload has no volume): checked against the specs."""
 TICKER_PATHS = {
     "binanceusdm": "/fapi/v1/ticker/24hr",
     "okx": "/api/v5/market/tickers",
@@ -41,7 +42,9 @@ REL = {"gate": 1e-5}
 
 
 def spec(venue: str) -> VolumeSpec:
-    found = QUIRKS[venue].volume
+    quirks = spec_of(venue).quirks
+    assert quirks is not None, venue
+    found = quirks.volume
     assert found is not None, venue
     return found
 
@@ -93,7 +96,7 @@ def test_hyperliquid_volume_rides_on_the_funding_record() -> None:
 def test_bybit_ticker_turnover_is_the_quote_volume() -> None:
     body = load_fixture("bybit", "v5_market_tickers_linear_BTCUSDT.json")
     rows = load_fixture("bybit", "v5_market_instruments-info_linear.json")["result"]["list"]
-    inst = PARSERS["bybit"](next(r for r in rows if r["symbol"] == "BTCUSDT"))
+    inst = spec_of("bybit").parse_row(next(r for r in rows if r["symbol"] == "BTCUSDT"))
     quote = parse_ticker(body["result"]["list"][0], inst, 0)
     assert quote is not None and quote.volume_24h_usd == 4216771708.8491
 
@@ -108,9 +111,9 @@ def test_base_unit_volume_without_a_price_is_unknown() -> None:
 
 
 def test_every_venue_says_where_volume_comes_from() -> None:
-    """Bybit reads turnover24h itself; every ccxt venue has a row in the quirks table."""
-    assert all(QUIRKS[v].volume is not None for v in VENUES if v != "bybit")
-    assert {v for v in QUIRKS if spec(v).source == "tickers"} == set(TICKER_VENUES)
+    """Bybit reads turnover24h itself; every ccxt venue's spec says where volume comes from."""
+    assert all(spec(v) is not None for v in ccxt_venue_ids())
+    assert {v for v in ccxt_venue_ids() if spec(v).source == "tickers"} == set(TICKER_VENUES)
 
 
 # --- adapters against the emulator -------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Binance USD-M futures, through ccxt's ``binanceusdm``.
+
+Sources:
+
+* HTTP 418: the IP "has been auto-banned for continuing to send requests after receiving 429
+  codes"; bans scale from 2 minutes to 3 days; a ``Retry-After`` header (seconds) is sent with
+  418 and 429 and, for a 418, gives the time until the ban is over
+  (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits; the same text in
+  https://developers.binance.com/en/docs/products/oms/basics/4.rate-limits).
+* HTTP 429: a request rate limit was broken; back off for ``Retry-After`` to avoid a ban (same).
+* HTTP 403: "the WAF Limit (Web Application Firewall) has been violated"
+  (https://developers.binance.com/docs/derivatives/european-options/general-info, "HTTP Return
+  Codes", base ``fapi.binance.com``): a refused request, not the IP ban (that is 418).
+* Funding intervals: bulk ``premiumIndex`` has none; ``/fapi/v1/fundingInfo`` lists only
+  adjusted symbols, the rest are 8 h (facts B.2, C.2).
+* VIP0 fees 0.05 % taker / 0.02 % maker (facts B.3).
+"""
+
+from __future__ import annotations
+
+from scanner.symbols.binance import binance_symbol, instrument_from_binance, parse_binance_symbol
+from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.specs.model import (
+    Fees,
+    LiftHeader,
+    StatusMeaning,
+    VenueSpec,
+    frozen,
+    row_list_parser,
+)
+
+_DOCS = "https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits"
+
+SPEC = VenueSpec(
+    id="binanceusdm",
+    display_name="Binance USD-M",
+    adapter="ccxt",
+    ccxt_class="binanceusdm",
+    ccxt_options=frozen({"fetchMarkets": {"types": ["linear"]}}),
+    url_keys=frozen(
+        {
+            "fapiPublic": "/fapi/v1",
+            "fapiPublicV2": "/fapi/v2",
+            "fapiPublicV3": "/fapi/v3",
+            "fapiPrivate": "/fapi/v1",
+            "fapiPrivateV2": "/fapi/v2",
+            "fapiPrivateV3": "/fapi/v3",
+            "fapiData": "/futures/data",
+            "public": "/api/v3",
+            "private": "/api/v3",
+        }
+    ),
+    parse_row=instrument_from_binance,
+    parse_list=row_list_parser("binanceusdm", ("symbols",), instrument_from_binance),
+    parse_symbol=parse_binance_symbol,
+    write_symbol=binance_symbol,
+    fees=Fees(taker=0.0005, maker=0.0002),
+    statuses=frozen(
+        {
+            403: StatusMeaning(
+                403,
+                "refused",
+                30.0,
+                why="web application firewall limit violated (not an IP ban)",
+                source="https://developers.binance.com/docs/derivatives/european-options/general-info",
+            ),
+            418: StatusMeaning(
+                418,
+                "ip_ban",
+                600.0,
+                lift_headers=(LiftHeader("Retry-After", "s"),),
+                why="IP auto-banned after ignoring 429s",
+                source=_DOCS,
+            ),
+            429: StatusMeaning(
+                429,
+                "rate_limit",
+                1.0,
+                lift_headers=(LiftHeader("Retry-After", "s"),),
+                why="request rate limit broken",
+                source=_DOCS,
+            ),
+        }
+    ),
+    quirks=VenueQuirks(
+        interval_source="funding_info",
+        default_interval_h=8.0,
+        history_page=1000,
+        book_depths=(5, 10, 20, 50, 100, 500, 1000),
+        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "subType": "linear"},)),
+    ),
+)

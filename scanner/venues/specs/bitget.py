@@ -1,0 +1,65 @@
+"""Bitget V2 mix (USDT-, USDC- and coin-margined futures), through ccxt's ``bitget``.
+
+Sources:
+
+* Error codes: ``403`` "Access prohibited" is a permission refusal and ``429`` "Too many
+  requests" a rate limit (Bitget API error-code table, as mapped in ccxt 4.5.90 ``bitget.py``
+  ``exceptions['exact']``: 403 PermissionDenied, 429 DDoSProtection). Neither is documented as
+  an IP ban, so a 403 never silences the venue.
+* ``current-fund-rate`` carries ``fundingRateInterval`` (hours) and ``nextUpdate``; one call per
+  ``productType``; history pages by page number (facts B.2; capabilities.py).
+* VIP0 fees 0.06 % taker / 0.02 % maker (facts B.3,
+  https://bitget.com/ph/support/articles/4552737163033).
+"""
+
+from __future__ import annotations
+
+from scanner.symbols.bitget import bitget_symbol, instrument_from_bitget, parse_bitget_symbol
+from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.specs.model import (
+    Fees,
+    VenueSpec,
+    frozen,
+    rate_limit_429,
+    refused_403,
+    row_list_parser,
+)
+
+_PRODUCTS = ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
+_SOURCE = "Bitget API error codes (ccxt 4.5.90 bitget.py exceptions['exact'])"
+
+SPEC = VenueSpec(
+    id="bitget",
+    display_name="Bitget",
+    adapter="ccxt",
+    ccxt_class="bitget",
+    ccxt_options=frozen({"fetchMarkets": {"types": ["swap"]}, "defaultType": "swap"}),
+    url_keys=frozen({k: "" for k in ("spot", "mix", "user", "broker", "margin", "common", "uta")}),
+    parse_row=instrument_from_bitget,
+    parse_list=row_list_parser("bitget", ("data",), instrument_from_bitget),
+    parse_symbol=parse_bitget_symbol,
+    write_symbol=bitget_symbol,
+    fees=Fees(taker=0.0006, maker=0.0002),
+    statuses=frozen(
+        {
+            403: refused_403("access prohibited (a permission refusal, not an IP ban)", _SOURCE),
+            429: rate_limit_429(_SOURCE),
+        }
+    ),
+    quirks=VenueQuirks(
+        interval_source="info_hours",
+        interval_field="fundingRateInterval",
+        funding_calls=tuple(
+            {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": product}
+            for product in _PRODUCTS
+        ),
+        history_page=100,
+        history_params={"paginate": True, "paginationCalls": 3},
+        history_by_time=False,
+        volume=VolumeSpec(
+            "tickers",
+            "quoteVolume",
+            calls=tuple({"type": "swap", "productType": product} for product in _PRODUCTS),
+        ),
+    ),
+)

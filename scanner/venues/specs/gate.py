@@ -1,0 +1,67 @@
+"""Gate USDT-settled perpetual futures, through ccxt's ``gate``.
+
+Sources:
+
+* Rate limits: public endpoints are limited per IP and private ones per UID; over the limit
+  the answer is HTTP 429 with label ``TOO_MANY_REQUESTS`` (Gate API v4 docs, "API Performance"
+  / rate limits, https://www.gate.io/docs/developers/apiv4/en/; ccxt 4.5.90 ``gate.py`` maps
+  ``TOO_MANY_REQUESTS`` to RateLimitExceeded). Gate documents no IP ban behind HTTP 403 (its
+  ``FORBIDDEN`` label is a permission error), so a 403 never silences the venue.
+* ``funding_interval`` is in **seconds**; ``funding_next_apply`` seconds epoch (facts B.2,
+  ``gateio/gateapi-python`` ``docs/Contract.md``).
+* VIP0 futures fees 0.05 % taker / 0.02 % maker (facts B.3).
+"""
+
+from __future__ import annotations
+
+from scanner.symbols.gate import gate_symbol, instrument_from_gate, parse_gate_symbol
+from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.specs.model import (
+    Fees,
+    VenueSpec,
+    frozen,
+    rate_limit_429,
+    refused_403,
+    row_list_parser,
+)
+
+_DOCS = "https://www.gate.io/docs/developers/apiv4/en/"
+
+SPEC = VenueSpec(
+    id="gate",
+    display_name="Gate",
+    adapter="ccxt",
+    ccxt_class="gate",
+    ccxt_options=frozen(
+        {
+            "fetchMarkets": {"types": ["swap"]},
+            "defaultType": "swap",
+            "swap": {"fetchMarkets": {"settlementCurrencies": ["usdt"]}},
+        }
+    ),
+    url_keys=frozen(
+        {
+            "public": {
+                k: "/api/v4" for k in ("wallet", "futures", "margin", "delivery", "spot", "options")
+            },
+        }
+    ),
+    parse_row=instrument_from_gate,
+    parse_list=row_list_parser("gate", (), instrument_from_gate),
+    parse_symbol=parse_gate_symbol,
+    write_symbol=gate_symbol,
+    fees=Fees(taker=0.0005, maker=0.0002),
+    statuses=frozen(
+        {
+            403: refused_403("forbidden (a permission error, not an IP ban)", _DOCS),
+            429: rate_limit_429(_DOCS),
+        }
+    ),
+    quirks=VenueQuirks(
+        interval_source="info_seconds",
+        interval_field="funding_interval",
+        funding_calls=({"settle": "usdt"},),
+        history_page=1000,
+        volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "settle": "usdt"},)),
+    ),
+)

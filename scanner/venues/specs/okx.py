@@ -1,0 +1,55 @@
+"""OKX V5 USDT/USDC swaps, through ccxt's ``okx``.
+
+Sources:
+
+* Rate limits: a rejected request answers code ``50011`` "Rate limit reached" with HTTP 429;
+  public REST is limited per IP, private per user id (OKX V5 docs "Rate Limits" and "Error
+  Code" tables, https://www.okx.com/docs-v5/en/#overview-rate-limits; the same table quoted at
+  https://docs.atwallets.com/rcxt/okxtr). ccxt 4.5.90 ``okx.py`` maps ``50011`` to
+  RateLimitExceeded. No header gives a reset time.
+* HTTP 403: OKX documents no IP ban behind it (its limits answer 429), so a 403 is a refused
+  request (region, firewall) and never silences the venue.
+* Interval = ``nextFundingTime - fundingTime`` of the bulk ``funding-rate?instId=ANY`` call;
+  24 h volume: ``volCcy24h`` (base coin) x ``last`` (facts B.2; capabilities.py).
+* VIP0 fees 0.05 % taker / 0.02 % maker (facts B.3).
+"""
+
+from __future__ import annotations
+
+from scanner.symbols.okx import instrument_from_okx, okx_symbol, parse_okx_symbol
+from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.specs.model import (
+    Fees,
+    VenueSpec,
+    frozen,
+    rate_limit_429,
+    refused_403,
+    row_list_parser,
+)
+
+_DOCS = "https://www.okx.com/docs-v5/en/#overview-rate-limits"
+
+SPEC = VenueSpec(
+    id="okx",
+    display_name="OKX",
+    adapter="ccxt",
+    ccxt_class="okx",
+    ccxt_options=frozen({"fetchMarkets": {"types": ["swap"]}}),
+    url_keys=frozen({"rest": ""}),
+    parse_row=instrument_from_okx,
+    parse_list=row_list_parser("okx", ("data",), instrument_from_okx),
+    parse_symbol=parse_okx_symbol,
+    write_symbol=okx_symbol,
+    fees=Fees(taker=0.0005, maker=0.0002),
+    statuses=frozen(
+        {
+            403: refused_403("refused (OKX documents no IP ban on 403)", _DOCS),
+            429: rate_limit_429(_DOCS),
+        }
+    ),
+    quirks=VenueQuirks(
+        interval_source="time_gap",
+        history_page=100,
+        volume=VolumeSpec("tickers", "info.volCcy24h", unit="base", calls=({"type": "swap"},)),
+    ),
+)
