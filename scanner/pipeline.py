@@ -291,7 +291,7 @@ async def scan_once(
     owned = venues is None
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
-        venues = build_venues(settings, wanted, with_keys=True)
+        venues = build_venues(settings, wanted, with_keys=True, clock=clock)
     scan_id = repo.start_scan(clock.now_ms())
     try:
         try:

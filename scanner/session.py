@@ -67,7 +67,7 @@ class ScanSession:
         self._thread.start()
 
         async def build() -> dict[str, Venue]:
-            return build_venues(self.settings, self.names, with_keys=True)
+            return build_venues(self.settings, self.names, with_keys=True, clock=self.clock)
 
         try:
             self.venues = self._run(build())

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.domain import VENUES
 from scanner.settings import Settings
 from scanner.venues.base import Venue
 from scanner.venues.registry import build_venue
+from scanner.venues.specs import venue_ids
 from tests.protocol_check import protocol_mismatches
 
 
-@pytest.mark.parametrize("name", VENUES)
+@pytest.mark.parametrize("name", venue_ids())
 async def test_adapter_matches_the_venue_protocol(name: str) -> None:
     venue = build_venue(name, Settings(env={}))
     try:
