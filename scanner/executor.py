@@ -19,7 +19,8 @@ from typing import Any
 from scanner.clock import Clock
 from scanner.domain import canonical_id, pair_key
 from scanner.executor_journal import OPEN_STATES, DbJournal
-from scanner.symbols import SymbolError, venue_symbol
+from scanner.symbols import SymbolError
+from scanner.venues.specs import venue_symbol
 from storage.db import Database
 from storage.execution_events import ExecutionEventStore
 from storage.execution_store import ExecutionStore

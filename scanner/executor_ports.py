@@ -26,14 +26,15 @@ def _host(settings: Settings, mode: str, emulator: str | None) -> str:
             raise ExecutionError(f"--emulator: expected an http(s) URL, got {emulator!r}")
         return emulator.rstrip("/") + "/bybit"
     if mode == "paper":
-        if settings.venues.bybit.base_url is None:
+        paper_url = settings.venues.get("bybit").base_url
+        if paper_url is None:
             raise ExecutionError("paper mode trades against the emulator: pass --emulator URL")
-        return settings.venues.bybit.base_url
+        return paper_url
     if mode in ("testnet", "demo"):
         return HOSTS[mode]
     if mode == "live":
         return HOSTS["mainnet"]
-    return settings.venues.bybit.base_url or HOSTS[settings.venues.bybit.environment]
+    return settings.venues.get("bybit").base_url or HOSTS[settings.venues.get("bybit").environment]
 
 
 def build_ports(settings: Settings, mode: str, emulator: str | None) -> dict[str, TradingPort]:
@@ -50,7 +51,7 @@ def build_ports(settings: Settings, mode: str, emulator: str | None) -> dict[str
             )
         creds = BybitCredentials(key, secret)
     leverage = Decimal(settings.execution.leverage)
-    venue = settings.venues.bybit
+    venue = settings.venues.get("bybit")
 
     def http() -> BybitHttp:
         return BybitHttp(
@@ -68,7 +69,7 @@ def _binance_port(settings: Settings, mode: str, emulator: str | None) -> Tradin
     """Binance USD-M through ccxt: the emulator in paper mode, Binance's demo host for demo."""
     config: dict[str, Any] = {
         "options": {"fetchCurrencies": False, "adjustForTimeDifference": True},
-        "timeout": int(settings.venues.binanceusdm.timeout_s * 1000),
+        "timeout": int(settings.venues.get("binanceusdm").timeout_s * 1000),
     }
     if mode != "dry-run":
         key = settings.secret(settings.execution.binance_api_key_env)
@@ -79,7 +80,7 @@ def _binance_port(settings: Settings, mode: str, emulator: str | None) -> Tradin
     if emulator is not None:
         base = emulator.rstrip("/") + "/binanceusdm"
     elif mode in ("paper", "dry-run"):
-        base = settings.venues.binanceusdm.base_url
+        base = settings.venues.get("binanceusdm").base_url
     exchange = make_exchange("binanceusdm", base, config)
     if mode in ("testnet", "demo") and emulator is None:
         exchange.enable_demo_trading(True)  # Binance retired the futures testnet: demo it is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,6 +67,22 @@ class Rig:
         return Decimal(0) if position is None else position.amount
 
 
+class EmulatorTime:
+    """The stepped emulator's clock as a ``scanner.clock.Clock`` (what a synced client sees)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    def now_ms(self) -> int:
+        return int(self.emu.clock.now_ms())
+
+    def monotonic_ms(self) -> float:
+        return float(self.emu.clock.now_ms())
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 def ports_for(emu: Emulator, key: str = KEY, secret: str = SECRET) -> dict[str, BybitPort]:
     """Ports whose signing clock is the (stepped) emulator's, as a synced client's would be."""
     creds = BybitCredentials(SecretStr(key), SecretStr(secret))
@@ -73,7 +90,7 @@ def ports_for(emu: Emulator, key: str = KEY, secret: str = SECRET) -> dict[str, 
     def http() -> BybitHttp:
         return BybitHttp(
             f"{emu.url}/bybit", credentials=creds, retries=0, timeout_s=1.0,
-            clock=lambda: float(emu.clock.now_ms()),
+            clock=EmulatorTime(emu),
         )  # fmt: skip
 
     # ccxt signs with its nonce; the documented way to give it another clock is to override it
