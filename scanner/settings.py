@@ -2,30 +2,37 @@
 
 Why so strict: a typo in a trading tool's config must be an error, not a silent default, and a
 secret written into a file that gets committed or shared must be refused. So every model
-forbids unknown keys, is frozen, and secrets are never fields of the YAML: the YAML names the
-*environment variable* that holds each secret (``url_env: SLACK_WEBHOOK_URL``), and values are
-read from the process environment or a ``.env`` file next to the config, wrapped in
-``SecretStr`` so no repr or log line shows them.
+forbids unknown keys and is frozen; every number is finite and inside a range the code can use
+(the bounds are documented in config.yaml); and secrets are never fields of the YAML: the YAML
+names the *environment variable* that holds each secret (``url_env: SLACK_WEBHOOK_URL``), and
+only those declared variables are read, from the process environment or a ``.env`` file next
+to the config, kept as ``SecretStr`` so no repr or log line shows them.
 
-Precedence: embedded defaults < config file < ``FUNDSCAN__SECTION__KEY=value`` env overrides
-(values parsed as YAML scalars, e.g. ``FUNDSCAN__ENGINE__NOTIONAL_USD=5000``).
+Sources, lowest precedence first: embedded defaults < config file (``scanner.strict_yaml``:
+no aliases, no duplicate keys, bounded nesting) < ``.env`` < process environment. Environment
+overrides are ``FUNDSCAN__SECTION__KEY=value`` (pydantic-settings' env source: prefix
+``FUNDSCAN__``, nested delimiter ``__``); a value is parsed as the field's type, not as YAML
+(``#`` is an ordinary character), lists and mappings are JSON. Every error names where the
+value came from: the file and key path, or the environment variable.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from dotenv import dotenv_values
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -33,8 +40,20 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from scanner import strict_yaml
+from scanner.db_url import check_url, has_password, redact_url
+from scanner.domain import VENUES
 from scanner.venues.specs import UnknownVenueError, venue_ids
+
+__all__ = ["ConfigError", "Settings", "load_settings", "masked_dict", "redact_url"]
 
 ENV_PREFIX = "FUNDSCAN__"
 DEFAULT_CONFIG_NAME = "config.yaml"
@@ -52,14 +71,16 @@ VenueId = Annotated[str, AfterValidator(_known_venue)]
 Literal, so the registry is the only list of venues."""
 
 # Keys that look like a secret value written straight into YAML. ``*_env`` keys (which hold the
-# *name* of an environment variable) are allowed; ``tokens`` (plural) is a count, not a secret.
+# *name* of an environment variable) are allowed.
+# ``tokens`` (plural) is a count, not a secret.
 _SECRET_KEY = re.compile(
     r"(api_?key|api_?secret|secret|password|passphrase|token(?!s)|webhook)", re.I
 )
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
 
 class ConfigError(Exception):
-    """A user error in configuration: names the file and the key path."""
+    """A user error in configuration: names the file (or variable) and the key path."""
 
     def __init__(self, source: str, key_path: str, message: str) -> None:
         self.source = source
@@ -69,8 +90,19 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+def _not_bool(value: Any) -> Any:
+    """YAML ``true`` is a bool, and pydantic would take it as 1: say what was expected."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Num = BeforeValidator(_not_bool)
+"""Marker for numeric fields: ``Annotated[float, Num, Field(ge=..., le=...)]``."""
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class VenueSettings(_Frozen):
@@ -78,11 +110,11 @@ class VenueSettings(_Frozen):
 
     base_url: str | None = None
     environment: Literal["mainnet", "testnet", "demo"] = "mainnet"
-    taker_fee_bps: Annotated[float, Field(ge=0, le=100)] | None = None
-    maker_fee_bps: Annotated[float, Field(ge=-10, le=100)] | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
-    recv_window_ms: Annotated[int, Field(gt=0, le=60_000)] = 5000
-    max_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    taker_fee_bps: Annotated[float, Num, Field(ge=0, le=100)] | None = None
+    maker_fee_bps: Annotated[float, Num, Field(ge=-10, le=100)] | None = None
+    timeout_s: Annotated[float, Num, Field(gt=0, le=120)] = 10.0
+    recv_window_ms: Annotated[int, Num, Field(gt=0, le=60_000)] = 5000
+    max_concurrency: Annotated[int, Num, Field(ge=1, le=64)] = 8
 
     @field_validator("base_url")
     @classmethod
@@ -137,6 +169,8 @@ class VenuesSettings(_Frozen):
     @field_validator("enabled")
     @classmethod
     def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError(f"no venue enabled; name at least one of: {', '.join(VENUES)}")
         if len(set(v)) != len(v):
             raise ValueError("lists a venue twice")
         return v
@@ -146,50 +180,50 @@ class UniverseSettings(_Frozen):
     settle: tuple[Literal["USDT", "USDC"], ...] = ("USDT", "USDC")
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    min_volume_24h_usd: Annotated[float, Field(ge=0)] = 0.0
+    min_volume_24h_usd: Annotated[float, Num, Field(ge=0, le=1e12)] = 0.0
 
 
 class ScheduleSettings(_Frozen):
-    scan_every_s: Annotated[int, Field(ge=5)] = 60
-    prune_every_h: Annotated[float, Field(ge=0)] = 24.0
-    pre_settlement_s: Annotated[int, Field(ge=0, le=3000)] = 60
+    scan_every_s: Annotated[int, Num, Field(ge=5, le=86_400)] = 60
+    prune_every_h: Annotated[float, Num, Field(ge=0, le=8_760)] = 24.0
+    pre_settlement_s: Annotated[int, Num, Field(ge=0, le=3000)] = 60
     """One extra scan this many seconds before each coming settlement of a collected symbol,
     so the last predicted rate before the payment is captured (0 = off)."""
 
 
 class CollectorSettings(_Frozen):
-    deadline_s: Annotated[float, Field(gt=0, le=600)] = 30.0
-    book_depth: Annotated[int, Field(ge=1, le=1000)] = 50
-    book_candidates: Annotated[int, Field(ge=0, le=1000)] = 40
-    history_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    deadline_s: Annotated[float, Num, Field(ge=1, le=600)] = 30.0
+    book_depth: Annotated[int, Num, Field(ge=1, le=1000)] = 50
+    book_candidates: Annotated[int, Num, Field(ge=0, le=1000)] = 40
+    history_days: Annotated[int, Num, Field(ge=1, le=3650)] = 30
 
 
 class ConfidenceWeights(_Frozen):
-    persistence: Annotated[float, Field(ge=0)] = 0.3
-    stability: Annotated[float, Field(ge=0)] = 0.2
-    liquidity: Annotated[float, Field(ge=0)] = 0.2
-    freshness: Annotated[float, Field(ge=0)] = 0.15
-    prediction: Annotated[float, Field(ge=0)] = 0.15
+    persistence: Annotated[float, Num, Field(ge=0, le=100)] = 0.3
+    stability: Annotated[float, Num, Field(ge=0, le=100)] = 0.2
+    liquidity: Annotated[float, Num, Field(ge=0, le=100)] = 0.2
+    freshness: Annotated[float, Num, Field(ge=0, le=100)] = 0.15
+    prediction: Annotated[float, Num, Field(ge=0, le=100)] = 0.15
 
 
 class EngineSettings(_Frozen):
-    notional_usd: Annotated[float, Field(gt=0)] = 10_000.0
-    horizon_h: Annotated[float, Field(gt=0, le=24 * 365)] = 72.0
-    min_net_apr: float = 0.0
-    max_slippage_bps: Annotated[float, Field(gt=0, le=1000)] = 30.0
-    lookback_h: Annotated[float, Field(gt=0)] = 7 * 24.0
-    persistence_points: Annotated[int, Field(ge=2)] = 24
-    stale_after_s: Annotated[float, Field(gt=0)] = 120.0
-    depth_band_bps: Annotated[float, Field(gt=0)] = 10.0
-    max_price_gap_frac: Annotated[float, Field(gt=0, le=1)] = 0.05
+    notional_usd: Annotated[float, Num, Field(gt=0, le=1e9)] = 10_000.0
+    horizon_h: Annotated[float, Num, Field(gt=0, le=24 * 365)] = 72.0
+    min_net_apr: Annotated[float, Num, Field(ge=-100, le=100)] = 0.0
+    max_slippage_bps: Annotated[float, Num, Field(gt=0, le=1000)] = 30.0
+    lookback_h: Annotated[float, Num, Field(ge=1, le=24 * 365 * 5)] = 7 * 24.0
+    persistence_points: Annotated[int, Num, Field(ge=2, le=10_000)] = 24
+    stale_after_s: Annotated[float, Num, Field(gt=0, le=7 * 86_400)] = 120.0
+    depth_band_bps: Annotated[float, Num, Field(gt=0, le=10_000)] = 10.0
+    max_price_gap_frac: Annotated[float, Num, Field(gt=0, le=1)] = 0.05
     include_carry: bool = True
     confidence_weights: ConfidenceWeights = ConfidenceWeights()
 
 
 class RetentionSettings(_Frozen):
-    quotes_days: Annotated[int, Field(ge=1)] = 180
-    books_days: Annotated[int, Field(ge=1)] = 30
-    opportunities_days: Annotated[int, Field(ge=1)] = 180
+    quotes_days: Annotated[int, Num, Field(ge=1, le=36_500)] = 180
+    books_days: Annotated[int, Num, Field(ge=1, le=36_500)] = 30
+    opportunities_days: Annotated[int, Num, Field(ge=1, le=36_500)] = 180
 
 
 class StorageSettings(_Frozen):
@@ -199,19 +233,10 @@ class StorageSettings(_Frozen):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, v: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            url = make_url(v)
-        except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {redact_url(v)!r}") from exc
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        problem = check_url(v)
+        if problem:
+            raise ValueError(problem)
         return v
-
-
-_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
 
 class AlertChannel(_Frozen):
@@ -242,16 +267,16 @@ class AlertChannel(_Frozen):
 
 class AlertSettings(_Frozen):
     enabled: bool = False
-    min_net_apr: float = 0.2
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    min_net_apr: Annotated[float, Num, Field(ge=-100, le=100)] = 0.2
+    min_confidence: Annotated[float, Num, Field(ge=0, le=1)] = 0.5
     alert_unrated: bool = False
-    cooldown_min: Annotated[float, Field(ge=0)] = 60.0
-    realert_after_apr_change: Annotated[float, Field(ge=0)] = 0.25
+    cooldown_min: Annotated[float, Num, Field(ge=0, le=525_600)] = 60.0
+    realert_after_apr_change: Annotated[float, Num, Field(ge=0, le=100)] = 0.25
     notify_closed: bool = False
-    max_per_scan: Annotated[int, Field(ge=1, le=100)] = 5
-    rate_per_s: Annotated[float, Field(gt=0, le=100)] = 1.0
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_per_scan: Annotated[int, Num, Field(ge=1, le=100)] = 5
+    rate_per_s: Annotated[float, Num, Field(gt=0, le=100)] = 1.0
+    max_attempts: Annotated[int, Num, Field(ge=1, le=20)] = 5
+    timeout_s: Annotated[float, Num, Field(gt=0, le=120)] = 10.0
     channels: tuple[AlertChannel, ...] = ()
 
     @field_validator("channels")
@@ -269,10 +294,10 @@ class AlertSettings(_Frozen):
 class LlmBudget(_Frozen):
     """Spending limits: calls and tokens per run (one scan) and per UTC day (all runs)."""
 
-    calls_per_run: Annotated[int, Field(ge=0)] = 20
-    tokens_per_run: Annotated[int, Field(ge=0)] = 40_000
-    calls_per_day: Annotated[int, Field(ge=0)] = 500
-    tokens_per_day: Annotated[int, Field(ge=0)] = 1_000_000
+    calls_per_run: Annotated[int, Num, Field(ge=0, le=1_000_000)] = 20
+    tokens_per_run: Annotated[int, Num, Field(ge=0, le=10**10)] = 40_000
+    calls_per_day: Annotated[int, Num, Field(ge=0, le=1_000_000)] = 500
+    tokens_per_day: Annotated[int, Num, Field(ge=0, le=10**10)] = 1_000_000
 
 
 class LlmSettings(_Frozen):
@@ -285,7 +310,7 @@ class LlmSettings(_Frozen):
     mode: Literal["off", "advisory", "gate"] = "off"
     base_url: str = "https://api.openai.com/v1"
     model: str = Field(default="gpt-4o-mini", min_length=1)
-    api_key_env: str = Field(default="OPENAI_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    api_key_env: str = Field(default="OPENAI_API_KEY", pattern=_ENV_NAME)
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     max_tokens: Annotated[int, Field(ge=16, le=8192)] = 400
@@ -322,23 +347,23 @@ class LlmSettings(_Frozen):
 
 class ExecutionSettings(_Frozen):
     mode: Literal["dry-run", "paper", "testnet", "demo", "live"] = "dry-run"
-    max_notional_usd: Annotated[float, Field(gt=0)] = 1000.0
-    max_total_exposure_usd: Annotated[float, Field(gt=0)] = 5000.0
-    max_open_pairs: Annotated[int, Field(ge=0)] = 3
-    max_daily_loss_usd: Annotated[float, Field(gt=0)] = 200.0
+    max_notional_usd: Annotated[float, Num, Field(gt=0, le=1e9)] = 1000.0
+    max_total_exposure_usd: Annotated[float, Num, Field(gt=0, le=1e10)] = 5000.0
+    max_open_pairs: Annotated[int, Num, Field(ge=0, le=1000)] = 3
+    max_daily_loss_usd: Annotated[float, Num, Field(gt=0, le=1e9)] = 200.0
     kill_switch_file: str = "./data/KILL"
     auto: bool = False
-    min_net_apr: float = 0.2
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
-    exit_below_apr: float = 0.02
-    max_hold_h: Annotated[float, Field(gt=0)] = 168.0
-    basis_stop_frac: Annotated[float, Field(gt=0, le=1)] = 0.01
-    leverage: Annotated[int, Field(ge=1, le=10)] = 1
-    unwind_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
-    api_key_env: str = Field(default="BYBIT_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    api_secret_env: str = Field(default="BYBIT_API_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    binance_api_key_env: str = Field(default="BINANCE_API_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    binance_api_secret_env: str = Field(default="BINANCE_API_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    min_net_apr: Annotated[float, Num, Field(ge=-100, le=100)] = 0.2
+    min_confidence: Annotated[float, Num, Field(ge=0, le=1)] = 0.5
+    exit_below_apr: Annotated[float, Num, Field(ge=-100, le=100)] = 0.02
+    max_hold_h: Annotated[float, Num, Field(gt=0, le=24 * 365)] = 168.0
+    basis_stop_frac: Annotated[float, Num, Field(gt=0, le=1)] = 0.01
+    leverage: Annotated[int, Num, Field(ge=1, le=10)] = 1
+    unwind_timeout_s: Annotated[float, Num, Field(gt=0, le=600)] = 30.0
+    api_key_env: str = Field(default="BYBIT_API_KEY", pattern=_ENV_NAME)
+    api_secret_env: str = Field(default="BYBIT_API_SECRET", pattern=_ENV_NAME)
+    binance_api_key_env: str = Field(default="BINANCE_API_KEY", pattern=_ENV_NAME)
+    binance_api_secret_env: str = Field(default="BINANCE_API_SECRET", pattern=_ENV_NAME)
 
     @model_validator(mode="after")
     def _exposure_covers_trade(self) -> ExecutionSettings:
@@ -347,7 +372,25 @@ class ExecutionSettings(_Frozen):
         return self
 
 
-class Settings(_Frozen):
+_NO_SECRETS: tuple[tuple[str, SecretStr], ...] = ()
+"""Secrets are kept as a tuple of pairs: immutable, and copies (model_copy) share nothing."""
+
+
+class Settings(BaseSettings):
+    """The whole configuration. ``Settings()`` is the embedded defaults and reads nothing;
+    ``load_settings`` adds the file and the environment. ``Settings(env=...)`` takes the
+    secrets the config declares (its ``*_env`` names) from a mapping: tests, the demo."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_parse_none_str="null",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+    )
+
     venues: VenuesSettings = VenuesSettings()
     universe: UniverseSettings = UniverseSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -357,13 +400,58 @@ class Settings(_Frozen):
     alerts: AlertSettings = AlertSettings()
     llm: LlmSettings = LlmSettings()
     execution: ExecutionSettings = ExecutionSettings()
-    source: str = Field(default="<defaults>", exclude=True)
-    env: Mapping[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+
+    _source: str = PrivateAttr(default="<defaults>")
+    _secrets: tuple[tuple[str, SecretStr], ...] = PrivateAttr(default=_NO_SECRETS)
+
+    def __init__(self, env: Mapping[str, str] | None = None, **values: Any) -> None:
+        super().__init__(**values)
+        if env:
+            _set_private(self, "_secrets", _declared_secrets(self, env))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the constructor's values: the file and the environment are read, with their
+        own error messages, by ``load_settings`` and never implicitly."""
+        return (init_settings,)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError(f"Settings are frozen; cannot set {name!r} (use model_copy(update=...))")
+
+    def __delattr__(self, name: str) -> None:
+        raise TypeError(f"Settings are frozen; cannot delete {name!r}")
+
+    @property
+    def source(self) -> str:
+        """Where the settings came from: the config file, or ``<defaults>``."""
+        return self._source
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Every environment variable the config declares as holding a secret (``*_env``)."""
+        return tuple(dict.fromkeys(_env_names(self)))
 
     def secret(self, env_name: str) -> SecretStr | None:
-        """The secret held in environment variable ``env_name`` (or ``.env``), masked."""
-        value = self.env.get(env_name)
-        return SecretStr(value) if value else None
+        """The secret held in environment variable ``env_name`` (or ``.env``), masked.
+
+        Only variables the config declares (``secret_names``) are ever read; asking for any
+        other is a programming error.
+        """
+        if env_name not in self.secret_names():
+            raise KeyError(f"{env_name} is not named by any *_env key of the config")
+        return dict(self._secrets).get(env_name)
+
+    def without_secrets(self) -> Settings:
+        """The same settings with no secret set (the demo never uses the user's keys)."""
+        copy = self.model_copy()
+        _set_private(copy, "_secrets", _NO_SECRETS)
+        return copy
 
     def with_base_url(self, base_url: str) -> Settings:
         """Point every venue at one URL prefix (the emulator): ``{base_url}/{venue}``."""
@@ -378,17 +466,34 @@ class Settings(_Frozen):
         )
 
 
-_URL_PASSWORD = re.compile(r"(^|//)([^/@:]*):([^/@]*)@")
-"""``user:password@`` after ``//`` (or at the start), even in a URL too broken to parse."""
+def _set_private(settings: Settings, name: str, value: Any) -> None:
+    """Construction-time only: private state lives outside the frozen fields."""
+    private = settings.__pydantic_private__
+    assert private is not None
+    private[name] = value
 
 
-def _url_has_password(url: str) -> bool:
-    return _URL_PASSWORD.search(url) is not None
+def _env_names(node: Any) -> list[str]:
+    """Values of every ``*_env`` field, walking nested models and tuples of models."""
+    names: list[str] = []
+    if isinstance(node, BaseModel):
+        for field_name in type(node).model_fields:
+            value = getattr(node, field_name)
+            if field_name.endswith("_env") and isinstance(value, str):
+                names.append(value)
+            else:
+                names += _env_names(value)
+    elif isinstance(node, tuple | list):
+        for item in node:
+            names += _env_names(item)
+    return names
 
 
-def redact_url(url: str) -> str:
-    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db`` (also if unparsable)."""
-    return _URL_PASSWORD.sub(r"\1\2:***@", url)
+def _declared_secrets(
+    settings: Settings, env: Mapping[str, str | None]
+) -> tuple[tuple[str, SecretStr], ...]:
+    found = {n: env.get(n) for n in settings.secret_names()}
+    return tuple((n, SecretStr(v)) for n, v in found.items() if v)
 
 
 def _scan_for_secrets(node: Any, path: str, source: str) -> None:
@@ -408,7 +513,7 @@ def _scan_for_secrets(node: Any, path: str, source: str) -> None:
                     "variable instead (e.g. url_env: MY_WEBHOOK_URL) and set it in the "
                     "environment or .env",
                 )
-            if sub == "storage.url" and isinstance(value, str) and _url_has_password(value):
+            if sub == "storage.url" and isinstance(value, str) and has_password(value):
                 raise ConfigError(
                     source,
                     sub,
@@ -421,38 +526,82 @@ def _scan_for_secrets(node: Any, path: str, source: str) -> None:
             _scan_for_secrets(item, f"{path}[{i}]", source)
 
 
-def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
-        if not keys:
-            continue
-        node = data
-        for key in keys[:-1]:
-            child = node.get(key)
-            if not isinstance(child, dict):
-                child = {}
-                node[key] = child
-            node = child
+class _VariablesSource(EnvSettingsSource):
+    """pydantic-settings' env source over a given mapping (os.environ, a .env file, a test's
+    dict), looking only at ``FUNDSCAN__*`` names: the rest of the environment is never read."""
+
+    def __init__(self, variables: Mapping[str, str | None], origin: str) -> None:
+        self.variables = {
+            k: v for k, v in variables.items() if k.upper().startswith(ENV_PREFIX) and v is not None
+        }
+        self.origin = origin
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        none = self.env_parse_none_str
+        return {k.lower(): (None if v == none else v) for k, v in self.variables.items()}
+
+    def path_of(self, name: str) -> tuple[str, ...]:
+        return tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__"))
+
+    def variable_for(self, loc: tuple[str, ...]) -> str | None:
+        """The variable that supplied the value at ``loc`` (longest matching path)."""
+        best: tuple[int, str] | None = None
+        for name in self.variables:
+            path = self.path_of(name)
+            if loc[: len(path)] == path and (best is None or len(path) > best[0]):
+                best = (len(path), name)
+        return best[1] if best else None
+
+    def load(self) -> dict[str, Any]:
+        """The nested values, with unknown section names refused (pydantic-settings only
+        looks up known fields, so ``FUNDSCAN__ENGIN__X`` would otherwise vanish silently)."""
+        for name in self.variables:
+            section = self.path_of(name)[0]
+            if section not in Settings.model_fields:
+                raise ConfigError(
+                    f"{self.origin} variable {name}", "", f"unknown section {section!r} in the name"
+                )
         try:
-            node[keys[-1]] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            node[keys[-1]] = raw
-    return data
+            return self()
+        except SettingsError as exc:
+            field = str(exc).split('"')[1] if '"' in str(exc) else ""
+            names = [n for n in self.variables if self.path_of(n)[0] == field] or ["?"]
+            raise ConfigError(
+                f"{self.origin} variable {names[0]}",
+                "",
+                'a list or mapping must be written as JSON, e.g. \'["bybit", "okx"]\'',
+            ) from None
 
 
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    loc = ""
-    for part in err["loc"]:
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
         if part in ("by_venue", "[key]"):  # venues.<id> in the YAML shape
             continue
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    msg = err["msg"].removeprefix("Value error, ")
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(err: Any, loc: str) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key (check the spelling against config.yaml's comments)"
-    return loc, msg
+        return "unknown key (check the spelling against config.yaml's comments)"
+    if err["type"] == "literal_error" and "enabled" in loc:
+        return f"unknown venue {err.get('input')!r}; known venues: {', '.join(VENUES)}"
+    if err["type"] == "finite_number":
+        return "must be a finite number (not inf or nan)"
+    return msg
+
+
+def _deep_merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(low)
+    for key, value in high.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -460,12 +609,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(source, "", "config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(source, where, f"invalid YAML: {problem}") from None
+        data = strict_yaml.load(path.read_text(encoding="utf-8"))
+    except strict_yaml.StrictYamlError as exc:
+        raise ConfigError(source, exc.where, exc.problem) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"cannot read: {exc}") from None
     if data is None:
@@ -475,48 +621,65 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _dotenv(path: Path) -> Mapping[str, str | None]:
+    try:
+        return dotenv_values(path) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc}") from None
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Load and validate settings.
 
     ``path`` None means ``./config.yaml`` if it exists, else the embedded defaults.
-    ``env`` None means ``os.environ`` merged over a ``.env`` file next to the config.
-    Raises ``ConfigError`` (a user error, exit code 2) with the file and key path.
+    ``env`` None means the process environment over a ``.env`` file next to the config; a
+    mapping replaces both (tests). Raises ``ConfigError`` (a user error, exit code 2) naming
+    the file and key path, or the environment variable, that is wrong.
     """
     cfg_path = Path(path) if path is not None else Path(DEFAULT_CONFIG_NAME)
-    explicit = path is not None
     data: dict[str, Any] = {}
     source = "<defaults>"
-    if explicit or cfg_path.exists():
+    if path is not None or cfg_path.exists():
         data = _read_yaml(cfg_path)
         source = str(cfg_path)
         _scan_for_secrets(data, "", source)
     if env is None:
-        dot = cfg_path.parent / ".env" if source != "<defaults>" else Path(".env")
-        file_env = (
-            {k: v for k, v in dotenv_values(dot).items() if v is not None} if dot.exists() else {}
-        )
-        env = {**file_env, **os.environ}
-    data = _apply_env_overrides(data, env)
+        dotenv = _dotenv(cfg_path.parent / ".env" if source != "<defaults>" else Path(".env"))
+        layers = [_VariablesSource(dotenv, ".env"), _VariablesSource(os.environ, "environment")]
+        lookup: Mapping[str, str | None] = ChainMap(os.environ, dict(dotenv))  # type: ignore[arg-type]
+    else:
+        layers = [_VariablesSource(env, "environment")]
+        lookup = env
+    merged = data
+    for layer in layers:
+        merged = _deep_merge(merged, layer.load())
     try:
-        return Settings.model_validate({**data, "source": source, "env": dict(env)})
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        loc, msg = _first_error(exc)
-        raise ConfigError(source, loc, msg) from None
+        raise _config_error(exc, source, layers) from None
+    _set_private(settings, "_source", source)
+    _set_private(settings, "_secrets", _declared_secrets(settings, lookup))
+    return settings
+
+
+def _config_error(exc: ValidationError, source: str, layers: list[_VariablesSource]) -> ConfigError:
+    err = exc.errors()[0]
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in err["loc"])
+    where = _format_loc(loc)
+    message = _message(err, where)
+    str_loc = tuple(str(p) for p in loc)
+    for layer in reversed(layers):  # the highest-precedence layer that set it
+        name = layer.variable_for(str_loc)
+        if name is not None:
+            return ConfigError(f"{layer.origin} variable {name}", where, message)
+    return ConfigError(source, where, message)
 
 
 def masked_dict(settings: Settings) -> dict[str, Any]:
     """Settings as plain data for display, with which secrets are set (never their values)."""
     data = settings.model_dump(mode="json")
     data["storage"]["url"] = redact_url(settings.storage.url)
-    names = [
-        settings.execution.api_key_env,
-        settings.execution.api_secret_env,
-        settings.execution.binance_api_key_env,
-        settings.execution.binance_api_secret_env,
-        settings.llm.api_key_env,
-    ]
-    names += [c.url_env for c in settings.alerts.channels]
-    names += [c.chat_id_env for c in settings.alerts.channels if c.chat_id_env]
-    names += [c.secret_env for c in settings.alerts.channels if c.secret_env]
-    data["secrets"] = {n: ("**********" if settings.env.get(n) else "(not set)") for n in names}
+    data["secrets"] = {
+        n: ("**********" if settings.secret(n) else "(not set)") for n in settings.secret_names()
+    }
     return data

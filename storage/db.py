@@ -75,8 +75,11 @@ def normalize_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
-        raise StorageError(f"not a database URL: {url!r}") from None
+    except (ArgumentError, ValueError):
+        # not echoed: an unparsable URL may carry a password where a port was expected
+        raise StorageError(
+            "not a database URL (expected sqlite:///path or postgresql+psycopg://user@host/db)"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):

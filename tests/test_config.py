@@ -23,7 +23,7 @@ CASES = {
     "unknown_venue.yaml": ("venues.enabled[1]", "unknown venue 'kraken'"),
     "invalid_yaml.yaml": ("line 3", "invalid YAML"),
     "secret_in_yaml.yaml": ("execution.api_secret", "secrets must not be written"),
-    "invalid_storage_url.yaml": ("storage.url", "only sqlite"),
+    "invalid_storage_url.yaml": ("storage.url", "unsupported database driver"),
     "malformed_storage_url.yaml": ("storage.url", "not a database URL"),
     "webhook_url_in_yaml.yaml": ("alerts.channels[0].url", "secrets must not be written"),
     "password_in_storage_url.yaml": ("storage.url", "password"),

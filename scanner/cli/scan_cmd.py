@@ -266,7 +266,7 @@ def demo(
     err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
     with Emulator(seed=seed).run_in_thread() as emu:
         err_console.print(f"emulator listening on {emu.url}", highlight=False)
-        base = chosen.model_copy(update={"env": {}}).with_base_url(emu.url)
+        base = chosen.without_secrets().with_base_url(emu.url)
         settings = base.model_copy(update={"storage": base.storage.model_copy(update={"url": url})})
         outcome, df = _run_scan(
             settings, None, quiet=as_json, shown=lambda ranked: ranked.head(top),
