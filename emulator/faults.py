@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import random
 import zlib
 from collections.abc import Collection
@@ -43,6 +44,10 @@ KINDS = (
 )
 BEFORE = {"rate_limit", "server_error", "timeout", "reset", "ban"}
 AFTER = {"malformed", "truncated", "empty_fields"}
+
+
+MAX_DELAY_S = 3600.0
+"""Longest latency or hang a rule may ask for; a test never needs more than minutes."""
 
 
 class FaultConfigError(ValueError):
@@ -71,8 +76,14 @@ class FaultSpec:
             )
         if self.count is not None and self.count < 0:
             raise FaultConfigError(f"{self.kind}: count must be >= 0, got {self.count}")
-        if self.latency_ms < 0 or self.jitter_ms < 0 or self.hang_s < 0:
-            raise FaultConfigError(f"{self.kind}: latency_ms, jitter_ms and hang_s must be >= 0")
+        times = (self.latency_ms, self.jitter_ms, self.hang_s)
+        if not all(math.isfinite(t) and 0 <= t <= MAX_DELAY_S * 1000 for t in times[:2]) or not (
+            math.isfinite(self.hang_s) and 0 <= self.hang_s <= MAX_DELAY_S
+        ):
+            raise FaultConfigError(
+                f"{self.kind}: latency_ms, jitter_ms and hang_s must be finite, >= 0 and at "
+                f"most {MAX_DELAY_S:g} s"
+            )
         if self.http_status is not None and not 100 <= self.http_status <= 599:
             raise FaultConfigError(
                 f"{self.kind}: http_status {self.http_status} is not an HTTP status"
@@ -134,6 +145,15 @@ class FaultPlan:
         ]
         key = zlib.crc32(f"{self.seed}|{venue}|{endpoint}|{spec.kind}".encode())
         self.rules.append(_Rule(venue, endpoint, spec, random.Random(key)))
+
+    def check_venues(self, known: Collection[str]) -> None:
+        """Every rule's venue glob must match a venue served: a rule for a misspelt venue would
+        silently inject nothing."""
+        for rule in self.rules:
+            if not fnmatch.filter(known, rule.venue):
+                raise FaultConfigError(
+                    f"rule for venue {rule.venue!r} matches no venue; served: {sorted(known)}"
+                )
 
     def clear(self) -> None:
         self.rules = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import json
 import logging
 import random
@@ -73,6 +74,10 @@ class Emulator:
         binance_accounts: Any = None,
         clones: Mapping[str, str] | None = None,
     ) -> None:
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed must be a finite number > 0, got {speed}")
+        if not (math.isfinite(history_days) and history_days >= 0):
+            raise ValueError(f"history_days must be a finite number >= 0, got {history_days}")
         self.seed = seed
         self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
         self.clones = dict(clones or {})
@@ -91,6 +96,7 @@ class Emulator:
             self.faults = faults
         else:
             self.faults = FaultPlan.from_config(faults, seed=seed)
+        self.faults.check_venues(PUBLIC)
         self._fault_rng = random.Random(seed)
         self.request_log: list[dict[str, Any]] = []
         """Every venue request: venue, method, path and whether it carried API-key headers."""
@@ -277,6 +283,7 @@ class Emulator:
         return json_response({"faults": self.faults.describe()})
 
     def _merge(self, plan: FaultPlan) -> None:
+        plan.check_venues(PUBLIC)
         for rule in plan.rules:
             self.faults.set(rule.venue, rule.endpoint, rule.spec)
 

@@ -449,9 +449,32 @@ class Settings(BaseSettings):
 
     def without_secrets(self) -> Settings:
         """The same settings with no secret set (the demo never uses the user's keys)."""
+        return self.with_env({})
+
+    def with_env(self, env: Mapping[str, str]) -> Settings:
+        """The same settings with the declared secrets taken from ``env`` (tests, emulator)."""
         copy = self.model_copy()
-        _set_private(copy, "_secrets", _NO_SECRETS)
+        _set_private(copy, "_secrets", _declared_secrets(copy, env))
         return copy
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """As pydantic's, but an unknown key is an error (pydantic would add an attribute)."""
+        unknown = set(update or {}) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"Settings has no field {sorted(unknown)} (secrets: with_env())")
+        return super().model_copy(update=update, deep=deep)
+
+    def with_section(self, section: str, **values: Any) -> Settings:
+        """A copy with ``values`` changed in ``section``, validated like the file (command-line
+        overrides such as ``--notional`` obey the same bounds). Raises ``ConfigError``."""
+        current = getattr(self, section)
+        try:
+            updated = type(current).model_validate({**current.model_dump(), **values})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = _format_loc((section, *err["loc"]))
+            raise ConfigError("", loc, _message(err, loc)) from None
+        return self.model_copy(update={section: updated})
 
     def with_base_url(self, base_url: str) -> Settings:
         """Point every venue at one URL prefix (the emulator): ``{base_url}/{venue}``."""

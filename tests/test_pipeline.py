@@ -241,9 +241,7 @@ def test_live_bybit_fee_rate_is_used_when_keys_are_set(tmp_path: Path) -> None:
     account = BybitAccount(key, secret, taker_fee_rate=Decimal("0.0004"))
     with Emulator(seed=11, bybit_accounts=[account]).run_in_thread() as emu:
         base = _settings(emu, tmp_path / "live.db")
-        settings = base.model_copy(
-            update={"env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
-        )
+        settings = base.with_env({"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret})
         outcome, _ = _scan(settings, names=["bybit", "gate"])
     cross = outcome.opportunities[outcome.opportunities["pair_type"] == "cross"]
     mixed = cross[(cross["long_venue"] == "bybit") & (cross["short_venue"] == "gate")]
@@ -277,8 +275,8 @@ def test_configured_fees_win_over_the_live_rate_per_side(tmp_path: Path) -> None
         base = _settings(emu, tmp_path / "x.db")
         bybit = base.venues.get("bybit").model_copy(update={"maker_fee_bps": 1.5})
         venues = base.venues.with_venue("bybit", bybit)
-        settings = base.model_copy(
-            update={"venues": venues, "env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
+        settings = base.model_copy(update={"venues": venues}).with_env(
+            {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}
         )
         fees = asyncio.run(_live_fees(settings))
     assert fees.taker["bybit"] == pytest.approx(0.0004)  # live: nothing configured

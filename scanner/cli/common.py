@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -79,12 +80,44 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 
 def with_emulator(settings: Settings, emulator: str | None) -> Settings:
-    """``--emulator URL``: point every venue at ``URL/<venue>`` (exit 2 if it is not a URL)."""
+    """``--emulator URL``: point every venue at ``URL/<venue>`` (exit 2 if it is not a usable
+    http(s) URL: scheme, host and a port in 1..65535 are checked here, not by six venues)."""
     if emulator is None:
         return settings
-    if not emulator.startswith(("http://", "https://")):
-        raise fail(f"--emulator: expected an http(s) URL, got {emulator!r}")
+    problem = http_url_problem(emulator)
+    if problem:
+        raise fail(f"--emulator: {problem}")
     return settings.with_base_url(emulator)
+
+
+def http_url_problem(url: str) -> str:
+    """Why ``url`` is not a usable ``http(s)://host[:port][/path]`` URL, or ""."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", "Port could not be cast ..."
+        return f"{url!r} has a bad port ({exc}); expected 1..65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"expected an http(s) URL such as http://127.0.0.1:8765, got {url!r}"
+    if port == 0:
+        return f"{url!r}: port 0 cannot be connected to; expected 1..65535"
+    if parts.query or parts.fragment:
+        return f"{url!r}: no query or fragment expected"
+    return ""
+
+
+def with_options(settings: Settings, section: str, options: dict[str, tuple[str, Any]]) -> Settings:
+    """Command-line overrides ``{key: (--option, value)}`` of one section, validated like the
+    file (finite, within the knob's bounds); a bad one exits 2 naming the option."""
+    values = {key: value for key, (_, value) in options.items() if value is not None}
+    if not values:
+        return settings
+    try:
+        return settings.with_section(section, **values)
+    except ConfigError as exc:
+        key = exc.key_path.rpartition(".")[2]
+        option = options[key][0] if key in options else exc.key_path
+        raise fail(f"{option}: {exc.message}") from None
 
 
 def setup_logging(verbose: bool = False, log_format: str = "text") -> None:

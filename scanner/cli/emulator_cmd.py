@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sys
 from pathlib import Path
 
 import typer
 
 from scanner.cli.common import fail, setup_logging
+
+MAX_SPEED = 1e6
+"""Market seconds per real second; beyond this a scan sees days pass between two requests."""
+MAX_HISTORY_DAYS = 365.0
+"""Past funding the model generates at start; a year already takes seconds to build."""
+
+
+def _check_range(option: str, value: float, high: float, *, low_open: bool) -> None:
+    """A finite number in (0, high] (``low_open``) or [0, high]; exit 2 naming the option."""
+    low_ok = value > 0 if low_open else value >= 0
+    if not (math.isfinite(value) and low_ok and value <= high):
+        bracket = "(" if low_open else "["
+        raise fail(f"{option} must be a finite number in {bracket}0, {high:g}], got {value}")
 
 
 def _accounts(key: str | None, secret: str | None) -> list[object]:
@@ -73,22 +87,22 @@ def register(app: typer.Typer) -> None:
         from emulator import Emulator, FaultConfigError, FaultPlan
 
         setup_logging(verbose)
-        if speed <= 0:
-            raise fail(f"--speed must be > 0, got {speed}")
+        _check_range("--speed", speed, MAX_SPEED, low_open=True)
+        _check_range("--history-days", history_days, MAX_HISTORY_DAYS, low_open=False)
         if not 0 <= port <= 65535:
             raise fail(f"--port must be in 0..65535, got {port}")
         try:
             plan = FaultPlan.from_file(faults, seed=seed) if faults else None
+            emu = Emulator(
+                seed=seed,
+                speed=speed,
+                faults=plan,
+                history_days=history_days,
+                bybit_accounts=_accounts(bybit_key, bybit_secret),
+                binance_accounts=_binance_accounts(binance_key, binance_secret),
+            )
         except FaultConfigError as exc:
             raise fail(f"--faults: {exc}") from None
-        emu = Emulator(
-            seed=seed,
-            speed=speed,
-            faults=plan,
-            history_days=history_days,
-            bybit_accounts=_accounts(bybit_key, bybit_secret),
-            binance_accounts=_binance_accounts(binance_key, binance_secret),
-        )
         with contextlib.suppress(KeyboardInterrupt):
             try:
                 asyncio.run(_serve(emu, port))

@@ -27,6 +27,7 @@ from scanner.cli.common import (
     print_fitted,
     settings_or_exit,
     with_emulator,
+    with_options,
 )
 from scanner.cli.render import fit_opportunities, to_csv, to_json
 from scanner.cli.tables import ColumnsError
@@ -203,7 +204,7 @@ def scan(
         float | None, typer.Option(help="Hide rows below this net APR (0.1 = 10 %).")
     ] = None,
     notional: Annotated[
-        float | None, typer.Option(min=1.0, help="Notional per leg in USD.")
+        float | None, typer.Option(help="Notional per leg in USD (finite, > 0).")
     ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
@@ -216,13 +217,11 @@ def scan(
         raise fail("--json and --csv are mutually exclusive")
     settings = settings_or_exit(config)
     settings = with_emulator(settings, emulator)
-    engine = {}
-    if min_net_apr is not None:
-        engine["min_net_apr"] = min_net_apr
-    if notional is not None:
-        engine["notional_usd"] = notional
-    if engine:
-        settings = settings.model_copy(update={"engine": settings.engine.model_copy(update=engine)})
+    settings = with_options(
+        settings,
+        "engine",
+        {"min_net_apr": ("--min-net-apr", min_net_apr), "notional_usd": ("--notional", notional)},
+    )
     names = _venue_list(venues, settings)
     mode = _llm_mode(settings, llm)
     outcome, df = _run_scan(
