@@ -64,9 +64,7 @@ def test_a_ban_persists_across_scans_when_bybit_keys_are_set(tmp_path: Path) -> 
     with Emulator(seed=4, bybit_accounts=[account]).run_in_thread() as emu:
         emu.faults.set("bybit", "*", FaultSpec("ban"))
         base = Settings(env={}).with_base_url(emu.url)
-        settings = base.model_copy(
-            update={"env": {"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret}}
-        )
+        settings = base.with_env({"BYBIT_API_KEY": key, "BYBIT_API_SECRET": secret})
         db = open_database(f"sqlite:///{tmp_path / 'k.db'}")
         hits: list[int] = []
         try:
