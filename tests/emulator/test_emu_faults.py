@@ -186,7 +186,7 @@ def test_control_advance_moves_a_stepped_clock(emu: Emulator) -> None:
         ({"kind": "ban", "colour": "red"}, "unknown key(s) ['colour']"),
         ({"probability": 1}, "'kind' is required"),
         ({"kind": "server_error", "http_status": 42}, "is not an HTTP status"),
-        ({"kind": "latency", "latency_ms": -1}, "must be >= 0"),
+        ({"kind": "latency", "latency_ms": -1}, "must be finite, >= 0"),
         ({"kind": "empty_fields", "fields": "fundingRate"}, "fields must be a list"),
     ],
 )
