@@ -447,6 +447,12 @@ class Settings(BaseSettings):
             raise KeyError(f"{env_name} is not named by any *_env key of the config")
         return dict(self._secrets).get(env_name)
 
+    def secret_text(self, env_name: str) -> str | None:
+        """The plain value of a declared secret, for the one call that must send it (an alert
+        channel's URL); everything else keeps the masked ``secret``."""
+        value = self.secret(env_name)
+        return value.get_secret_value() if value is not None else None
+
     def without_secrets(self) -> Settings:
         """The same settings with no secret set (the demo never uses the user's keys)."""
         return self.with_env({})

@@ -41,7 +41,7 @@ def alert_service(
     if not settings.alerts.enabled or not settings.alerts.channels:
         yield None
         return
-    channels = build_channels(settings.alerts, settings.env.get)
+    channels = build_channels(settings.alerts, settings.secret_text)
     store = AlertStore(db)
     with Sender(channels, store, clock, delivery_policy(settings), on_result) as sender:
         yield AlertService(settings.alerts, store, clock, sender, [c.label for c in channels])

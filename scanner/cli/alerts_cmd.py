@@ -36,7 +36,7 @@ def channels_or_exit(settings: Settings) -> list[Channel]:
     if not settings.alerts.channels:
         raise fail(f"config: {settings.source}: alerts.channels is empty; add a channel first")
     try:
-        return build_channels(settings.alerts, settings.env.get)
+        return build_channels(settings.alerts, settings.secret_text)
     except ChannelConfigError as exc:
         raise fail(f"config: {settings.source}: {exc}") from None
 

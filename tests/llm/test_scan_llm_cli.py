@@ -31,10 +31,10 @@ def _config(tmp_path: Path, llm_url: str, mode: str = "off", **extra: object) ->
         "llm:",
         f"  mode: '{mode}'",
         f"  base_url: {llm_url}",
-        "  model: test-model",
-        "  timeout_s: 2",
-        "  max_retries: 0",
-        *(f"  {k}: {v}" for k, v in extra.items()),
+        *(
+            f"  {k}: {v}"
+            for k, v in {"model": "test-model", "timeout_s": 2, "max_retries": 0, **extra}.items()
+        ),
     ]
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
