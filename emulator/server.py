@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import math
 import json
 import logging
+import math
 import random
 import re
 import threading

@@ -50,7 +50,6 @@ from pydantic_settings import (
 
 from scanner import strict_yaml
 from scanner.db_url import check_url, has_password, redact_url
-from scanner.domain import VENUES
 from scanner.venues.specs import UnknownVenueError, venue_ids
 
 __all__ = ["ConfigError", "Settings", "load_settings", "masked_dict", "redact_url"]
@@ -170,7 +169,7 @@ class VenuesSettings(_Frozen):
     @classmethod
     def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v:
-            raise ValueError(f"no venue enabled; name at least one of: {', '.join(VENUES)}")
+            raise ValueError(f"no venue enabled; name at least one of: {', '.join(venue_ids())}")
         if len(set(v)) != len(v):
             raise ValueError("lists a venue twice")
         return v
@@ -617,7 +616,7 @@ def _message(err: Any, loc: str) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling against config.yaml's comments)"
     if err["type"] == "literal_error" and "enabled" in loc:
-        return f"unknown venue {err.get('input')!r}; known venues: {', '.join(VENUES)}"
+        return f"unknown venue {err.get('input')!r}; known venues: {', '.join(venue_ids())}"
     if err["type"] == "finite_number":
         return "must be a finite number (not inf or nan)"
     return msg
