@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from scanner.cli.common import ConfigOption, console, fail, settings_or_exit
+from scanner.cli.common import ConfigOption, console, fail, print_fitted, settings_or_exit
+from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SYSTEM_CLOCK
 from scanner.settings import redact_url
 from scanner.units import MS_PER_DAY
@@ -64,6 +66,34 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _venues(scan: Mapping[str, Any], _compact: bool) -> str:
+    """``bybit ok 812ms`` per venue; a failing venue's reason follows it."""
+    parts = []
+    for venue, v in scan["venues"].items():
+        reason = f" ({v['reason']})" if v.get("reason") else ""
+        parts.append(f"{venue} {v['status']} {v.get('latency_ms')}ms{reason}")
+    return "; ".join(parts)
+
+
+SCAN_COLUMNS: tuple[Col, ...] = (
+    Col("id", "scan", lambda s, _c: f"#{s['id']}"),
+    Col("started", "started (UTC)", lambda s, c: _when(s["started_ms"])[5 if c else 0 : -4]),
+    Col(
+        "duration",
+        "took",
+        lambda s, _c: "unfinished" if s["duration_s"] is None else f"{s['duration_s']:.1f}s",
+    ),
+    Col("written", "opportunities", lambda s, _c: str(s["opportunities_written"])),
+    Col("notes", "notes", lambda s, _c: s["notes"] or "", justify="left", priority=2, max_width=30),
+    Col("venues", "venues", _venues, justify="left", priority=1, max_width=60),
+)
+"""Recent scans: venues (folded free text) and notes are hidden first on narrow terminals."""
+
+
+def scans_table(scans: Sequence[Mapping[str, Any]], width: int) -> Fitted:
+    return fit("last scans", SCAN_COLUMNS, scans, width)
+
+
 def _print(info: dict[str, Any]) -> None:
     size = info["database_bytes"]
     shown = "?" if size is None else f"{size / 1e6:.1f} MB"
@@ -72,19 +102,8 @@ def _print(info: dict[str, Any]) -> None:
     console.print(f"database {info['database']}: {shown}, schema {rev}{behind}", highlight=False)
     if not info["scans"]:
         console.print("no scans yet", highlight=False)
-    for s in info["scans"]:
-        took = "unfinished" if s["duration_s"] is None else f"{s['duration_s']:.1f} s"
-        console.print(
-            f"scan #{s['id']} at {_when(s['started_ms'])}: {took}, "
-            f"{s['opportunities_written']} opportunities written"
-            + (f" ({s['notes']})" if s["notes"] else ""),
-            highlight=False,
-        )
-        for venue, v in s["venues"].items():
-            extra = f", {v['reason']}" if v.get("reason") else ""
-            console.print(
-                f"    {venue}: {v['status']} in {v.get('latency_ms')} ms{extra}", highlight=False
-            )
+    if info["scans"]:
+        print_fitted(scans_table(info["scans"], console.width))
     alerts = info["alerts_24h"]
     if not alerts:
         console.print("alerts in the last 24 h: none", highlight=False)

@@ -52,7 +52,7 @@ def test_status_reports_scans_venues_schema_and_size(tmp_path: Path) -> None:
     assert last["venues"]["bybit"]["status"] == "ok"
     assert last["venues"]["bybit"]["latency_ms"] > 0 and last["venues"]["bybit"]["quotes"] > 0
     text = CliRunner().invoke(app, ["status", "-c", str(cfg)])
-    assert text.exit_code == 0 and "scan #2" in text.output and "gate: failed" in text.output
+    assert text.exit_code == 0 and "#2" in text.output and "gate failed" in text.output
 
 
 def _scrape(port: int) -> str:

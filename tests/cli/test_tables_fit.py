@@ -18,6 +18,7 @@ from rich.console import Console
 from scanner.cli.collect_cmd import summary
 from scanner.cli.execute_cmd import leg_table
 from scanner.cli.render import JSON_COLUMNS, TABLE_COLUMNS, fit_opportunities
+from scanner.cli.status_cmd import scans_table
 from scanner.cli.tables import ColumnsError, Fitted
 from scanner.collector import Collection, VenueResult, VenueStatus
 from scanner.executor import LegView, PairView
@@ -224,3 +225,30 @@ def test_execute_status_table_fits_and_keeps_numbers_whole(width: int) -> None:
         assert (text in rows[0]) == (key in fitted.shown)
     if fitted.hidden:
         assert "hidden to fit the terminal" in " ".join(" ".join(lines).split())
+
+
+def _scans() -> list[dict[str, object]]:
+    venues = {
+        v: {"status": "ok", "latency_ms": 1234 + i, "reason": None}
+        for i, v in enumerate(("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid"))
+    }
+    venues["okx"] = {"status": "failed", "latency_ms": 30000, "reason": "timeout after 30 s"}
+    return [
+        {"id": 41, "started_ms": 1_763_784_000_000, "duration_s": 12.345,
+         "opportunities_written": 370, "notes": None, "venues": venues},
+        {"id": 42, "started_ms": 1_763_784_060_000, "duration_s": None,
+         "opportunities_written": 0, "notes": "interrupted", "venues": {}},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_scans_table_fits_and_keeps_numbers_whole(width: int) -> None:
+    fitted = scans_table(_scans(), width)
+    lines = _render(fitted, width)
+    assert all(len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    assert "#41" in text and "12.3s" in text and "370" in text and "unfinished" in text
+    if "venues" in fitted.shown:
+        assert "30000ms" in text and "1234ms" in text  # folded between venues, never inside
+    else:
+        assert "venues" in " ".join(text.split())  # named in the hidden-columns note
