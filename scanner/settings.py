@@ -294,6 +294,16 @@ class ExecutionSettings(_Frozen):
         return self
 
 
+class BacktestSettings(_Frozen):
+    """``fundscan backtest`` defaults beyond the engine's (notional, min net APR, horizon)."""
+
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    exit_net_apr: float = 0.0
+    max_hold_h: Annotated[float, Field(gt=0, le=24 * 365)] = 168.0
+    slippage_bps_per_walk: Annotated[float, Field(ge=0, le=1000)] = 2.0
+    stale_after_h: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+
+
 class Settings(_Frozen):
     venues: VenuesSettings = VenuesSettings()
     universe: UniverseSettings = UniverseSettings()
@@ -304,6 +314,7 @@ class Settings(_Frozen):
     alerts: AlertSettings = AlertSettings()
     llm: LlmSettings = LlmSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    backtest: BacktestSettings = BacktestSettings()
     source: str = Field(default="<defaults>", exclude=True)
     env: Mapping[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 

@@ -128,8 +128,9 @@ class EngineParams:
         return cls(**values, confidence_weights=weights)
 
 
-def _perp_split(canonical: str) -> tuple[str, str, str] | None:
-    """(base, quote, settle) of a linear perpetual's canonical id, else None."""
+def perp_parts(canonical: str) -> tuple[str, str, str] | None:
+    """(base, quote, settle) of a linear perpetual's canonical id, else None (dated, spot,
+    inverse: the contracts that never enter the engine)."""
     match = _PERP.match(canonical)
     if match is None:
         return None  # dated future or spot: never enters
@@ -170,7 +171,7 @@ def quotes_frame(
     attribute, one regex match per distinct canonical id.
     """
     canonical = _column(quotes, "canonical", object)
-    split = {c: _perp_split(c) for c in set(canonical.tolist())}
+    split = {c: perp_parts(c) for c in set(canonical.tolist())}
     parts = [split[c] for c in canonical.tolist()]
     rate = _column(quotes, "rate_per_interval", float)
     interval = _column(quotes, "interval_h", float)

@@ -11,6 +11,7 @@ import typer
 
 from scanner.cli import (
     alerts_cmd,
+    backtest_cmd,
     collect_cmd,
     config_cmd,
     db_cmd,
@@ -36,6 +37,7 @@ scan_cmd.register(app)
 run_cmd.register(app)
 watch_cmd.register(app)
 alerts_cmd.register(app)
+backtest_cmd.register(app)
 
 
 def main() -> None:
