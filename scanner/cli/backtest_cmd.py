@@ -20,7 +20,7 @@ from rich.table import Table
 
 from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
 from scanner.cli.db_cmd import open_db_or_exit
-from scanner.clock import Clock, SystemClock
+from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.pipeline import fee_schedule
 from scanner.settings import Settings
 from scanner.units import MS_PER_DAY, MS_PER_H
@@ -165,7 +165,7 @@ def backtest(
     notional default to the engine and backtest sections of the config.
     """
     settings = settings_or_exit(config)
-    _run(settings, SystemClock(), since, until, symbols, quotes, top, as_json,
+    _run(settings, SYSTEM_CLOCK, since, until, symbols, quotes, top, as_json,
          {"min_net_apr": min_net_apr, "min_confidence": min_confidence,
           "max_hold_h": max_hold_h, "notional_usd": notional})  # fmt: skip
 
