@@ -371,6 +371,16 @@ class ExecutionSettings(_Frozen):
         return self
 
 
+class BacktestSettings(_Frozen):
+    """``fundscan backtest`` defaults beyond the engine's (notional, min net APR, horizon)."""
+
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    exit_net_apr: float = 0.0
+    max_hold_h: Annotated[float, Field(gt=0, le=24 * 365)] = 168.0
+    slippage_bps_per_walk: Annotated[float, Field(ge=0, le=1000)] = 2.0
+    stale_after_h: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+
+
 _NO_SECRETS: tuple[tuple[str, SecretStr], ...] = ()
 """Secrets are kept as a tuple of pairs: immutable, and copies (model_copy) share nothing."""
 
@@ -399,6 +409,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     llm: LlmSettings = LlmSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    backtest: BacktestSettings = BacktestSettings()
 
     _source: str = PrivateAttr(default="<defaults>")
     _secrets: tuple[tuple[str, SecretStr], ...] = PrivateAttr(default=_NO_SECRETS)

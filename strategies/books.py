@@ -1,11 +1,11 @@
 """Many order books as padded arrays, so walks run for many pairs in one numpy call.
 
-Why: the engine needs the same four walks (ask/bid of each leg) for thousands of pairs, and a
-bisection over notional per pair for the slippage limit. Building one padded (books x levels)
-array per side once, then indexing rows, keeps the per-pair work free of Python loops. The
-only loop is the one that converts each ``OrderBook`` to canonical arrays, once per book.
-
-The walk here is the same arithmetic as ``costs.walk_book`` (a test checks they agree).
+Why: the engine needs the same four walks (ask/bid of each leg) for thousands of pairs, and the
+largest notional within the slippage limit per pair. ``BookTable.build`` turns every book's
+levels into one flat array in a single pass (``numpy.fromiter`` over the level tuples), rescales
+them to canonical units and pads them with ``kernels.pad_side``: no per-book numpy calls, no
+per-level Python beyond reading the floats. The arithmetic lives in ``strategies.kernels``;
+these classes only hold the arrays and name the sides.
 """
 
 from __future__ import annotations
@@ -13,92 +13,87 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
 from scanner.domain import OrderBook
-from strategies.costs import Side, as_levels, side_slippage
+from strategies import kernels
+from strategies.costs import Side, as_levels
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class SideTable:
-    """One side (asks or bids) of B books, padded to L levels.
+    """One side (asks or bids) of B books, padded to L levels (``kernels.SideArrays``).
 
-    ``cum_notional`` is padded with +inf so a padded level never counts as consumed;
     ``depth`` is each book's total notional on this side (0 for an empty side).
     """
 
-    price: np.ndarray  # (B, L), nan padded
-    cum_notional: np.ndarray  # (B, L), +inf padded
-    cum_qty: np.ndarray  # (B, L), +inf padded
-    n_levels: np.ndarray  # (B,)
+    arrays: kernels.SideArrays
     depth: np.ndarray  # (B,)
     total_qty: np.ndarray  # (B,)
 
-    @classmethod
-    def build(cls, sides: Sequence[np.ndarray]) -> SideTable:
-        n_books = len(sides)
-        width = max((s.shape[0] for s in sides), default=0) or 1
-        price = np.full((n_books, width), np.nan)
-        cum_n = np.full((n_books, width), np.inf)
-        cum_q = np.full((n_books, width), np.inf)
-        n_levels = np.zeros(n_books, dtype=np.int64)
-        for i, lv in enumerate(sides):
-            n = lv.shape[0]
-            n_levels[i] = n
-            if n:
-                price[i, :n] = lv[:, 0]
-                cum_n[i, :n] = np.cumsum(lv[:, 0] * lv[:, 1])
-                cum_q[i, :n] = np.cumsum(lv[:, 1])
-        last = np.maximum(n_levels - 1, 0)
-        rows = np.arange(n_books)
-        depth = np.where(n_levels > 0, cum_n[rows, last], 0.0)
-        total_qty = np.where(n_levels > 0, cum_q[rows, last], 0.0)
-        return cls(price, cum_n, cum_q, n_levels, depth, total_qty)
+    @property
+    def price(self) -> np.ndarray:
+        return self.arrays.price
 
-    def notional_where(self, mask: np.ndarray) -> np.ndarray:
-        """Per book, the USD notional of the levels selected by the (B, L) ``mask``."""
-        cum = np.where(np.isfinite(self.cum_notional), self.cum_notional, np.nan)
-        level = np.diff(cum, axis=1, prepend=0.0)
-        return np.where(mask & ~np.isnan(level), level, 0.0).sum(axis=1)
+    @property
+    def cum_notional(self) -> np.ndarray:
+        return self.arrays.cum_notional
+
+    @property
+    def n_levels(self) -> np.ndarray:
+        return self.arrays.n_levels
+
+    @classmethod
+    def of(cls, arrays: kernels.SideArrays) -> SideTable:
+        depth, total_qty = kernels.side_depth(arrays)
+        return cls(arrays, depth, total_qty)
+
+    @classmethod
+    def build(cls, sides: Sequence[np.ndarray], descending: bool = False) -> SideTable:
+        """From one (n, 2) array of (price, qty) per book; asks unless ``descending``."""
+        levels = [as_levels(s) for s in sides]
+        book_id = np.repeat(np.arange(len(levels)), [lv.shape[0] for lv in levels])
+        flat = np.concatenate(levels) if levels else np.empty((0, 2))
+        return cls.of(kernels.pad_side(book_id, flat[:, 0], flat[:, 1], len(levels), descending))
 
     def walk(self, rows: np.ndarray, notional_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(vwap, filled notional) of taking ``notional_usd[i]`` from book ``rows[i]``.
+        """(vwap, filled notional) of taking ``notional_usd[i]`` from book ``rows[i]``."""
+        return kernels.walk(self.arrays, rows, notional_usd)
 
-        Same conventions as ``costs.walk_book``: a too-thin book is taken whole, notional 0
-        gives the best price, an empty side gives nan.
-        """
-        rows = np.asarray(rows, dtype=np.int64)
-        want = np.broadcast_to(np.asarray(notional_usd, dtype=float), rows.shape)
-        cum_n = self.cum_notional[rows]
-        k = (cum_n < want[:, None]).sum(axis=1)
-        n_lv = self.n_levels[rows]
-        full = k >= n_lv
-        kk = np.minimum(k, np.maximum(n_lv - 1, 0))
-        prev = np.maximum(kk - 1, 0)
-        has_prev = kk > 0
-        idx = np.arange(rows.size)
-        prev_n = np.where(has_prev, cum_n[idx, prev], 0.0)
-        prev_q = np.where(has_prev, self.cum_qty[rows, prev], 0.0)
-        p_k = self.price[rows, kk]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            partial_vwap = want / (prev_q + (want - prev_n) / p_k)
-            full_vwap = self.depth[rows] / self.total_qty[rows]
-        vwap = np.where(full, full_vwap, partial_vwap)
-        vwap = np.where((want <= 0) & (n_lv > 0), self.price[rows, 0], vwap)
-        vwap = np.where(n_lv == 0, np.nan, vwap)
-        filled = np.where(full, self.depth[rows], np.maximum(want, 0.0))
-        return vwap, filled
+
+def _flat_levels(books: Sequence[OrderBook], side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(book index per level, (n, 2) canonical levels) of one side of every book.
+
+    One ``fromiter`` over all level tuples; if a level is not a (price, qty) pair the count
+    does not add up and the per-book path raises the clear error of ``costs.as_levels``.
+    """
+    sides = [b.asks if side == "asks" else b.bids for b in books]
+    counts = np.fromiter((len(s) for s in sides), dtype=np.int64, count=len(sides))
+    total = int(counts.sum())
+    try:
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(sides)), float, 2 * total)
+    except (ValueError, TypeError):
+        for s in sides:
+            as_levels(s)  # names the malformed book side
+        raise
+    levels = flat.reshape(total, 2)
+    book_id = np.repeat(np.arange(len(books)), counts)
+    mult = np.fromiter((b.multiplier for b in books), float, len(books))
+    size = np.fromiter((b.contract_size for b in books), float, len(books))
+    qty_mul = size * mult  # the same product OrderBook.canonical_side uses
+    return book_id, np.column_stack([levels[:, 0] / mult[book_id], levels[:, 1] * qty_mul[book_id]])
 
 
 @dataclass(frozen=True, slots=True)
 class BookTable:
     """Asks and bids of B books in canonical units, with their mids and best prices.
 
-    ``depth_band`` holds, per side, the USD notional within the configured band of mid (used
-    by the liquidity component of confidence).
+    ``ask_band``/``bid_band`` hold the USD notional within the configured band of mid (used by
+    the liquidity component of confidence).
     """
 
     asks: SideTable
@@ -112,23 +107,29 @@ class BookTable:
 
     @classmethod
     def build(cls, books: Sequence[OrderBook], band_frac: float) -> BookTable:
-        asks = [as_levels(b.canonical_side("asks")) for b in books]
-        bids = [as_levels(b.canonical_side("bids")) for b in books]
-        asks = [a[np.argsort(a[:, 0], kind="stable")] for a in asks]
-        bids = [b[np.argsort(-b[:, 0], kind="stable")] for b in bids]
-        best_ask = np.array([a[0, 0] if a.shape[0] else np.nan for a in asks])
-        best_bid = np.array([b[0, 0] if b.shape[0] else np.nan for b in bids])
-        crossed = best_bid >= best_ask
-        for book in (b for b, bad in zip(books, crossed, strict=True) if bad):
-            log.warning("ignoring crossed book %s %s", book.venue, book.venue_symbol)
+        n = len(books)
+        tables = []
+        for side, descending in (("asks", False), ("bids", True)):
+            book_id, lv = _flat_levels(books, side)
+            tables.append(
+                SideTable.of(kernels.pad_side(book_id, lv[:, 0], lv[:, 1], n, descending))
+            )
+        ask_table, bid_table = tables
+        best_ask = np.where(ask_table.n_levels > 0, ask_table.price[:, 0], np.nan)
+        best_bid = np.where(bid_table.n_levels > 0, bid_table.price[:, 0], np.nan)
+        with np.errstate(invalid="ignore"):
+            crossed = best_bid >= best_ask
+        for i in np.flatnonzero(crossed):
+            log.warning(
+                "ignoring crossed book %s %s", books[int(i)].venue, books[int(i)].venue_symbol
+            )
         # a crossed or one-sided book has no usable mid: the engine treats it as missing
         mid = np.where(crossed, np.nan, (best_ask + best_bid) / 2.0)
-        ask_table, bid_table = SideTable.build(asks), SideTable.build(bids)
-        ask_band = ask_table.notional_where(ask_table.price <= (mid * (1 + band_frac))[:, None])
-        bid_band = bid_table.notional_where(bid_table.price >= (mid * (1 - band_frac))[:, None])
+        ask_band = kernels.band_notional(ask_table.arrays, mid * (1 + band_frac), buy=True)
+        bid_band = kernels.band_notional(bid_table.arrays, mid * (1 - band_frac), buy=False)
         ask_band = np.where(np.isnan(mid), np.nan, ask_band)
         bid_band = np.where(np.isnan(mid), np.nan, bid_band)
-        ts = np.array([float(b.ts_ms) for b in books])
+        ts = np.fromiter((b.ts_ms for b in books), float, n)
         return cls(ask_table, bid_table, mid, best_bid, best_ask, ts, ask_band, bid_band)
 
     def slippage(self, side: Side, rows: np.ndarray, notional_usd: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ class BookTable:
             return np.full(rows.shape, np.nan)
         table = self.asks if side == "buy" else self.bids
         vwap, _ = table.walk(safe, notional_usd)
-        return np.where(ok, side_slippage(vwap, self.mid[safe], side), np.nan)
+        return np.where(ok, kernels.side_slippage(vwap, self.mid[safe], side), np.nan)
 
     def gather(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``values[rows]`` with nan where ``rows`` is -1."""
@@ -149,32 +150,58 @@ class BookTable:
             return np.full(rows.shape, np.nan)
         return np.where(rows >= 0, values[np.where(rows >= 0, rows, 0)], np.nan)
 
+    def round_trip_walks(self, la: np.ndarray, sb: np.ndarray) -> list[kernels.Walk]:
+        """The four walks of long on book ``la`` / short on book ``sb`` (rows >= 0): entry buys
+        la's asks and sells sb's bids, exit sells la's bids and buys sb's asks."""
+        a, b = self.asks.arrays, self.bids.arrays
+        return [
+            kernels.Walk(a, la, self.mid[la], True), kernels.Walk(b, sb, self.mid[sb], False),
+            kernels.Walk(b, la, self.mid[la], False), kernels.Walk(a, sb, self.mid[sb], True),
+        ]  # fmt: skip
+
     def pair_slippage(self, la: np.ndarray, sb: np.ndarray, notional: np.ndarray) -> np.ndarray:
-        """Round-trip slippage of long on book ``la`` / short on book ``sb``, per pair:
-        entry buys la's asks and sells sb's bids, exit sells la's bids and buys sb's asks."""
-        return (
-            self.slippage("buy", la, notional) + self.slippage("sell", sb, notional)
-            + self.slippage("sell", la, notional) + self.slippage("buy", sb, notional)
-        )  # fmt: skip
+        """Round-trip slippage of long on book ``la`` / short on book ``sb``, per pair."""
+        return kernels.total_slippage(self.round_trip_walks(la, sb), notional)
 
     def max_pair_notional(
-        self, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float, iterations: int = 60
+        self, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float
     ) -> np.ndarray:
         """Largest notional in [0, hi] whose round-trip slippage is <= ``limit``, per pair.
 
-        Bisection, vectorised over pairs: the round trip is a sum of four walks, each
-        non-decreasing in size, so there is no closed form but the search is monotone.
-        60 halvings bring the bracket to hi * 2**-60. nan where ``hi`` is nan (no book).
+        ``kernels.max_notional_within`` over the four walks: exact from the cumulative depth
+        (no bisection). nan where ``hi`` is nan (no book).
         """
         ok = ~np.isnan(hi)
-        la, sb, top = la[ok], sb[ok], hi[ok]
-        fits_all = self.pair_slippage(la, sb, top) <= limit
-        fits_any = self.pair_slippage(la, sb, np.zeros_like(top)) <= limit
-        lo, up = np.zeros_like(top), top.copy()
-        for _ in range(iterations):
-            mid = (lo + up) / 2.0
-            good = self.pair_slippage(la, sb, mid) <= limit
-            lo, up = np.where(good, mid, lo), np.where(good, up, mid)
         out = np.full(hi.shape, np.nan)
-        out[ok] = np.where(fits_all, top, np.where(fits_any, lo, 0.0))
+        if ok.any():
+            walks = self.round_trip_walks(la[ok], sb[ok])
+            out[ok] = kernels.max_notional_within(walks, hi[ok], limit)
         return out
+
+
+class BookTableCache:
+    """The last ``BookTable`` built, reused while the same book objects come back.
+
+    Why: a replay ranks hundreds of snapshots against books that do not change between them
+    (book history is sparse), and converting thousands of Python level tuples dominates a
+    snapshot. ``OrderBook`` is frozen, so the same objects in the same order mean the same
+    table; anything else rebuilds. One entry: a live scan's books are new every time.
+    """
+
+    def __init__(self) -> None:
+        # one tuple, replaced whole: a concurrent reader sees an old or a new entry, never a mix
+        self._entry: tuple[tuple[OrderBook, ...], float, BookTable] | None = None
+
+    def build(self, books: Sequence[OrderBook], band_frac: float) -> BookTable:
+        entry = self._entry
+        if entry is not None:
+            old_books, old_band, table = entry
+            same = (
+                band_frac == old_band and len(books) == len(old_books)
+                and all(a is b for a, b in zip(books, old_books, strict=True))
+            )  # fmt: skip
+            if same:
+                return table
+        table = BookTable.build(books, band_frac)
+        self._entry = (tuple(books), band_frac, table)
+        return table

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
 import numpy as np
 
-Side = Literal["buy", "sell"]
+from strategies.kernels import Side, side_slippage
 
 BPS = 1e-4
 
@@ -133,13 +132,6 @@ def walk_book(levels: np.ndarray, notional_usd: float) -> tuple[float, float]:
     prev_q = cum_q[k - 1] if k else 0.0
     bought = prev_q + (notional_usd - prev_n) / price[k]
     return float(notional_usd / bought), float(notional_usd)
-
-
-def side_slippage(vwap: float | np.ndarray, mid: float | np.ndarray, side: Side) -> np.ndarray:
-    """Cost of a fill at ``vwap`` relative to ``mid``: positive means worse than mid."""
-    if side == "buy":
-        return np.asarray(vwap, dtype=float) / mid - 1.0
-    return 1.0 - np.asarray(vwap, dtype=float) / mid
 
 
 def slippage_frac(levels: np.ndarray, mid: float, notional_usd: float, side: Side) -> float:

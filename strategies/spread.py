@@ -4,8 +4,9 @@ The money math is docs/design.md section 4. Sign convention: a positive rate mea
 shorts. For a pair "long a, short b" the funding earned per hour per unit notional is
 ``d = r_b/h_b - r_a/h_a`` (rates per interval, intervals in hours, never assumed 8 h); only
 ``d > 0`` is an opportunity. Everything is vectorised over pairs: quotes are self-merged on
-the base asset and every column is numpy arithmetic on gathered arrays; the only Python loop
-is the one converting each order book to arrays, once per book (``books.BookTable``).
+the base asset and every column is numpy arithmetic on gathered arrays, through the public
+array kernels of ``strategies.kernels`` (the backtester uses the same ones); books become
+padded arrays in one pass (``books.BookTable``).
 
 Decisions documented here (callers rely on them):
 
@@ -30,7 +31,7 @@ Decisions documented here (callers rely on them):
   (``price_mismatch``: two tokens sharing a ticker), and the total slippage
   within ``max_slippage_bps``. ``max_notional_usd``: the largest notional all four walks can
   fill; ``max_notional_within_slippage_usd``: the largest whose total slippage stays within
-  ``max_slippage_bps`` (vectorised bisection, 60 halvings of [0, max_notional_usd]).
+  ``max_slippage_bps`` (exact from the cumulative depth, ``kernels.max_notional_within``).
 - Settlement alignment, per unit notional, assuming the current rates are the ones settled:
   ``funding_to_next_long = -r_a`` (what the long pays at T_a), ``funding_to_next_short = +r_b``
   (what the short receives at T_b); ``first_cycle_h = (max(T_a, T_b) - now)`` in hours, and
@@ -69,13 +70,15 @@ from scanner.domain import (
     OrderBook,
     pair_key,
 )
-from scanner.units import HOURS_PER_YEAR, MS_PER_H
+from scanner.units import MS_PER_H
 from strategies import confidence as conf
-from strategies.books import BookTable
+from strategies import kernels
+from strategies.books import BookTable, BookTableCache
 from strategies.costs import BPS, FeeSchedule
 
 log = logging.getLogger(__name__)
 
+_BOOK_TABLES = BookTableCache()  # the same books twice (a replay) are converted once
 _PERP = re.compile(r"^(?P<base>[^/:\s]+)/(?P<quote>[^/:\s]+):(?P<settle>[A-Za-z0-9]+)$")
 
 QUOTE_COLUMNS: tuple[str, ...] = (
@@ -125,26 +128,34 @@ class EngineParams:
         return cls(**values, confidence_weights=weights)
 
 
-def _perp_parts(quote: FundingQuote, instruments: Mapping[tuple[str, str], Instrument] | None):
-    """(base, quote, settle) if the quote may enter the engine, else None (logged why)."""
-    if quote.is_settled:
-        return None
-    match = _PERP.match(quote.canonical)
+def perp_parts(canonical: str) -> tuple[str, str, str] | None:
+    """(base, quote, settle) of a linear perpetual's canonical id, else None (dated, spot,
+    inverse: the contracts that never enter the engine)."""
+    match = _PERP.match(canonical)
     if match is None:
         return None  # dated future or spot: never enters
     if match["settle"] == match["base"]:
         return None  # inverse (coin-margined): USD-sized contracts, margin in the coin itself
-    if instruments is not None:
-        inst = instruments.get((quote.venue, quote.venue_symbol))
-        if inst is not None and (inst.kind is not Kind.PERPETUAL or not inst.active):
-            return None  # dated, or delisting / not trading: a trade that cannot be opened
-    if not (math.isfinite(quote.rate_per_interval) and quote.interval_h > 0):
-        log.warning(
-            "dropping %s %s: rate %r / interval_h %r not usable",
-            quote.venue, quote.venue_symbol, quote.rate_per_interval, quote.interval_h,
-        )  # fmt: skip
-        return None
     return match["base"], match["quote"], match["settle"]
+
+
+def _tradable(
+    quotes: Sequence[FundingQuote], instruments: Mapping[tuple[str, str], Instrument] | None
+) -> np.ndarray:
+    """Per quote: False where its instrument is known and dated or inactive."""
+    if instruments is None:
+        return np.ones(len(quotes), dtype=bool)
+    out = np.ones(len(quotes), dtype=bool)
+    for i, q in enumerate(quotes):
+        inst = instruments.get((q.venue, q.venue_symbol))
+        if inst is not None and (inst.kind is not Kind.PERPETUAL or not inst.active):
+            out[i] = False  # dated, or delisting / not trading: a trade that cannot be opened
+    return out
+
+
+def _column(quotes: Sequence[FundingQuote], name: str, dtype: Any) -> np.ndarray:
+    """One attribute of every quote as an array (None -> nan for float columns)."""
+    return np.array([getattr(q, name) for q in quotes], dtype=dtype)
 
 
 def quotes_frame(
@@ -156,28 +167,47 @@ def quotes_frame(
     ``instruments`` (optional, keyed by (venue, venue_symbol)) lets a venue's own contract
     type exclude dated futures whose canonical id looks perpetual, and drops contracts the
     venue marks inactive (delisting, settling): they cannot be opened, and their funding is
-    often extreme, so they would otherwise top the ranking.
+    often extreme, so they would otherwise top the ranking. Column-wise: one pass per
+    attribute, one regex match per distinct canonical id.
     """
-    rows = []
-    for q in quotes:
-        parts = _perp_parts(q, instruments)
-        if parts is None:
-            continue
-        nxt = float("nan") if q.next_funding_ms is None else float(q.next_funding_ms)
-        rows.append(
-            (q.venue, q.venue_symbol, q.canonical, *parts, float(q.rate_per_interval),
-             float(q.interval_h), q.rate_per_interval / q.interval_h, nxt, int(q.ts_ms),
-             _opt(q.mark_price), _opt(q.index_price), float(q.multiplier))
+    canonical = _column(quotes, "canonical", object)
+    split = {c: perp_parts(c) for c in set(canonical.tolist())}
+    parts = [split[c] for c in canonical.tolist()]
+    rate = _column(quotes, "rate_per_interval", float)
+    interval = _column(quotes, "interval_h", float)
+    keep = np.array([p is not None for p in parts], dtype=bool)
+    keep &= ~_column(quotes, "is_settled", bool) & _tradable(quotes, instruments)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(rate) & (interval > 0)
+    for i in np.flatnonzero(keep & ~usable):
+        q = quotes[int(i)]
+        log.warning(
+            "dropping %s %s: rate %r / interval_h %r not usable",
+            q.venue, q.venue_symbol, q.rate_per_interval, q.interval_h,
         )  # fmt: skip
-    frame = pd.DataFrame(rows, columns=list(QUOTE_COLUMNS))
-    frame = frame.astype({"next_funding_ms": float, "ts_ms": np.int64, "rate_per_h": float})
+    keep &= usable
+    idx = np.flatnonzero(keep)
+    kept_parts = [parts[i] for i in idx]
+    columns = list(zip(*kept_parts, strict=True)) or [(), (), ()]
+    base, quote, settle = (np.array(col, dtype=object) for col in columns)
+    frame = pd.DataFrame(
+        {
+            "venue": _column(quotes, "venue", object)[idx],
+            "venue_symbol": _column(quotes, "venue_symbol", object)[idx],
+            "canonical": canonical[idx], "base": base, "quote": quote, "settle": settle,
+            "rate_per_interval": rate[idx], "interval_h": interval[idx],
+            "rate_per_h": kernels.rate_per_h(rate[idx], interval[idx]),
+            "next_funding_ms": _column(quotes, "next_funding_ms", float)[idx],
+            "ts_ms": _column(quotes, "ts_ms", np.int64)[idx],
+            "mark_price": _column(quotes, "mark_price", float)[idx],
+            "index_price": _column(quotes, "index_price", float)[idx],
+            "multiplier": _column(quotes, "multiplier", float)[idx],
+        },
+        columns=list(QUOTE_COLUMNS),
+    )  # fmt: skip
     frame = frame.sort_values("ts_ms", kind="stable")
     frame = frame.drop_duplicates(["venue", "canonical"], keep="last")
     return frame.sort_values(["canonical", "venue"], kind="stable").reset_index(drop=True)
-
-
-def _opt(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
 
 
 def all_pairs(quotes: pd.DataFrame) -> pd.DataFrame:
@@ -254,7 +284,7 @@ def _build_legs(
     spot_keys = list(spot_books)
     spot_list = [spot_books[k] for k in spot_keys]
     n_spot = len(spot_list)
-    table = BookTable.build(book_list + spot_list, band_frac)
+    table = _BOOK_TABLES.build(book_list + spot_list, band_frac)
     spot_venue = np.array([b.venue for b in spot_list], dtype=object)
     spot_settle = np.array([k.split("/")[-1] for k in spot_keys], dtype=object)
     nan_spot = np.full(n_spot, np.nan)
@@ -305,9 +335,8 @@ def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict
     # an unknown perp settlement time makes the cycle unknown (nan propagates); a spot leg
     # never settles, so a carry pair's cycle is its perp leg's
     t_end = np.where(legs.is_spot[lo], t_b, np.maximum(t_a, t_b))
-    with np.errstate(invalid="ignore"):
-        n_a = np.floor((t_end - t_a) / (legs.interval_h[lo] * MS_PER_H)) + 1.0
-        n_b = np.floor((t_end - t_b) / (legs.interval_h[sh] * MS_PER_H)) + 1.0
+    n_a = kernels.settlements_until(t_a, t_end, legs.interval_h[lo])
+    n_b = kernels.settlements_until(t_b, t_end, legs.interval_h[sh])
     n_a = np.where(legs.is_spot[lo], 0.0, n_a)
     return {
         "long_next_funding_ms": t_a,
@@ -335,11 +364,15 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
         np.fmin(table.gather(table.bids.depth, sb), table.gather(table.asks.depth, sb)),
     )
     depth = np.where(missing, np.nan, depth)
-    fee = 2.0 * (fees.taker_array(legs.fee_venue[lo]) + fees.taker_array(legs.fee_venue[sh]))
+    fee = kernels.round_trip_fee_frac(
+        fees.taker_array(legs.fee_venue[lo]), fees.taker_array(legs.fee_venue[sh])
+    )
     limit = params.max_slippage_bps * BPS
     thin = ~missing & (depth < n)
-    mean_mid = (table.gather(table.mid, la) + table.gather(table.mid, sb)) / 2.0
-    basis = (table.gather(table.best_bid, sb) - table.gather(table.best_ask, la)) / mean_mid
+    basis = kernels.basis_frac(
+        table.gather(table.best_bid, sb), table.gather(table.best_ask, la),
+        table.gather(table.mid, la), table.gather(table.mid, sb),
+    )  # fmt: skip
     return {
         "fee_frac": fee,
         "slippage_frac": slippage,
@@ -417,16 +450,10 @@ def compute_opportunities(
         carry = np.concatenate([carry, np.ones(int(keep.sum()), dtype=bool)])
     frame = _frame(legs, table, lo, sh, carry, fees, params, now_ms)
     comps = _confidence(legs, table, lo, sh, frame, confidence, params, now_ms)
+    order = _ranking(legs, lo, sh, frame["net_apr"].to_numpy(float), params.min_net_apr)
+    frame, comps = frame.take(order), comps.take(order)
     frame["confidence"] = conf.combine(comps, params.confidence_weights).to_numpy()
-    frame["confidence_components"] = [
-        {k: (None if np.isnan(v) else float(v)) for k, v in row.items()}
-        for row in comps.to_dict("records")
-    ]
-    frame = frame[frame["net_apr"] >= params.min_net_apr]
-    frame = frame.sort_values(
-        ["net_apr", "symbol", "long_venue", "short_venue"],
-        ascending=[False, True, True, True], kind="stable",
-    )  # fmt: skip
+    frame["confidence_components"] = _component_dicts(comps)
     frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
     frame["pair_key"] = _pair_keys(frame)
     return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)
@@ -441,9 +468,31 @@ def _pair_keys(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+def _ranking(
+    legs: _Legs, lo: np.ndarray, sh: np.ndarray, net: np.ndarray, min_net_apr: float
+) -> np.ndarray:
+    """Positions of the rows with ``net_apr >= min``, best net APR first, then symbol, long
+    venue, short venue (ascending). String keys are ranked once per leg, not per pair."""
+
+    def codes(values: np.ndarray) -> np.ndarray:
+        return np.unique(values.astype(str), return_inverse=True)[1].reshape(-1)
+
+    kept = np.flatnonzero(net >= min_net_apr)
+    lo, sh = lo[kept], sh[kept]
+    keys = (codes(legs.venue)[sh], codes(legs.fee_venue)[lo], codes(legs.canonical)[sh])
+    return kept[np.lexsort((*keys, -net[kept]))]
+
+
+def _component_dicts(comps: pd.DataFrame) -> list[dict[str, float | None]]:
+    """One ``{component: value or None}`` per row (None, not nan: it is "not computed")."""
+    values = comps[list(conf.COMPONENTS)].to_numpy(dtype=float)  # one column per component
+    cells: list[list[float | None]] = np.asarray(np.where(np.isnan(values), None, values)).tolist()
+    return [dict(zip(conf.COMPONENTS, row, strict=False)) for row in cells]  # 5 columns each
+
+
 def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
            fees: FeeSchedule, params: EngineParams, now_ms: int) -> pd.DataFrame:  # fmt: skip
-    diff = legs.rate_per_h[sh] - legs.rate_per_h[lo]
+    diff = kernels.diff_per_h(legs.rate_per_h[lo], legs.rate_per_h[sh])
     costs = _costs(legs, table, lo, sh, fees, params)
     horizon = params.horizon_h
     cols: dict[str, Any] = {
@@ -460,9 +509,9 @@ def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry:
         "short_rate": legs.rate[sh],
         "short_interval_h": legs.interval_h[sh],
         "diff_per_h": diff,
-        "gross_apr": diff * HOURS_PER_YEAR,
-        "net_apr": (diff * horizon - costs["cost_frac"]) / horizon * HOURS_PER_YEAR,
-        "breakeven_h": costs["cost_frac"] / diff,
+        "gross_apr": kernels.apr(diff),
+        "net_apr": kernels.net_apr(diff, costs["cost_frac"], horizon),
+        "breakeven_h": kernels.breakeven_h(costs["cost_frac"], diff),
         "interval_mismatch": ~carry & (legs.interval_h[lo] != legs.interval_h[sh]),
         "settle_mismatch": legs.settle[lo] != legs.settle[sh],
         "notional_usd": np.full(lo.size, params.notional_usd),

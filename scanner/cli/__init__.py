@@ -11,6 +11,7 @@ import typer
 
 from scanner.cli import (
     alerts_cmd,
+    backtest_cmd,
     collect_cmd,
     config_cmd,
     db_cmd,
@@ -40,6 +41,7 @@ watch_cmd.register(app)
 alerts_cmd.register(app)
 execute_cmd.register(app)
 status_cmd.register(app)
+backtest_cmd.register(app)
 
 
 def main() -> None:
