@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 
 from scanner.domain import FundingQuote, OrderBook
-from scanner.venues.specs import venue_ids
+from scanner.venues.specs import default_fee_table, venue_ids
 from strategies.confidence import freshness_component, liquidity_component
-from scanner.venues.specs import default_fee_table
 from strategies.costs import BPS, FeeSchedule, Side, depth_within, slippage_frac
 from strategies.spread import EngineParams, compute_opportunities, quotes_frame
 

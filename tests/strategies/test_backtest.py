@@ -42,7 +42,9 @@ def every(venue: str, hours: range, rate: float, interval_h: float) -> list:
 
 def run(rows, until_h: float, **params):
     p = BacktestParams(**{"min_net_apr": 0.1, "min_confidence": 0.5, **params})
-    return run_backtest(settlements(rows), FeeSchedule.from_table(default_fee_table()), p, D0, D0 + int(until_h * H))
+    return run_backtest(
+        settlements(rows), FeeSchedule.from_table(default_fee_table()), p, D0, D0 + int(until_h * H)
+    )
 
 
 def test_constant_differential_gives_the_hand_computed_pnl_after_fees() -> None:

@@ -32,7 +32,10 @@ def _bench():
 def test_engine_agrees_with_the_per_pair_loop() -> None:
     bench = _bench()
     quotes, books, spot = bench.synthetic_market(seed=3, n_instruments=25)
-    fees, params = FeeSchedule.from_table(default_fee_table()), EngineParams(notional_usd=80_000.0, min_net_apr=-math.inf)
+    fees, params = (
+        FeeSchedule.from_table(default_fee_table()),
+        EngineParams(notional_usd=80_000.0, min_net_apr=-math.inf),
+    )
     vec = compute_opportunities(quotes_frame(quotes), books, fees, params, bench.NOW,
                                 spot_books=spot)  # fmt: skip
     ref = bench.loop_engine(quotes, books, spot, fees, params)
