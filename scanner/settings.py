@@ -374,11 +374,11 @@ class ExecutionSettings(_Frozen):
 class BacktestSettings(_Frozen):
     """``fundscan backtest`` defaults beyond the engine's (notional, min net APR, horizon)."""
 
-    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
-    exit_net_apr: float = 0.0
-    max_hold_h: Annotated[float, Field(gt=0, le=24 * 365)] = 168.0
-    slippage_bps_per_walk: Annotated[float, Field(ge=0, le=1000)] = 2.0
-    stale_after_h: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    min_confidence: Annotated[float, Num, Field(ge=0, le=1)] = 0.5
+    exit_net_apr: Annotated[float, Num, Field(ge=-100, le=100)] = 0.0
+    max_hold_h: Annotated[float, Num, Field(gt=0, le=24 * 365)] = 168.0
+    slippage_bps_per_walk: Annotated[float, Num, Field(ge=0, le=1000)] = 2.0
+    stale_after_h: Annotated[float, Num, Field(gt=0, le=24 * 30)] = 24.0
 
 
 _NO_SECRETS: tuple[tuple[str, SecretStr], ...] = ()

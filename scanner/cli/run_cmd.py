@@ -170,9 +170,10 @@ def _schedule(job: _Run, max_scans: int | None) -> None:
 
     def on_sigterm(signum: int, _frame: Any) -> None:
         signalled.append(signum)
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     err_console.print(
         f"fundscan run ({job.session.role}): scanning every {settings.schedule.scan_every_s} s "
         f"into {job.db.where}; Ctrl-C to stop",
@@ -182,6 +183,9 @@ def _schedule(job: _Run, max_scans: int | None) -> None:
         scheduler.start()
     except KeyboardInterrupt:
         signalled.append(signal.SIGINT)
+    finally:
+        # In-process callers (tests, notebooks) must not keep a handler for a finished run.
+        signal.signal(signal.SIGTERM, previous)
     if scheduler.running:  # Ctrl-C leaves it running
         scheduler.shutdown(wait=False)
     if signalled:

@@ -122,7 +122,7 @@ def test_fundscan_scan_ranks_the_new_venue(new_venue: str, tmp_path: Path) -> No
     db = tmp_path / "scan.db"
     cfg.write_text(
         f"venues:\n  enabled: [okx, {new_venue}]\nstorage:\n  url: sqlite:///{db}\n"
-        "engine:\n  min_net_apr: -1000\n"
+        "engine:\n  min_net_apr: -100\n"
     )
     with Emulator(seed=2, clones={new_venue: "okx"}).run_in_thread() as emu:
         result = CliRunner().invoke(
