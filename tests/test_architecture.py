@@ -117,9 +117,6 @@ CLOCK_READS = {
     "datetime": {"now", "utcnow", "today"},
     "date": {"today"},
 }
-PENDING_CLOCK_READS = {"scanner/venues/bybit.py"}
-"""Still reads the wall clock for a book/ticker timestamp fallback (the ban gates of the ccxt
-adapter and the Bybit client take the injected clock)."""
 
 
 def _clock_reads(path: Path) -> list[str]:
@@ -156,7 +153,7 @@ def test_only_the_clock_module_reads_the_wall_clock() -> None:
         for path in ROOT.glob(f"{pkg}/**/*.py"):
             rel = path.relative_to(ROOT).as_posix()
             reads = _clock_reads(path)
-            if reads and rel != "scanner/clock.py" and rel not in PENDING_CLOCK_READS:
+            if reads and rel != "scanner/clock.py":
                 offenders[rel] = reads
     assert offenders == {}
     assert _clock_reads(ROOT / "scanner" / "clock.py")  # the one place, and the check sees it

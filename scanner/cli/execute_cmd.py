@@ -236,6 +236,14 @@ def status_cmd(as_json: JsonOption = False, config: ConfigOption = None) -> None
         console.print(f"last reconciliation mismatch: {mismatches[-1]}", highlight=False)
 
 
+def _order_mode(settings: Settings, mode: str | None, live: bool, verb: str) -> str:
+    """The mode for a command that sends orders: dry-run has nothing to send, so it is refused."""
+    chosen = resolve_mode(settings, mode, live)
+    if chosen == "dry-run":
+        raise fail(f"{verb} sends orders: pass --mode paper|testnet|demo|live")
+    return chosen
+
+
 def close_cmd(
     pair_id: Annotated[str, typer.Argument(help="The pair id shown by open/status.")],
     mode: ModeOption = None,
@@ -246,9 +254,7 @@ def close_cmd(
 ) -> None:
     """Close one pair: the hedge leg first, then the first leg matched to it."""
     settings = settings_or_exit(config)
-    chosen = resolve_mode(settings, mode, live)
-    if chosen == "dry-run":
-        raise fail("close sends orders: pass --mode paper|testnet|demo|live")
+    chosen = _order_mode(settings, mode, live, "close")
     view = run_with_executor(settings, chosen, emulator, lambda ex: ex.close(pair_id))
     _print_view(view, as_json)
 
@@ -262,9 +268,7 @@ def flatten_cmd(
 ) -> None:
     """Kill switch: create execution.kill_switch_file and close every pair."""
     settings = settings_or_exit(config)
-    chosen = resolve_mode(settings, mode, live)
-    if chosen == "dry-run":
-        raise fail("flatten sends orders: pass --mode paper|testnet|demo|live")
+    chosen = _order_mode(settings, mode, live, "flatten")
     kill = settings.execution.kill_switch_file
     views = run_with_executor(settings, chosen, emulator, lambda ex: ex.flatten(kill))
     if as_json:

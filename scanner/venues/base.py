@@ -34,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.units import MIN_PER_H, MS_PER_H, S_PER_H
 
 
 class VenueError(Exception):
@@ -189,7 +190,7 @@ def hours_from(value: Any, unit: str) -> float | None:
     num = to_float(value)
     if num is None or num <= 0:
         return None
-    per_hour = {"ms": 3_600_000.0, "s": 3600.0, "min": 60.0, "h": 1.0}
+    per_hour = {"ms": float(MS_PER_H), "s": float(S_PER_H), "min": float(MIN_PER_H), "h": 1.0}
     if unit not in per_hour:
         raise ValueError(f"unknown interval unit {unit!r}")
     return num / per_hour[unit]

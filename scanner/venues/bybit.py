@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -163,9 +162,17 @@ def _levels(raw: Any, where: str) -> list[tuple[float, float]]:
     return out
 
 
-def parse_orderbook(result: Mapping[str, Any], instrument: Instrument) -> OrderBook:
-    """``{s, b, a, ts}`` -> OrderBook (bids descending, asks ascending, as Bybit sends)."""
-    ts = to_int(result.get("ts")) or int(time.time() * 1000)
+def parse_orderbook(
+    result: Mapping[str, Any], instrument: Instrument, received_ms: int | None = None
+) -> OrderBook:
+    """``{s, b, a, ts}`` -> OrderBook (bids descending, asks ascending, as Bybit sends).
+
+    ``received_ms`` (the client's server-corrected clock) stamps a book whose ``ts`` is missing;
+    a book with neither is malformed rather than silently stamped with some other clock.
+    """
+    ts = to_int(result.get("ts")) or received_ms
+    if ts is None:
+        raise MalformedResponse(VENUE, "orderbook: no ts and no receive time")
     return OrderBook(
         venue=VENUE,
         venue_symbol=instrument.venue_symbol,
@@ -244,7 +251,7 @@ class BybitVenue:
         if not self._instruments:
             await self.load_instruments()
         result = await self.http.get("/v5/market/tickers", {"category": "linear"})
-        return parse_tickers(result, self._instruments, int(time.time() * 1000))
+        return parse_tickers(result, self._instruments, self.http.timestamp_ms())
 
     async def fetch_spot_tickers(self) -> list[dict[str, Any]]:
         """Raw spot tickers (for same-venue carry: spot long vs perp short)."""
@@ -293,7 +300,7 @@ class BybitVenue:
         result = await self.http.get("/v5/market/orderbook", params)
         if not result.get("s") and not result.get("b") and not result.get("a"):
             raise BadSymbol(VENUE, f"orderbook: no {category} book for {instrument.venue_symbol}")
-        return parse_orderbook(result, instrument)
+        return parse_orderbook(result, instrument, self.http.timestamp_ms())
 
     async def close(self) -> None:
         await self.http.close()

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from scanner.symbols.bybit import instrument_from_bybit
+from scanner.units import MS_PER_DAY
 from scanner.venues.base import BadRequest, MalformedResponse, VenueError, to_decimal
 from scanner.venues.bybit_http import BybitHttp
 from scanner.venues.bybit_trading import (
@@ -39,7 +40,7 @@ FINAL_FILLED = {"Filled"}
 FINAL_PARTIAL = {"PartiallyFilledCanceled"}
 FINAL_EMPTY = {"Cancelled", "Rejected", "Deactivated"}
 SPOT_MIN_ORDER_AMT = Decimal("5")
-DAY7_MS = 7 * 24 * 3_600_000
+DAY7_MS = 7 * MS_PER_DAY
 
 
 class BybitPort:

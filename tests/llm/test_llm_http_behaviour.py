@@ -322,20 +322,15 @@ def test_an_absent_server_yields_abstentions_never_approvals(tmp_path: Path) -> 
 
 
 def test_a_slow_model_never_holds_the_batch_past_its_budget(tmp_path: Path) -> None:
+    """The server would answer only after an hour, far past pytest's 120 s timeout: a batch that
+    waited for it would fail the test by timing out, so no wall-clock assertion is needed."""
     rows = [row(s) for s in ("A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT")]
-    slow = Reply(body=completion(verdict_json()), delay_s=30)
+    slow = Reply(body=completion(verdict_json()), delay_s=3600)
     with FakeOpenAI(always(slow)).running() as srv:
         settings = settings_for(srv.url, tmp_path, timeout_s=60, scan_budget_s=0.5)
-        loop_started = asyncio.new_event_loop()
-        try:
-            t0 = loop_started.time()
-            verdicts, _, advisor = ask(settings, rows)
-            elapsed = loop_started.time() - t0
-        finally:
-            loop_started.close()
+        verdicts, _, advisor = ask(settings, rows)
     assert [v.source for v in verdicts] == ["deadline"] * 3
     assert all("llm.scan_budget_s=0.5" in (v.error or "") for v in verdicts)
-    assert elapsed < 15, "returned long before the 30 s server could answer"
     assert advisor.stats.out_of_time == 3
 
 

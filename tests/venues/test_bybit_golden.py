@@ -120,11 +120,22 @@ def test_orderbook_docs_example_and_ws_snapshot(instruments):
     assert book.bids[0] == (float(body["result"]["b"][0][0]), float(body["result"]["b"][0][1]))
     assert book.ts_ms == body["result"]["ts"]
     frame = load_fixture("bybit", "ws_v5_public_linear_orderbook200_snapshot_BTCUSDT.json")
-    big = parse_orderbook(frame["data"], instruments["BTCUSDT"])
+    big = parse_orderbook(frame["data"], instruments["BTCUSDT"], frame["ts"])  # ts on the frame
+    assert big.ts_ms == frame["ts"]
     assert len(big.bids) == len(big.asks) == 200
     assert [p for p, _ in big.bids] == sorted((p for p, _ in big.bids), reverse=True)
     assert [p for p, _ in big.asks] == sorted(p for p, _ in big.asks)
     assert big.best_bid is not None and big.best_ask is not None and big.best_bid < big.best_ask
+
+
+def test_a_book_with_no_timestamp_at_all_is_malformed_not_stamped_by_another_clock(instruments):
+    body = load_fixture("bybit", "docs_example_v5_market_orderbook.json")["result"]
+    undated = {k: v for k, v in body.items() if k != "ts"}
+    assert parse_orderbook(undated, instruments["BTCUSDT"], 1_700_000_000_123).ts_ms == (
+        1_700_000_000_123
+    )
+    with pytest.raises(MalformedResponse, match="no ts"):
+        parse_orderbook(undated, instruments["BTCUSDT"])
 
 
 def test_missing_list_is_malformed():
