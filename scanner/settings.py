@@ -273,6 +273,8 @@ class AlertSettings(_Frozen):
     realert_after_apr_change: Annotated[float, Num, Field(ge=0, le=100)] = 0.25
     notify_closed: bool = False
     max_per_scan: Annotated[int, Num, Field(ge=1, le=100)] = 5
+    digest_every_min: Annotated[float, Num, Field(ge=0, le=10_080)] = 0.0
+    digest_top: Annotated[int, Num, Field(ge=1, le=25)] = 10
     rate_per_s: Annotated[float, Num, Field(gt=0, le=100)] = 1.0
     max_attempts: Annotated[int, Num, Field(ge=1, le=20)] = 5
     timeout_s: Annotated[float, Num, Field(gt=0, le=120)] = 10.0

@@ -39,9 +39,10 @@ def _hash(payload: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NewAlert:
-    """One decision to record: ``payload`` is what a channel needs to render the message."""
+    """One decision to record: ``payload`` is what a channel needs to render the message.
+    ``key`` None: about no single pair (a digest)."""
 
-    key: str
+    key: str | None
     event: str
     net_apr: float | None
     payload: Mapping[str, Any]
@@ -55,7 +56,7 @@ class OutboxItem:
 
     id: int
     channel: str
-    key: str
+    key: str | None
     event: str
     decided_ms: int
     payload: Mapping[str, Any]
@@ -86,7 +87,8 @@ class AlertStore:
         ``suppressed`` row for each held-back pair. Returns the queued items in order."""
         rows: list[dict[str, Any]] = []
         for a in alerts:
-            check_pair_key(a.key, "alerts_sent.pair_key")
+            if a.key is not None:
+                check_pair_key(a.key, "alerts_sent.pair_key")
             targets = [NO_CHANNEL] if a.suppressed else list(channels)
             status = SUPPRESSED if a.suppressed else QUEUED
             for channel in targets:
@@ -173,7 +175,12 @@ class AlertStore:
         stmt = (
             select(t.c.pair_key, t.c.event, t.c.sent_ms, t.c.net_apr)
             .distinct()
-            .where(t.c.sent_ms >= since_ms, t.c.status != SUPPRESSED, t.c.event.is_not(None))
+            .where(
+                t.c.sent_ms >= since_ms,
+                t.c.status != SUPPRESSED,
+                t.c.event.is_not(None),
+                t.c.pair_key.is_not(None),
+            )
             .order_by(t.c.sent_ms, t.c.pair_key)
         )
         with self.db.read() as conn:
@@ -188,6 +195,14 @@ class AlertStore:
                 last_ms, last_apr = int(r.sent_ms), apr
             out[r.pair_key] = KeyHistory(r.event, int(r.sent_ms), apr, last_ms, last_apr)
         return out
+
+    def last_decided_ms(self, event: str) -> int | None:
+        """When a message of ``event`` (e.g. the digest) was last decided, if ever."""
+        t = T.alerts_sent
+        stmt = select(func.max(t.c.sent_ms)).where(t.c.event == event)
+        with self.db.read() as conn:
+            got = conn.execute(stmt).scalar_one_or_none()
+        return None if got is None else int(got)
 
     def counts_since(self, since_ms: int) -> dict[str, dict[str, int]]:
         """``{channel: {status: n}}`` of rows decided since ``since_ms`` (status, metrics)."""

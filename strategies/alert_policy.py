@@ -20,6 +20,8 @@ from scanner.domain import pair_key
 from scanner.units import MS_PER_MIN
 
 Event = Literal["opportunity", "closed"]
+DIGEST = "digest"
+"""The periodic summary's event: about no single pair, so it never enters a pair's memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class AlertRules:
     realert_after_apr_change: float = 0.25
     notify_closed: bool = False
     max_per_scan: int = 5
+    digest_every_ms: int = 0
+    """0: no digest."""
+    digest_top: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +180,24 @@ def decide(
         rows_by_key = {row_key(r): r for r in rows}
         decisions += _closed(rows_by_key, qualifying, past, set(venues_ok))
     return decisions
+
+
+def digest_due(rules: AlertRules, last_digest_ms: int | None, now_ms: int) -> bool:
+    """A digest is due when digests are on and none was decided within ``digest_every_ms``
+    (the first one after the first scan). Read from the alert log, so a restart inside the
+    interval sends none."""
+    if rules.digest_every_ms <= 0:
+        return False
+    return last_digest_ms is None or now_ms - last_digest_ms >= rules.digest_every_ms
+
+
+def digest_rows(rows: Sequence[Mapping[str, Any]], rules: AlertRules) -> list[Mapping[str, Any]]:
+    """The best ``digest_top`` qualifying pairs (one row per pair), cooldowns ignored: a
+    digest summarises the market, it does not announce anything new."""
+    ranked = sorted((r for r in rows if qualifies(r, rules)), key=lambda r: -float(r["net_apr"]))
+    out: dict[str, Mapping[str, Any]] = {}
+    for row in ranked:
+        out.setdefault(row_key(row), row)
+        if len(out) == rules.digest_top:
+            break
+    return list(out.values())

@@ -23,7 +23,7 @@ MAX_FIELDS = 25
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 EMBED_TOTAL_MAX = 6000
-COLOURS = {"opportunity": 0x2ECC71, "closed": 0x95A5A6, "test": 0x3498DB}
+COLOURS = {"opportunity": 0x2ECC71, "closed": 0x95A5A6, "test": 0x3498DB, "digest": 0xF1C40F}
 
 
 def embed_size(embed: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-EVENTS = ("opportunity", "closed", "test")
+EVENTS = ("opportunity", "closed", "test", "digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +104,12 @@ def headline(msg: Message) -> str:
     row = msg.row
     if msg.event == "test":
         return "fundscan test message: this channel is set up correctly"
+    if msg.event == "digest":
+        n = len(row.get("opportunities") or [])
+        bar = _pct(row.get("min_net_apr"), 0)
+        if not n:
+            return f"fundscan digest: no pair at or above {bar} net APR"
+        return f"fundscan digest: the {n} best pair(s) at or above {bar} net APR"
     pair = (
         f"{row.get('symbol', '?')}: long {_leg(row, 'long')} / short {_leg(row, 'short')}"
         if "symbol" in row
@@ -119,6 +125,8 @@ def headline(msg: Message) -> str:
 def facts(msg: Message) -> list[tuple[str, str]]:
     """Label/value pairs under the headline (plain text; platforms escape them)."""
     row = msg.row
+    if msg.event == "digest":
+        return _digest_facts(row)
     if msg.event == "test" or "symbol" not in row:
         return [("reason", msg.reason)] if msg.reason else []
     conf = row.get("confidence")
@@ -152,6 +160,23 @@ def facts(msg: Message) -> list[tuple[str, str]]:
         out.append(("flags", ", ".join(flags)))
     if msg.reason:
         out.append(("why now", msg.reason))
+    return out
+
+
+def _digest_facts(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One line per pair: legs as the label, net APR, confidence and break-even as the value."""
+    out = []
+    for r in body.get("opportunities") or []:
+        conf = r.get("confidence")
+        be = r.get("breakeven_h")
+        value = ", ".join(
+            (
+                f"net {_pct(r.get('net_apr'))}",
+                "conf n/a" if conf is None else f"conf {float(conf):.2f}",
+                "break-even n/a" if be is None else f"break-even {float(be):.1f} h",
+            )
+        )
+        out.append((f"{r.get('symbol', '?')} L {_leg(r, 'long')} / S {_leg(r, 'short')}", value))
     return out
 
 

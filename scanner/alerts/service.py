@@ -17,7 +17,15 @@ from scanner.clock import Clock
 from scanner.settings import AlertSettings
 from scanner.units import MS_PER_DAY, MS_PER_MIN
 from storage.alert_store import AlertStore, NewAlert
-from strategies.alert_policy import AlertRules, Decision, PastAlert, decide
+from strategies.alert_policy import (
+    DIGEST,
+    AlertRules,
+    Decision,
+    PastAlert,
+    decide,
+    digest_due,
+    digest_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ def rules_from(settings: AlertSettings) -> AlertRules:
         realert_after_apr_change=settings.realert_after_apr_change,
         notify_closed=settings.notify_closed,
         max_per_scan=settings.max_per_scan,
+        digest_every_ms=round(settings.digest_every_min * MS_PER_MIN),
+        digest_top=settings.digest_top,
     )
 
 
@@ -49,6 +59,18 @@ def past_alerts(store: AlertStore, now_ms: int, cooldown_ms: int) -> dict[str, P
         )
         for key, h in store.history(since).items()
     }
+
+
+def digest_message(rows: Sequence[Mapping[str, Any]], rules: AlertRules) -> Message:
+    """The digest of one scan's rows: the best qualifying pairs and the thresholds used."""
+    picked = [dict(r) for r in digest_rows(rows, rules)]
+    body = {
+        "opportunities": picked,
+        "min_net_apr": rules.min_net_apr,
+        "min_confidence": rules.min_confidence,
+        "every_min": rules.digest_every_ms / MS_PER_MIN,
+    }
+    return Message(DIGEST, body, f"every {rules.digest_every_ms / MS_PER_MIN:g} min")
 
 
 def to_new_alert(d: Decision) -> NewAlert:
@@ -94,7 +116,11 @@ class AlertService:
         now_ms = self.clock.now_ms()
         past = past_alerts(self.store, now_ms, self.rules.cooldown_ms)
         decisions = decide(rows, past, self.rules, now_ms, venues_ok)
-        items = self.store.record([to_new_alert(d) for d in decisions], self.labels, now_ms)
+        new = [to_new_alert(d) for d in decisions]
+        if digest_due(self.rules, self.store.last_decided_ms(DIGEST), now_ms):
+            digest = digest_message(rows, self.rules)
+            new.append(NewAlert(None, DIGEST, None, digest.payload(), digest.reason))
+        items = self.store.record(new, self.labels, now_ms)
         if items and self.sender is not None:
             self.sender.submit(items)
         return decisions

@@ -1,5 +1,8 @@
 """Generic JSON webhook: ``{"event", "opportunity", "sent_ms"}``, optionally signed.
 
+A digest is ``{"event": "digest", "opportunities": [rows], "min_net_apr", "min_confidence",
+"every_min", "sent_ms"}``: each row the same fields as one row of ``scan --json``.
+
 With ``secret_env`` set, ``X-Fundscan-Signature: sha256=<hex>`` is the HMAC-SHA256 of the
 exact body bytes under that secret, so a receiver can verify the sender before parsing.
 """
@@ -20,6 +23,8 @@ SIGNATURE_HEADER = "X-Fundscan-Signature"
 
 
 def render(msg: Message, sent_ms: int) -> dict[str, Any]:
+    if msg.event == "digest":
+        return {"event": msg.event, **dict(msg.row), "sent_ms": sent_ms}
     return {"event": msg.event, "opportunity": dict(msg.row), "sent_ms": sent_ms}
 
 

@@ -14,7 +14,7 @@ from scanner.alerts.channels import Channel, ChannelConfigError, build_channels
 from scanner.alerts.message import Message
 from scanner.alerts.preview import KINDS, render_for
 from scanner.alerts.sender import DeliveryPolicy, Outcome, deliver
-from scanner.alerts.service import past_alerts, rules_from
+from scanner.alerts.service import digest_message, past_alerts, rules_from
 from scanner.cli.common import ConfigOption, console, fail, settings_or_exit
 from scanner.clock import SYSTEM_CLOCK
 from scanner.settings import AlertSettings, Settings
@@ -128,6 +128,18 @@ def preview_cmd(
                     "body": render_for(kind, msg, now_ms),
                 }
             )
+    rules = rules_from(settings.alerts)
+    if rules.digest_every_ms > 0:  # what the next digest would say (its timing aside)
+        digest = digest_message(rows, rules)
+        out += [
+            {
+                "channel": label,
+                "kind": kind,
+                "key": "digest",
+                "body": render_for(kind, digest, now_ms),
+            }
+            for label, kind in kinds
+        ]
     held = [d for d in decisions if d.suppressed]
     if as_json:
         typer.echo(json.dumps(out, indent=2))

@@ -207,7 +207,9 @@ class ChatSinks:
             want = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
             if request.headers.get("X-Fundscan-Signature") != want:
                 return "bad signature"
-            if set(body) != {"event", "opportunity", "sent_ms"}:
+            digest = {"event", "opportunities", "min_net_apr", "min_confidence", "every_min"}
+            want_keys = digest | {"sent_ms"} if body.get("event") == "digest" else None
+            if set(body) != (want_keys or {"event", "opportunity", "sent_ms"}):
                 return f"unexpected keys {sorted(body)}"
         return None
 

@@ -71,6 +71,9 @@ def test_preview_shows_per_channel_bodies_of_the_latest_scan_without_sending(
     sinks: ChatSinks, tmp_path: Path
 ) -> None:
     cfg = config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("max_per_scan: 2", "max_per_scan: 2\n  digest_every_min: 60")
+    )
     runner = CliRunner()
     with Emulator(seed=3).run_in_thread() as emu:
         scanned = runner.invoke(app, ["scan", "-c", str(cfg), "--emulator", emu.url, "--json"])
@@ -78,8 +81,10 @@ def test_preview_shows_per_channel_bodies_of_the_latest_scan_without_sending(
     result = runner.invoke(app, ["alerts", "preview", "-c", str(cfg), "--json"], env=sinks.env)
     assert result.exit_code == 0, result.output
     bodies = json.loads(result.stdout)
-    assert len(bodies) == 2 * 5  # max_per_scan pairs x five channels
+    assert len(bodies) == 2 * 5 + 5  # max_per_scan pairs x five channels, and the digest
     assert {b["kind"] for b in bodies} == {"slack", "discord", "telegram", "webhook", "apprise"}
+    [hook] = [b["body"] for b in bodies if b["key"] == "digest" and b["kind"] == "webhook"]
+    assert hook["event"] == "digest" and hook["opportunities"], hook
     assert sinks.total_accepted() == 0 and sum(sinks.received.values()) == 0
 
 
