@@ -20,7 +20,8 @@ Public API (used by tests, the collector's contract suite and ``fundscan demo``)
 
 ``Emulator(seed=0, speed=1.0, faults=None, history_days=3, start_ms=None, stepped=False,
 bybit_accounts=None,
-binance_accounts=None)``; ``faults`` may be a FaultPlan or its dict/list form (see faults.py).
+binance_accounts=None, clones=None, regime="normal")`` (``regime``: ``calm`` | ``normal`` | ``hot``,
+see ``model.REGIMES``); ``faults`` may be a FaultPlan or its dict/list form (see faults.py).
 """
 
 from emulator.faults import FaultConfigError, FaultPlan, FaultSpec

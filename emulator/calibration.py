@@ -4,11 +4,9 @@ Why constants in code: the emulator must run on a fresh clone without ``../share
 estimators stay here so a test can re-derive every constant from the real files and fail if
 someone edits a number without the data to back it.
 
-Funding: each regular series in ``../shared/data/funding-history`` (the ten Binance USD-M CSVs
-and the 8-hourly BTC CSV; the Hyperliquid snapshot CSV is irregular polling and is skipped) is
-turned into a per-hour rate ``rate / interval_h`` (interval = time to the previous settlement),
-then fitted as an AR(1) at its native step: mean, stationary standard deviation and
-mean-reversion speed ``kappa = -ln(phi) / step_h``. The constants are medians over the series.
+Funding (issue 10): quantile functions of real settled rates per venue and tier, the score
+correlation across venues, two AR speeds and the persistent-offset spread, from the real
+multi-venue recordings (``derive_funding``; stored in ``data/calibration.json``).
 
 Books: from the five real books (Bybit orderbook.200 BTCUSDT, Binance depth SUSHIUSDT, Gate
 RDNT_USDT, OKX UNI-USD-SWAP, Hyperliquid DYDX l2Book): median relative spread, median relative
@@ -22,21 +20,17 @@ by orders of magnitude in how many levels share that band (tick-spaced BTC vs sp
 from __future__ import annotations
 
 import csv
+import itertools
+import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import numpy as np
-
-# --- funding (per hour), medians over 11 series; re-derived by tests/emulator/test_calibration
-FUNDING_MEAN_PER_H = 1.103e-05
-FUNDING_SD_PER_H = 4.045e-05
-FUNDING_KAPPA_PER_H = 0.154
-# Share of the stationary variance that is common to an asset across venues. Not estimable from
-# these files (no same-asset, same-period pairs); chosen so cross-venue correlation is ~0.7.
-COMMON_VARIANCE_SHARE = 0.7
 
 # --- books
 BOOK_SPREAD_REL = 6.63e-04
@@ -56,6 +50,20 @@ VOLUME_24H_MEDIAN_USD = 7.767e06
 VOLUME_LOG_SD = 0.7
 
 HOUR_MS = 3_600_000
+BASELINE_8H = 1e-4
+"""The interest-rate baseline of funding: 0.01 % per 8 h."""
+CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
+"""Constants derived from ``../shared/data`` by :func:`derive_all` (``python -m
+emulator.calibration ../shared/data`` rewrites it; a test re-derives and compares)."""
+
+
+@lru_cache(maxsize=1)
+def stored() -> dict[str, Any]:
+    return dict(json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")))
+
+
+def funding_constants() -> dict[str, Any]:
+    return dict(stored()["funding"])
 
 
 def _parse_time(text: str) -> float:
@@ -78,27 +86,6 @@ def read_series(path: Path) -> tuple[np.ndarray, np.ndarray]:
     hours = np.array([p[0] for p in pairs])
     rates = np.array([p[1] for p in pairs])
     return hours, rates
-
-
-def fit_series(hours: np.ndarray, rates: np.ndarray) -> tuple[float, float, float]:
-    """(mean per h, sd per h, kappa per h) of one settlement series."""
-    step = np.round(np.diff(hours))
-    valid = step > 0
-    per_h = rates[1:][valid] / step[valid]
-    native_step = float(np.median(step[valid]))
-    x0, x1 = per_h[:-1], per_h[1:]
-    phi = float(np.corrcoef(x0, x1)[0, 1])
-    phi = min(max(phi, 1e-6), 0.999999)
-    return float(np.mean(per_h)), float(np.std(per_h)), -math.log(phi) / native_step
-
-
-def calibrate_funding(paths: Iterable[Path]) -> tuple[float, float, float]:
-    fits = [fit_series(*read_series(p)) for p in paths]
-    return (
-        median(f[0] for f in fits),
-        median(f[1] for f in fits),
-        median(f[2] for f in fits),
-    )
 
 
 def funding_series_paths(history_dir: Path) -> list[Path]:
@@ -127,3 +114,312 @@ def book_stats(bids: Side, asks: Side, contract_size: float = 1.0) -> tuple[floa
 def volume_scale(quote_volume_usd: float, liquidity: float) -> float:
     """USD volume of a liquidity-1 (median open interest) asset, from one real ticker."""
     return quote_volume_usd / liquidity**2
+
+
+# ============================================================================ real multi-venue
+# funding (issue 10). Readers of ../shared/data/multi-venue-funding and the derivations of the
+# funding model's constants (stored in data/calibration.json; see ``derive_funding``).
+
+VENUE_FILES = {"binanceusdm": "binance", "bybit": "bybit", "hyperliquid": "hyperliquid"}
+"""Emulator venue id -> file of the zushen recordings (settled funding, 2025-08 to 2026-08)."""
+
+
+def _hour(ms: np.ndarray) -> np.ndarray:
+    """Nearest hour index of settlement stamps (venues jitter them by milliseconds)."""
+    return np.asarray((ms + HOUR_MS // 2) // HOUR_MS, dtype=np.int64)
+
+
+def real_major_series(shared: Path) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """``{(venue, asset): (hour index, rate per hour)}`` of the 21 majors recorded on Binance,
+    Bybit (USDT-settled listings) and Hyperliquid (pyarrow reads the parquet files)."""
+    import pyarrow.parquet as pq
+
+    out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    base = shared / "multi-venue-funding" / "zushen"
+    frames = {v: pq.read_table(base / f"{f}.parquet").to_pandas() for v, f in VENUE_FILES.items()}
+    majors = {s.removesuffix("USDT") for s in frames["binanceusdm"]["venue_symbol"]}
+    majors = {m for m in majors if not m.endswith("USDC")}
+    for venue, df in frames.items():
+        df = df[df["rate_raw"].notna() & (df["interval_hours"] > 0)]
+        if venue != "hyperliquid":
+            df = df[df["venue_symbol"].str.endswith("USDT")]
+            assets = df["venue_symbol"].str.removesuffix("USDT")
+        else:
+            assets = df["venue_symbol"]
+        df = df.assign(asset=assets)
+        df = df[df["asset"].isin(majors)]
+        for asset, g in df.groupby("asset"):
+            ms = g["settlement_ts"].astype("int64").to_numpy() // 1000
+            hours = _hour(ms)
+            rph = (g["rate_raw"] / g["interval_hours"]).to_numpy(float)
+            order = np.argsort(hours, kind="stable")
+            hours, rph = hours[order], rph[order]
+            keep = np.concatenate([[True], np.diff(hours) > 0])
+            out[(venue, str(asset))] = (hours[keep], rph[keep])
+    return out
+
+
+QUANTILE_P = np.concatenate(
+    [[0.0005, 0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999, 0.9995]]
+)
+"""Probabilities at which the funding quantile functions are stored (dense where the baseline
+mass sits, so a rate at the baseline comes out exactly at it)."""
+REGIME_YEARS = {"calm": "2023", "hot": "2021"}
+"""Which recorded year each non-default regime reproduces (``normal`` is 2025-08..2026-08)."""
+
+
+def _normal_scores(values: np.ndarray) -> np.ndarray:
+    """Gaussian scores of ``values`` by mid-rank (ties, e.g. the baseline, share one score)."""
+    from statistics import NormalDist
+
+    order = np.sort(values)
+    lo = np.searchsorted(order, values, "left")
+    hi = np.searchsorted(order, values, "right")
+    u = np.clip((lo + hi) / 2 / len(values), 1e-6, 1 - 1e-6)
+    inv = NormalDist().inv_cdf
+    return np.array([inv(float(p)) for p in u])
+
+
+def _read_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))[1:]
+
+
+def small_cap_rates_8h(shared: Path, majors: set[str]) -> tuple[np.ndarray, np.ndarray]:
+    """8 h-equivalent rates of small caps: (Binance USD-M alt series in funding-history, the
+    Hyperliquid snapshot polling of non-major coins)."""
+    cex = []
+    for path in funding_series_paths(shared / "funding-history"):
+        base = path.name.removeprefix("binance_usdm_").split("USD")[0]
+        if not path.name.startswith("binance_usdm_") or split_base(base) in majors:
+            continue
+        hours, rates = read_series(path)
+        step = np.round(np.diff(hours))
+        ok = step > 0
+        cex.append(rates[1:][ok] / step[ok] * 8)
+    hl = [
+        float(r[2]) * 8
+        for r in _read_rows(
+            shared / "funding-history" / "hyperliquid_funding_snapshots_2026-02.csv"
+        )
+        if split_base(r[1]) not in majors
+    ]
+    return np.concatenate(cex), np.array(hl)
+
+
+def split_base(base: str) -> str:
+    """``1000RATS`` / ``kPEPE`` -> ``RATS`` / ``PEPE`` (the calibration's own copy of the
+    universe's rule, so this module stays importable without the universe)."""
+    import re
+
+    m = re.match(r"^10{2,}([A-Z].*)$", base)
+    if m:
+        return m.group(1)
+    if len(base) > 1 and base[0] == "k" and base[1:].isupper():
+        return base[1:]
+    return base
+
+
+def _solve_phis(lag1_h: float, lag8_h: float, rho: float) -> tuple[float, float]:
+    """(phi_common, phi_idio) per hour with ``rho*pc + (1-rho)*pi = lag1_h`` and
+    ``rho*pc**8 + (1-rho)*pi**8 = lag8_h`` (bisection on pc; pi follows)."""
+
+    def idio(pc: float) -> float:
+        return min(max((lag1_h - rho * pc) / (1 - rho), 0.0), 0.999999)
+
+    lo, hi = lag1_h, 0.999999
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        pi = idio(mid)
+        if rho * mid**8 + (1 - rho) * pi**8 < lag8_h:
+            lo = mid
+        else:
+            hi = mid
+    return lo, idio(lo)
+
+
+def supervik_rates(shared: Path, year: str) -> np.ndarray:
+    """BTC and ETH 8 h rates on Binance and Bybit in ``year`` (supervik's CSVs)."""
+    out = []
+    base = shared / "multi-venue-funding" / "supervik"
+    for path in sorted(base.glob("*-USDT_b*_funding_history.csv")):
+        out += [float(r[2]) for r in _read_rows(path) if r[1].startswith(year)]
+    return np.array(out)
+
+
+def real_share_above(
+    series: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], apr: float
+) -> float:
+    """Share of real pair-hours (same asset, two venues, common settlement hours) whose
+    per-hour differential is above ``apr`` gross APR."""
+    d = []
+    for asset in sorted({a for _, a in series}):
+        keys = sorted(k for k in series if k[1] == asset)
+        for k1, k2 in itertools.combinations(keys, 2):
+            (h1, r1), (h2, r2) = series[k1], series[k2]
+            _, i1, i2 = np.intersect1d(h1, h2, return_indices=True)
+            d.append(np.abs(r1[i1] - r2[i2]) * 8760)
+    return float(np.mean(np.concatenate(d) > apr))
+
+
+def real_rate_correlations(
+    series: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+) -> list[float]:
+    """Pearson correlation of two venues' per-hour rates at common hours, per asset and pair."""
+    out = []
+    for asset in sorted({a for _, a in series}):
+        keys = sorted(k for k in series if k[1] == asset)
+        for k1, k2 in itertools.combinations(keys, 2):
+            (h1, r1), (h2, r2) = series[k1], series[k2]
+            _, i1, i2 = np.intersect1d(h1, h2, return_indices=True)
+            out.append(float(np.corrcoef(r1[i1], r2[i2])[0, 1]))
+    return out
+
+
+def simulated_pair_stats(
+    rho: float, q8: dict[str, list[float]], phi_c: float, phi_e: float, offset_sd: float
+) -> tuple[float, float]:
+    """(median per-asset rate correlation, share of pair-hours above 20 % APR) that the model
+    gives the recorded venues' majors with a score correlation ``rho`` (the model's processes,
+    21 assets x 120 days, fixed seed, at the 8-hourly settlements)."""
+    from statistics import NormalDist
+
+    rng = np.random.default_rng(12345)
+    n_assets, hours = 21, 120 * 24
+    zk = np.array([NormalDist().inv_cdf(float(p)) for p in QUANTILE_P])
+
+    def ar(phi: float, shape: tuple[int, ...]) -> np.ndarray:
+        x = np.empty(shape)
+        x[..., 0] = rng.normal(0, 1, shape[:-1])
+        innov = rng.normal(0, math.sqrt(1 - phi**2), shape)
+        for t in range(1, shape[-1]):
+            x[..., t] = phi * x[..., t - 1] + innov[..., t]
+        return x
+
+    common = ar(phi_c, (n_assets, hours))
+    venues = list(VENUE_FILES)
+    idio = ar(phi_e, (len(venues), n_assets, hours))
+    offsets = rng.normal(0, offset_sd, (len(venues), n_assets, 1))
+    rates = {}
+    for j, v in enumerate(venues):
+        z = math.sqrt(rho) * common + math.sqrt(1 - rho) * idio[j] + offsets[j]
+        rates[v] = np.interp(z, zk, q8[v])[:, ::8] / 8  # per hour, at 8-hourly settlements
+    pairs = list(itertools.combinations(venues, 2))
+    corr = [
+        float(np.corrcoef(rates[v1][a], rates[v2][a])[0, 1])
+        for v1, v2 in pairs
+        for a in range(n_assets)
+    ]
+    apr = np.concatenate([np.abs(rates[v1] - rates[v2]).ravel() * 8760 for v1, v2 in pairs])
+    return float(np.median(corr)), float(np.mean(apr > 0.2))
+
+
+def fit_rho(
+    target_corr: float,
+    target_above_20: float,
+    q8: dict[str, list[float]],
+    phi_c: float,
+    phi_e: float,
+    offset_sd: float,
+) -> float:
+    """The score correlation ``rho`` of the copula, fitted by bisection twice: once so the
+    simulated rate correlation is the real one, once so the simulated share of pair-hours
+    above 20 % APR is the real one; the midpoint of the two. (A Gaussian copula has no tail
+    dependence, so one ``rho`` cannot hit both exactly: the first alone leaves too many wide
+    differentials, the second alone too high a correlation.)"""
+
+    def bisect(index: int, target: float, rising: bool) -> float:
+        lo, hi = 0.0, 0.99
+        for _ in range(14):
+            mid = (lo + hi) / 2
+            value = simulated_pair_stats(mid, q8, phi_c, phi_e, offset_sd)[index]
+            if (value < target) == rising:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    return (bisect(0, target_corr, True) + bisect(1, target_above_20, False)) / 2
+
+
+def derive_funding(shared: Path) -> dict[str, object]:
+    """Every constant of the funding model, from the shared real data (see model.py)."""
+    series = real_major_series(shared)
+    majors = {a for _, a in series}
+    q8: dict[str, list[float]] = {}
+    pooled: list[np.ndarray] = []
+    scores: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for venue in VENUE_FILES:
+        keys = [k for k in series if k[0] == venue]
+        rates = np.concatenate([series[k][1] for k in keys]) * 8
+        q8[venue] = [float(x) for x in np.quantile(rates, QUANTILE_P)]
+        if venue != "hyperliquid":
+            pooled.append(rates)
+        z = _normal_scores(rates)
+        i = 0
+        for k in keys:
+            n = len(series[k][1])
+            scores[k] = (series[k][0], z[i : i + n])
+            i += n
+    q8["cex"] = [float(x) for x in np.quantile(np.concatenate(pooled), QUANTILE_P)]
+    cex_small, hl_small = small_cap_rates_8h(shared, majors)
+    q8["cex_small"] = [float(x) for x in np.quantile(cex_small, QUANTILE_P)]
+    q8["hyperliquid_small"] = [float(x) for x in np.quantile(hl_small, QUANTILE_P)]
+    # dependence, on the Gaussian scores: cross-venue correlation, time correlation, offsets
+    rhos, lag1, lag8, means = [], [], [], {}
+    for k, (h, z) in scores.items():
+        means[k] = float(np.mean(z))
+        at8 = np.isin(h + 8, h)
+        lag8.append(float(np.corrcoef(z[at8], z[np.searchsorted(h, h[at8] + 8)])[0, 1]))
+        if k[0] == "hyperliquid":
+            lag1.append(float(np.corrcoef(z[:-1], z[1:])[0, 1]))
+    deviations = []
+    for asset in sorted(majors):
+        keys = [k for k in scores if k[1] == asset]
+        for (v1, _), (v2, _) in itertools.combinations(keys, 2):
+            (h1, z1), (h2, z2) = scores[(v1, asset)], scores[(v2, asset)]
+            _, i1, i2 = np.intersect1d(h1, h2, return_indices=True)
+            rhos.append(float(np.corrcoef(z1[i1], z2[i2])[0, 1]))
+        if len(keys) > 1:
+            m = float(np.mean([means[k] for k in keys]))
+            deviations += [means[k] - m for k in keys]
+    score_rho = median(rhos)
+    phi_common, phi_idio = _solve_phis(median(lag1), median(lag8), score_rho)
+    offset_sd = float(np.std(deviations))
+    target = median(real_rate_correlations(series))
+    above_20 = real_share_above(series, 0.2)
+    rho = fit_rho(target, above_20, q8, phi_common, phi_idio, offset_sd)
+    # regimes: how far BTC/ETH 8 h rates stray from the baseline, relative to the normal year
+    majors_8h = np.concatenate(
+        [series[(v, a)][1] * 8 for v in ("binanceusdm", "bybit") for a in ("BTC", "ETH")]
+    )
+    normal_dev = float(np.mean(np.abs(majors_8h - 1e-4)))
+    scale = {"normal": 1.0}
+    for regime, year in REGIME_YEARS.items():
+        scale[regime] = float(np.mean(np.abs(supervik_rates(shared, year) - 1e-4))) / normal_dev
+    return {
+        "quantile_p": [float(p) for p in QUANTILE_P],
+        "rate_8h_quantiles": q8,
+        "rho": rho,
+        "score_rho": score_rho,
+        "rate_correlation": target,
+        "share_above_20_apr": above_20,
+        "phi_common_per_h": phi_common,
+        "phi_idio_per_h": phi_idio,
+        "offset_sd": offset_sd,
+        "major_assets": sorted(majors),
+        "regime_scale": scale,
+    }
+
+
+def derive_all(shared: Path) -> dict[str, Any]:
+    """Everything stored in ``data/calibration.json``, derived from the shared real data."""
+    return {"funding": derive_funding(shared)}
+
+
+if __name__ == "__main__":  # pragma: no cover - the maintainer's regeneration command
+    import sys
+
+    data = derive_all(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data"))
+    CALIBRATION_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {CALIBRATION_FILE}")

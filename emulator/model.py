@@ -1,15 +1,20 @@
 """The emulated market: funding rates, prices and books for every listing of every venue.
 
-Funding (per hour, per listing ``l`` of asset ``a``) follows
-``r_l(k) = mu_l + c_a(k) + e_l(k)`` on an hourly grid ``k``, where ``c_a`` (common to the asset
-across venues) and ``e_l`` (venue-specific) are Ornstein-Uhlenbeck processes with the
-calibrated speed ``FUNDING_KAPPA_PER_H`` and stationary variances splitting
-``FUNDING_SD_PER_H**2`` by ``COMMON_VARIANCE_SHARE``. ``mu_l`` is the recorded rate (shrunk
-halfway to the calibrated mean) where the recordings have one, else the mean plus a seeded
-offset; ~15 % of listings get a larger persistent offset so some pairs show real,
-persistent differentials. The rate settled at boundary ``T`` is ``r_l(T) * interval_h`` clipped
-to the listing's cap/floor; the live rate shown before ``T`` is the value at the next hour
-mark (so the last live rate before a settlement is exactly what settles).
+Funding: every listing ``l`` of asset ``a`` has a Gaussian score on an hourly grid ``k``,
+``z_l(k) = sqrt(rho) c_a(k) + sqrt(1 - rho) e_l(k) + m_l``: ``c_a`` is common to the asset on
+every venue, ``e_l`` is the venue's own, both AR(1) with unit variance (a slow common and a fast
+venue-specific speed), and ``m_l`` a small persistent offset. The rate per 8 h is the real
+quantile function of the listing's kind of market evaluated at ``z`` (a Gaussian copula):
+Binance's, Bybit's or Hyperliquid's majors, the pooled 8-hourly venues for OKX/Gate/Bitget
+majors, or small caps (heavier tails). Those quantile functions hold the real mass exactly at
+the 0.01 %/8 h baseline, so rates sit at it most of the time and leave it in bursts, and two
+venues at the baseline in the same hour show exactly equal per-hour rates. Every constant
+(quantiles, ``rho``, both speeds, the offset spread, the regime scales) is derived from the
+shared real recordings by ``calibration.derive_funding`` (stored in ``data/calibration.json``;
+a test re-derives it). The rate settled at boundary ``T`` is that rate times ``interval_h / 8``,
+clipped to the listing's cap/floor. The live (predicted) rate shown before ``T`` is the same map
+of ``z(T)`` plus the forecast error the AR processes leave over the minutes still to go, so it
+drifts towards the settled rate and equals it in the last minute.
 
 Randomness is keyed by ``(seed, hour)`` / ``(seed, minute)``, so the same seed and start
 time give the same market however the clock is driven. History exists from
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -29,11 +35,9 @@ from emulator.clock import EmuClock
 from emulator.interfaces import Levels, SettlementListener
 from emulator.universe import Listing, load_universe
 
-PERSISTENT_OFFSET_SD = 1.5
-"""Invented, not calibrated (the recordings hold no same-asset, same-period pairs): the spread
-of the extra offset given to ~15 % of listings, in units of the calibrated hourly funding SD.
-1.5 SD (~50 % APR) puts the widest persistent cross-venue spreads at roughly 50-150 % APR,
-the range real scans show for small caps, instead of several hundred per cent."""
+REGIMES = ("calm", "normal", "hot")
+"""Market regimes: 2023-like, 2025-like (the default) and 2021-bull-like funding (the spread of
+rates around the baseline scaled by ``calibration``'s ``regime_scale``)."""
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -48,6 +52,28 @@ class UnknownSymbol(KeyError):
     pass
 
 
+def major_assets(listings: list[Listing], recorded: list[str]) -> frozenset[str]:
+    """The majors: the assets the real multi-venue recordings hold, and as many again of the
+    most liquid others (by open interest, ``Listing.liquidity``)."""
+    liquidity: dict[str, float] = {}
+    for x in listings:
+        liquidity[x.asset] = max(liquidity.get(x.asset, 0.0), x.liquidity)
+    ranked = [a for a in sorted(liquidity, key=lambda a: (-liquidity[a], a)) if a not in recorded]
+    return frozenset(recorded) | frozenset(ranked[: len(recorded)])
+
+
+def funding_table(listing: Listing, majors: frozenset[str]) -> str:
+    """Which real quantile function a listing's rates follow: its own venue's where the
+    recordings have it (Binance, Bybit, Hyperliquid majors), the pooled 8-hourly venues' for
+    OKX, Gate and Bitget majors, and the small-cap tables (heavier tails) for the rest."""
+    hourly = listing.sig_figs is not None  # Hyperliquid's listings (and clones of them)
+    if listing.asset not in majors:
+        return "hyperliquid_small" if hourly else "cex_small"
+    if hourly:
+        return "hyperliquid"
+    return listing.venue if listing.venue in ("binanceusdm", "bybit") else "cex"
+
+
 class MarketModel:
     """Implements ``interfaces.MarketView`` and holds the evolving state of all venues."""
 
@@ -57,9 +83,13 @@ class MarketModel:
         seed: int = 0,
         history_days: float = 3.0,
         universe: dict[str, list[Listing]] | None = None,
+        regime: str = "normal",
     ) -> None:
+        if regime not in REGIMES:
+            raise ValueError(f"regime must be one of {', '.join(REGIMES)}, got {regime!r}")
         self.clock = clock
         self.seed = int(seed)
+        self.regime = regime
         self.universe: dict[str, list[Listing]] = (
             universe if universe is not None else load_universe()
         )
@@ -84,24 +114,32 @@ class MarketModel:
 
     # ---------------------------------------------------------------- funding state
     def _init_funding(self, n_assets: int) -> None:
+        f = cal.funding_constants()
         n = len(self.listings)
         rng = np.random.default_rng([self.seed, 2])
-        self._phi = math.exp(-cal.FUNDING_KAPPA_PER_H)
-        self._sd_c = cal.FUNDING_SD_PER_H * math.sqrt(cal.COMMON_VARIANCE_SHARE)
-        self._sd_e = cal.FUNDING_SD_PER_H * math.sqrt(1 - cal.COMMON_VARIANCE_SHARE)
-        offsets = rng.normal(0.0, 0.5 * cal.FUNDING_SD_PER_H, n)
-        persistent = rng.random(n) < 0.15
-        offsets += persistent * rng.normal(0.0, PERSISTENT_OFFSET_SD * cal.FUNDING_SD_PER_H, n)
-        mu = cal.FUNDING_MEAN_PER_H + offsets
-        for i, x in enumerate(self.listings):
-            if x.rate0 is not None and x.perpetual:
-                mu[i] = 0.5 * (x.rate0 / max(x.interval_h, 1)) + 0.5 * cal.FUNDING_MEAN_PER_H
-        self._mu = mu
+        self._rho = float(f["rho"])
+        self._phi_c = float(f["phi_common_per_h"])
+        self._phi_e = float(f["phi_idio_per_h"])
+        self._offset = rng.normal(0.0, float(f["offset_sd"]), n)
+        # z -> rate per 8 h: each table's quantiles at the Gaussian quantiles of their p
+        self._zk = np.array([NormalDist().inv_cdf(p) for p in f["quantile_p"]])
+        scale = float(f["regime_scale"][self.regime])
+        tables = f["rate_8h_quantiles"]
+        names = sorted(tables)
+        self._q8 = np.array([cal.BASELINE_8H + scale * (np.array(tables[k]) - cal.BASELINE_8H)
+                             for k in names])  # fmt: skip
+        majors = major_assets(self.listings, list(f["major_assets"]))
+        self.major_assets = majors
+        table_of = np.array([names.index(funding_table(x, majors)) for x in self.listings])
+        self._table_rows = [np.nonzero(table_of == t)[0] for t in range(len(names))]
         self._cap = np.array([x.cap for x in self.listings])
         self._floor = np.array([x.floor for x in self.listings])
-        self._hours: dict[int, np.ndarray] = {}
+        self._z: dict[int, np.ndarray] = {}
+        self._rates: dict[int, np.ndarray] = {}
         self._k_first: int | None = None
         self._k_last = 0
+        self._live: np.ndarray | None = None
+        self._live_key = -1
         self._c = np.zeros(n_assets)
         self._e = np.zeros(n)
 
@@ -114,22 +152,34 @@ class MarketModel:
         if self._k_first is None:
             first = (self.history_start_ms // HOUR_MS) - 9
             init = np.random.default_rng([self.seed, 0])
-            self._c = init.normal(0.0, self._sd_c, self._c.shape)
-            self._e = init.normal(0.0, self._sd_e, self._e.shape)
+            self._c = init.normal(0.0, 1.0, self._c.shape)
+            self._e = init.normal(0.0, 1.0, self._e.shape)
             self._k_first = first
             self._k_last = first
-            self._hours[first] = self._per_hour()
-        innov_c = self._sd_c * math.sqrt(1 - self._phi**2)
-        innov_e = self._sd_e * math.sqrt(1 - self._phi**2)
+            self._z[first] = self._score()
+        innov_c = math.sqrt(1 - self._phi_c**2)
+        innov_e = math.sqrt(1 - self._phi_e**2)
         while self._k_last < k:
             self._k_last += 1
             rng = np.random.default_rng([self.seed, 1, self._k_last])
-            self._c = self._phi * self._c + rng.normal(0.0, innov_c, self._c.shape)
-            self._e = self._phi * self._e + rng.normal(0.0, innov_e, self._e.shape)
-            self._hours[self._k_last] = self._per_hour()
+            self._c = self._phi_c * self._c + rng.normal(0.0, innov_c, self._c.shape)
+            self._e = self._phi_e * self._e + rng.normal(0.0, innov_e, self._e.shape)
+            self._z[self._k_last] = self._score()
 
-    def _per_hour(self) -> np.ndarray:
-        return np.asarray(self._mu + self._c[self._l_asset] + self._e)
+    def _score(self) -> np.ndarray:
+        """The Gaussian score of every listing this hour: common + venue-specific + offset."""
+        common = self._c[self._l_asset] * math.sqrt(self._rho)
+        return np.asarray(common + self._e * math.sqrt(1 - self._rho) + self._offset)
+
+    def _per_interval(self, z: np.ndarray) -> np.ndarray:
+        """Rates per interval (clipped to each listing's cap) for Gaussian scores ``z``."""
+        rate_8h = np.empty(len(z))
+        for t, rows in enumerate(self._table_rows):
+            rate_8h[rows] = np.interp(z[rows], self._zk, self._q8[t])
+        # per 8 h -> per interval: the interval is 1, 2, 4 or 8 h, so x * h / 8 is exact and
+        # a baseline rate stays exactly 0.01 %/8 h (0.00125 %/h, 0.005 %/4 h)
+        raw = rate_8h * self._interval / 8
+        return np.where(self._perp, np.clip(raw, self._floor, self._cap), 0.0)
 
     def _rates_at_hour(self, k: int) -> np.ndarray:
         """Per-interval rates (clipped) that settle at hour mark ``k`` for every listing."""
@@ -137,8 +187,29 @@ class MarketModel:
         assert self._k_first is not None
         if k < self._k_first:
             raise ValueError(f"hour {k} is before the emulated history starts")
-        raw = self._hours[k] * self._interval
-        return np.where(self._perp, np.clip(raw, self._floor, self._cap), 0.0)
+        with self._lock:
+            rates = self._rates.get(k)
+            if rates is None:
+                rates = self._rates[k] = self._per_interval(self._z[k])
+        return rates
+
+    def _next_settlement_hours(self, now_ms: int) -> np.ndarray:
+        h_ms = self._interval.astype(np.int64) * HOUR_MS
+        return np.asarray((now_ms // h_ms + 1) * h_ms // HOUR_MS)
+
+    def _live_rates(self, now_ms: int) -> np.ndarray:
+        """What each venue shows now for its coming settlement: the score that will settle,
+        blurred by the error of forecasting it from now (the variance the calibrated AR
+        processes leave over the whole minutes still to go; none in the last minute)."""
+        ks = self._next_settlement_hours(now_ms)
+        self._ensure_hours(int(ks.max()))
+        z = np.array([self._z[int(k)][i] for i, k in enumerate(ks)])
+        tau_h = ((ks * HOUR_MS - now_ms - 1) // MINUTE_MS) / 60  # same all minute long
+        var = self._rho * (1 - self._phi_c ** (2 * tau_h)) + (1 - self._rho) * (
+            1 - self._phi_e ** (2 * tau_h)
+        )
+        noise = np.random.default_rng([self.seed, 7, now_ms // MINUTE_MS]).normal(0, 1, len(z))
+        return self._per_interval(z + np.sqrt(var) * noise)
 
     def _ix(self, venue: str, symbol: str) -> int:
         try:
@@ -175,11 +246,16 @@ class MarketModel:
     def funding_rate(self, venue: str, venue_symbol: str, now_ms: int | None = None) -> float:
         i = self._ix(venue, venue_symbol)
         now = self.clock.now_ms() if now_ms is None else now_ms
-        return float(self._rates_at_hour(now // HOUR_MS + 1)[i])
+        return float(self.funding_rates(now)[i])
 
     def funding_rates(self, now_ms: int) -> np.ndarray:
-        """Live per-interval rates of all listings (index = position in ``self.listings``)."""
-        return self._rates_at_hour(now_ms // HOUR_MS + 1)
+        """Live (predicted) per-interval rates of all listings for their coming settlement
+        (index = position in ``self.listings``); see ``_live_rates``."""
+        with self._lock:
+            if self._live_key != now_ms // MINUTE_MS * MINUTE_MS or self._live is None:
+                self._live = self._live_rates(now_ms)
+                self._live_key = now_ms // MINUTE_MS * MINUTE_MS
+            return self._live
 
     def index_of(self, venue: str, symbol: str) -> int:
         return self._ix(venue, symbol)
@@ -200,13 +276,13 @@ class MarketModel:
         ]
 
     def hourly_rates(self, venue: str, symbol: str, start_ms: int, end_ms: int) -> np.ndarray:
-        """Unclipped per-hour model rate at each hour mark in [start_ms, end_ms] (research and
-        tests: correlation across venues, persistence of differentials)."""
+        """Per-hour rate the listing would settle at each hour mark in [start_ms, end_ms]
+        (research and tests: correlation across venues, persistence of differentials)."""
         i = self._ix(venue, symbol)
         first = -(-max(start_ms, self.history_start_ms) // HOUR_MS)
         ks = range(first, end_ms // HOUR_MS + 1)
         self._ensure_hours(ks[-1] if ks else first)
-        return np.array([self._hours[k][i] for k in ks])
+        return np.array([self._rates_at_hour(k)[i] / self._interval[i] for k in ks])
 
     # ---------------------------------------------------------------- settlements
     def add_settlement_listener(self, listener: SettlementListener) -> None:

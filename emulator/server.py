@@ -73,6 +73,7 @@ class Emulator:
         bybit_accounts: Any = None,
         binance_accounts: Any = None,
         clones: Mapping[str, str] | None = None,
+        regime: str = "normal",
     ) -> None:
         if not (math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed must be a finite number > 0, got {speed}")
@@ -87,8 +88,13 @@ class Emulator:
         self._check_clones()
         self.venues: dict[str, str] = {v: v for v in VENUES} | self.clones
         """Every served id -> the venue whose wire format answers it."""
+        self.regime = regime
         self.market = MarketModel(
-            self.clock, seed=seed, history_days=history_days, universe=self._universe()
+            self.clock,
+            seed=seed,
+            history_days=history_days,
+            universe=self._universe(),
+            regime=regime,
         )
         if faults is None:
             self.faults = FaultPlan(seed=seed)

@@ -30,6 +30,16 @@ def _check_range(option: str, value: float, high: float, *, low_open: bool) -> N
         raise fail(f"{option} must be a finite number in {bracket}0, {high:g}], got {value}")
 
 
+REGIMES = ("calm", "normal", "hot")
+"""The emulator's market regimes (``emulator.model.REGIMES``, spelled here too: the CLI checks
+the option before importing the emulator)."""
+
+
+def check_regime(regime: str) -> None:
+    if regime not in REGIMES:
+        raise fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
+
+
 def _accounts(key: str | None, secret: str | None) -> list[object]:
     if not key and not secret:
         return []
@@ -55,7 +65,7 @@ async def _serve(emu: object, port: int) -> None:
 
     assert isinstance(emu, Emulator)
     await emu.start(port)
-    sys.stdout.write(f"emulator listening on {emu.url}\n")
+    sys.stdout.write(f"emulator listening on {emu.url} (regime {emu.regime})\n")
     sys.stdout.flush()
     try:
         await asyncio.Event().wait()
@@ -71,6 +81,9 @@ def register(app: typer.Typer) -> None:
         faults: Path | None = typer.Option(None, "--faults", help="YAML/JSON fault plan."),
         speed: float = typer.Option(1.0, "--speed", help="Market time per real time (> 0)."),
         history_days: float = typer.Option(3.0, "--history-days", help="Days of past funding."),
+        regime: str = typer.Option(
+            "normal", "--regime", help="Market: calm (2023-like), normal (2025-like), hot (2021)."
+        ),
         bybit_key: str | None = typer.Option(None, "--bybit-key", help="Emulated Bybit API key."),
         bybit_secret: str | None = typer.Option(
             None, "--bybit-secret", help="Its secret (never printed)."
@@ -89,6 +102,7 @@ def register(app: typer.Typer) -> None:
         setup_logging(verbose)
         _check_range("--speed", speed, MAX_SPEED, low_open=True)
         _check_range("--history-days", history_days, MAX_HISTORY_DAYS, low_open=False)
+        check_regime(regime)
         if not 0 <= port <= 65535:
             raise fail(f"--port must be in 0..65535, got {port}")
         try:
@@ -98,6 +112,7 @@ def register(app: typer.Typer) -> None:
                 speed=speed,
                 faults=plan,
                 history_days=history_days,
+                regime=regime,
                 bybit_accounts=_accounts(bybit_key, bybit_secret),
                 binance_accounts=_binance_accounts(binance_key, binance_secret),
             )

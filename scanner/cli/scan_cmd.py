@@ -237,6 +237,9 @@ def scan(
 def demo(
     config: ConfigOption = None,
     seed: Annotated[int, typer.Option(help="Emulator market seed.")] = 7,
+    regime: Annotated[
+        str, typer.Option(help="Emulated market: calm (2023-like), normal (2025-like), hot (2021).")
+    ] = "normal",
     top: TopOption = 15,
     db_path: Annotated[
         Path, typer.Option("--db", help="Demo SQLite file (recreated each run).")
@@ -251,6 +254,9 @@ def demo(
     universe and collector settings apply); venues always point at the emulator and
     storage at the demo file. No keys, no network.
     """
+    from scanner.cli.emulator_cmd import check_regime
+
+    check_regime(regime)
     chosen = settings_or_exit(config) if config is not None else Settings(env={})
     from emulator import Emulator
 
@@ -262,8 +268,10 @@ def demo(
     except OSError as exc:
         raise fail(f"--db {db_path}: {exc.strerror or exc}") from None
     url = f"sqlite:///{db_path}"
-    err_console.print("starting the venue emulator (real wire formats, seeded market) ...")
-    with Emulator(seed=seed).run_in_thread() as emu:
+    err_console.print(
+        f"starting the venue emulator (real wire formats, seeded market, regime {regime}) ..."
+    )
+    with Emulator(seed=seed, regime=regime).run_in_thread() as emu:
         err_console.print(f"emulator listening on {emu.url}", highlight=False)
         base = chosen.without_secrets().with_base_url(emu.url)
         settings = base.model_copy(update={"storage": base.storage.model_copy(update={"url": url})})
@@ -275,7 +283,8 @@ def demo(
     if not as_json:
         elapsed_s = (SYSTEM_CLOCK.monotonic_ms() - started_ms) / MS_PER_S
         console.print(
-            f"demo finished in {elapsed_s:.1f} s. Explore the data:\n"
+            f"demo finished in {elapsed_s:.1f} s (emulated market: regime {regime}; "
+            f"--regime calm|normal|hot). Explore the data:\n"
             f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
             f"--format csv\n"
             f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",

@@ -6,7 +6,7 @@ import json
 from statistics import median
 
 import pytest
-from emu_helpers import FIXTURES, HISTORY, fixture
+from emu_helpers import FIXTURES, fixture
 
 from emulator import calibration as cal
 from emulator.universe import DATA_DIR, bitget_v2_row, load_universe, split_multiplier
@@ -40,18 +40,10 @@ def test_hyperliquid_trim_keeps_the_first_dex_unchanged() -> None:
 
 def test_every_shipped_json_file_is_accounted_for() -> None:
     shipped = {p.name for p in DATA_DIR.glob("*.json")}
-    assert shipped == set(COPIES) | {"hyperliquid_ws_allDexsAssetCtxs_first_dex.json"}
+    derived = {"calibration.json"}  # derived by emulator.calibration (tested below), not copied
+    assert shipped == set(COPIES) | {"hyperliquid_ws_allDexsAssetCtxs_first_dex.json"} | derived
     readme = (DATA_DIR / "README.md").read_text()
     assert all(name in readme for name in shipped)
-
-
-def test_funding_constants_rederive_from_the_csvs() -> None:
-    paths = cal.funding_series_paths(HISTORY)
-    assert len(paths) == 11
-    mean, sd, kappa = cal.calibrate_funding(paths)
-    assert mean == pytest.approx(cal.FUNDING_MEAN_PER_H, rel=0.01)
-    assert sd == pytest.approx(cal.FUNDING_SD_PER_H, rel=0.01)
-    assert kappa == pytest.approx(cal.FUNDING_KAPPA_PER_H, rel=0.01)
 
 
 def _levels(rows: list[list[str]]) -> list[tuple[float, float]]:
@@ -156,3 +148,28 @@ def test_binance_intervals_come_from_the_premium_index_times() -> None:
         hours_to_next = (row["nextFundingTime"] - row["time"]) / 3_600_000
         assert 0 < hours_to_next <= x.interval_h, symbol
     assert {x.interval_h for x in by_symbol.values() if x.perpetual} >= {4, 8}
+
+
+def test_stored_calibration_equals_a_rederivation_from_the_shared_data() -> None:
+    """Every constant in data/calibration.json follows from ../shared/data by the code."""
+    from emu_helpers import SHARED
+
+    derived = cal.derive_all(SHARED)
+    stored = cal.stored()
+    assert derived.keys() == stored.keys()
+    _assert_close(derived, stored, "$")
+
+
+def _assert_close(a: object, b: object, path: str) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-15), path
+    else:
+        assert a == b, path

@@ -152,27 +152,34 @@ def test_same_asset_is_correlated_across_venues_more_than_across_assets() -> Non
     same = [np.corrcoef(a, b)[0, 1] for a, b in itertools.combinations(btc, 2)]
     same += [np.corrcoef(a, b)[0, 1] for a, b in itertools.combinations(eth, 2)]
     cross = [np.corrcoef(a, b)[0, 1] for a in btc for b in eth]
-    assert min(same) > 0.4
-    assert max(abs(c) for c in cross) < min(same)
+    # Issue 10: the real cross-venue correlation of majors' rates is 0.39-0.48 over a year and
+    # 0.21-0.74 over 30-day windows (the old floor of 0.4 for every pair was the inflated
+    # market's 0.72); another asset stays less correlated than the same asset elsewhere.
+    assert 0.21 <= float(np.median(same)) <= 0.74
+    assert max(abs(c) for c in cross) < float(np.median(same))
 
 
-def test_some_pairs_show_persistent_differentials() -> None:
-    """A differential that keeps its sign in >= 90 % of hours over 30 days, for several assets."""
+def test_pairs_have_small_persistent_offsets() -> None:
+    """Issue 10: real per-pair offsets (|mean differential| over the period) are small but not
+    zero: median 2.2 % APR over a year, at most 9.8 % (0.08-0.78 over 30-day windows). The old
+    test asked for sign-persistent differentials on >= 5 assets, which only the inflated
+    market (median offset 11.8 %, max 224 %) had."""
     m = _model()
     lo = m.history_start_ms
     by_asset: dict[str, list[tuple[str, str]]] = {}
     for x in m.listings:
-        if x.perpetual and x.venue in ("bybit", "okx", "hyperliquid", "gate"):
+        venue_ok = x.venue in ("bybit", "okx", "hyperliquid", "gate")
+        if x.perpetual and venue_ok and x.asset in m.major_assets:
             by_asset.setdefault(x.asset, []).append((x.venue, x.symbol))
-    persistent = set()
-    for asset, listings in by_asset.items():
+    offsets = []
+    for listings in by_asset.values():
         for (va, sa), (vb, sb) in itertools.combinations(listings, 2):
-            if va == vb:
-                continue
-            d = m.hourly_rates(va, sa, lo, START_MS) - m.hourly_rates(vb, sb, lo, START_MS)
-            if max(np.mean(d > 0), np.mean(d < 0)) >= 0.9:
-                persistent.add(asset)
-    assert len(persistent) >= 5
+            if va != vb:
+                d = m.hourly_rates(va, sa, lo, START_MS) - m.hourly_rates(vb, sb, lo, START_MS)
+                offsets.append(abs(float(np.mean(d))) * 8760)
+    assert len(offsets) > 100
+    assert 0.01 < float(np.median(offsets)) < 0.045
+    assert max(offsets) < 0.78
 
 
 def test_clock_rules() -> None:

@@ -1,0 +1,70 @@
+"""The emulated funding market against the real one (issue 10), read over HTTP like a client.
+
+For three seeds of the default (normal) regime, the settled funding of the real recordings' 21
+majors on Binance, Bybit and Hyperliquid is fetched from the emulator's public endpoints over
+30 days of history; every statistic of ``emulator.fidelity.funding_table`` (median over the
+seeds) must lie within the range the real recordings show over their 30-day windows. The BTC
+row is printed by ``benchmarks/emulator_fidelity.py`` but not asserted: the shared data has BTC
+at the baseline in 7 % (Binance) / 10 % (Bybit) of 2025-26 settlements, unlike the 78 % of the
+report quoted in the issue, and the model calibrates the venue-wide share (asserted below).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from emu_helpers import SHARED, START_MS
+
+from emulator import Emulator
+from emulator.calibration import real_major_series
+from emulator.fidelity import WINDOW_DAYS, emulated_series, flat, funding_table, windows
+
+SEEDS = (1, 2, 3)
+NOT_COMPARED = ("pair_hours", "btc_at_baseline")
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[list[str], dict[str, tuple[float, float]]]:
+    series = real_major_series(SHARED)
+    tables = [flat(t) for t in windows(series)]
+    keys = set().union(*tables)
+    ranges = {
+        k: (min(t[k] for t in tables if k in t), max(t[k] for t in tables if k in t)) for k in keys
+    }
+    return sorted({a for _, a in series}), ranges
+
+
+def test_the_real_table_is_the_issue_table() -> None:
+    """The definitions reproduce the issue's one-year figures from the shared data."""
+    t = funding_table(real_major_series(SHARED))
+    assert t["median_abs_diff_bps"] == pytest.approx(0.51, abs=0.01)
+    assert t["p90_abs_diff_bps"] == pytest.approx(1.8, abs=0.1)
+    assert t["share_above_20_apr"] == pytest.approx(0.097, abs=0.01)
+    assert t["share_above_50_apr"] == pytest.approx(0.010, abs=0.003)
+    assert all(0.14 <= v <= 0.23 for v in t["share_equal"].values())
+    assert all(0.39 <= v <= 0.48 for v in t["correlation"].values())
+    assert t["offset_median_apr"] == pytest.approx(0.022, abs=0.002)
+    assert t["offset_max_apr"] == pytest.approx(0.098, abs=0.002)
+
+
+def test_the_emulated_market_lands_within_the_real_ranges(
+    real: tuple[list[str], dict[str, tuple[float, float]]],
+) -> None:
+    assets, ranges = real
+    tables = []
+    for seed in SEEDS:
+        emu = Emulator(seed=seed, stepped=True, start_ms=START_MS, history_days=WINDOW_DAYS)
+        with emu.run_in_thread():
+            series = emulated_series(emu.url, assets, emu.market.history_start_ms)
+        assert {v for v, _ in series} == {"binanceusdm", "bybit", "hyperliquid"}
+        tables.append(flat(funding_table(series)))
+    outside = []
+    for key, (lo, hi) in sorted(ranges.items()):
+        if key.startswith(NOT_COMPARED) or key not in tables[0]:
+            continue
+        value = statistics.median(t[key] for t in tables)
+        if not lo <= value <= hi:
+            outside.append(f"{key}: emulator {value:.4g}, real {lo:.4g}..{hi:.4g}")
+    assert outside == []
+    assert len([k for k in tables[0] if not k.startswith(NOT_COMPARED)]) >= 20
