@@ -87,11 +87,14 @@ async def test_keys_sort_filter_and_pause(filled: tuple[Path, Database]) -> None
         total = opps.row_count
         await pilot.press("s")
         assert watch.sort_key == "trend_apr" and "sort trend_apr" in _status(watch)
+        # filter on the top row's asset (which assets clear fees depends on the emulated
+        # market, calibrated since issue 10; the filter is what this checks)
+        base = _column(opps, 1)[0].split("/")[0]
         await pilot.press("f")
-        await pilot.press("B", "T", "C", "enter")
+        await pilot.press(*base, "enter")
         await pilot.pause()
         symbols = _column(opps, 1)
-        assert symbols and all("BTC" in s for s in symbols) and len(symbols) < total
+        assert symbols and all(base in s for s in symbols) and len(symbols) < total
         await pilot.press("escape")
         await pilot.pause()
         assert opps.row_count == total

@@ -30,7 +30,10 @@ def test_emulator_command_prints_its_url_first_and_serves() -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline().strip()
-        m = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:(\d+))", first)
+        # the first line also names the market regime (issue 10: --regime, default normal)
+        m = re.fullmatch(
+            r"emulator listening on (http://127\.0\.0\.1:(\d+)) \(regime normal\)", first
+        )
         assert m, first
         state = httpx.get(f"{m.group(1)}/_control/state", timeout=10).json()
         assert state["seed"] == 4 and state["speed"] == 60.0 and state["stepped"] is False
