@@ -17,6 +17,7 @@ from scanner.cli import (
     db_cmd,
     emulator_cmd,
     execute_cmd,
+    import_cmd,
     run_cmd,
     scan_cmd,
     status_cmd,
@@ -42,6 +43,7 @@ alerts_cmd.register(app)
 execute_cmd.register(app)
 status_cmd.register(app)
 backtest_cmd.register(app)
+import_cmd.register(app)
 
 
 def main() -> None:
