@@ -207,6 +207,24 @@ class Queries:
             df = df[df["funding_time_ms"] >= since_ms]
         return df.sort_values(["funding_time_ms", "venue"], kind="stable").reset_index(drop=True)
 
+    def settlement_coverage(self, venue: str, since_ms: int, until_ms: int) -> pd.DataFrame:
+        """Per venue symbol: the first and last stored settlement in ``[since_ms, until_ms]``
+        and how many there are (``venue_symbol, first_ms, last_ms, rows``), for the backfill
+        to ask a venue only for what is missing at either end."""
+        s = T.funding_settlements.c
+        stmt = (
+            select(
+                s.venue_symbol,
+                func.min(s.funding_time_ms).label("first_ms"),
+                func.max(s.funding_time_ms).label("last_ms"),
+                func.count().label("rows"),
+            )
+            .where(s.venue == venue, s.funding_time_ms >= since_ms, s.funding_time_ms <= until_ms)
+            .group_by(s.venue_symbol)
+        )
+        dtypes = {"venue_symbol": "string", "first_ms": "int64", "last_ms": "int64", "rows": "int64"}
+        return self._fetch(stmt, dtypes)
+
     def settled_pivot(self, canonical: str, since_ms: int, until_ms: int) -> pd.DataFrame:
         """Hour x venue table of settled per-hour funding rates for one canonical instrument.
 

@@ -11,6 +11,7 @@ import typer
 
 from scanner.cli import (
     alerts_cmd,
+    backfill_cmd,
     backtest_cmd,
     collect_cmd,
     config_cmd,
@@ -44,6 +45,7 @@ execute_cmd.register(app)
 status_cmd.register(app)
 backtest_cmd.register(app)
 import_cmd.register(app)
+backfill_cmd.register(app)
 
 
 def main() -> None:

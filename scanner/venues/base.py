@@ -30,6 +30,7 @@ accept all of them so no adapter hand-rolls its own parsing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
@@ -130,6 +131,18 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections; the adapter is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class HistoryPager(Protocol):
+    """A venue that hands out settled history page by page (the backfill stores each page
+    before asking for the next, so an interrupted run keeps what it fetched)."""
+
+    def history_pages(
+        self, instrument: Instrument, since_ms: int, until_ms: int, max_pages: int = 1000
+    ) -> AsyncIterator[list[FundingSettlement]]:
+        """Settlements in ``[since_ms, until_ms]``, one venue page per item, in any page order."""
         ...
 
 

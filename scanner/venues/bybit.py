@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from scanner.clock import SYSTEM_CLOCK, Clock
@@ -281,6 +281,30 @@ class BybitVenue:
                 break
             end = page[0].funding_time_ms - 1
         return [out[k] for k in sorted(out)]
+
+    async def history_pages(
+        self, instrument: Instrument, since_ms: int, until_ms: int, max_pages: int = 1000
+    ) -> AsyncIterator[list[FundingSettlement]]:
+        """Settled funding in ``[since_ms, until_ms]`` one page at a time, newest page first
+        (``endTime`` walks back, 200 per page), for the backfill: it stores each page before
+        asking for the next. Requests go through ``BybitHttp``'s rate limiter and retries."""
+        end = until_ms
+        for _ in range(max_pages):
+            params = {
+                "category": "linear",
+                "symbol": instrument.venue_symbol,
+                "endTime": end,
+                "limit": HISTORY_PAGE,
+            }
+            page = parse_funding_history(
+                await self.http.get("/v5/market/funding/history", params), instrument
+            )
+            found = [s for s in page if since_ms <= s.funding_time_ms <= until_ms]
+            if found:
+                yield found
+            if len(page) < HISTORY_PAGE or page[0].funding_time_ms <= since_ms:
+                return
+            end = page[0].funding_time_ms - 1
 
     async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
         return await self._book("linear", instrument, depth)

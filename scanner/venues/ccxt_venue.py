@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -348,6 +348,45 @@ class CcxtVenue:
                 break
             cursor = last + 1
         return [seen[k] for k in sorted(seen)]
+
+    async def history_pages(
+        self, instrument: Instrument, since_ms: int, until_ms: int, max_pages: int = 1000
+    ) -> AsyncIterator[list[FundingSettlement]]:
+        """Settled funding in ``[since_ms, until_ms]`` one venue page at a time (oldest first
+        within a page), for the backfill: it stores each page before asking for the next, so
+        an interrupted run keeps what it fetched. Requests go through the same retries, ban
+        gate and ccxt rate limiter as every other call."""
+        if not self._by_symbol:
+            await self.load_instruments()
+        symbol = self._symbol_of(instrument)
+        q = self.quirks
+        cursor = since_ms
+        for _ in range(max_pages):
+            params = (
+                {**q.history_params, "until": until_ms}
+                if q.history_by_time
+                else dict(q.history_params)
+            )
+            since = cursor if q.history_by_time else None
+            rows = await self._call(
+                "fetch_funding_rate_history",
+                partial(
+                    self.exchange.fetch_funding_rate_history, symbol, since, q.history_page, params
+                ),
+            )
+            page = [self._settlement(instrument, r) for r in rows]
+            found = sorted(
+                (s for s in page if s is not None and since_ms <= s.funding_time_ms <= until_ms),
+                key=lambda s: s.funding_time_ms,
+            )
+            if found:
+                yield found
+            last = max((s.funding_time_ms for s in page if s is not None), default=None)
+            if not q.history_by_time or last is None or len(rows) < q.history_page:
+                return
+            if last >= until_ms or last < cursor:
+                return
+            cursor = last + 1
 
     def _settlement(self, inst: Instrument, row: Mapping[str, Any]) -> FundingSettlement | None:
         ts, rate = to_int(row.get("timestamp")), to_float(row.get("fundingRate"))
