@@ -64,6 +64,14 @@ CONFIDENCE_DTYPES: dict[str, str] = {
 }
 
 
+COVERAGE_DTYPES: dict[str, str] = {
+    "venue_symbol": "string",
+    "first_ms": "int64",
+    "last_ms": "int64",
+    "rows": "int64",
+}
+
+
 def frame(rows: Iterable[Sequence[Any]], dtypes: dict[str, str]) -> pd.DataFrame:
     """Rows (in ``dtypes`` column order) -> a DataFrame with exactly those dtypes.
 
@@ -222,8 +230,7 @@ class Queries:
             .where(s.venue == venue, s.funding_time_ms >= since_ms, s.funding_time_ms <= until_ms)
             .group_by(s.venue_symbol)
         )
-        dtypes = {"venue_symbol": "string", "first_ms": "int64", "last_ms": "int64", "rows": "int64"}
-        return self._fetch(stmt, dtypes)
+        return self._fetch(stmt, COVERAGE_DTYPES)
 
     def settled_pivot(self, canonical: str, since_ms: int, until_ms: int) -> pd.DataFrame:
         """Hour x venue table of settled per-hour funding rates for one canonical instrument.

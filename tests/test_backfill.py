@@ -46,8 +46,8 @@ def _config(tmp_path: Path, name: str) -> tuple[Path, str]:
 
 
 def _invoke(cfg: Path, emu: Emulator, *extra: str):
-    args = ["backfill", "--config", str(cfg), "--emulator", emu.url, "--quiet",
-            "--since", str(SINCE_MS), "--until", str(START_MS), "--symbols", "BTC,ETH", *extra]  # fmt: skip
+    window = ["--since", str(SINCE_MS), "--until", str(START_MS), "--symbols", "BTC,ETH"]
+    args = ["backfill", "--config", str(cfg), "--emulator", emu.url, "--quiet", *window, *extra]
     return runner.invoke(app, args)
 
 
