@@ -65,7 +65,7 @@ CONFIDENCE_DTYPES: dict[str, str] = {
 
 
 COVERAGE_DTYPES: dict[str, str] = {
-    "venue_symbol": "string",
+    "venue_symbol": "str",
     "first_ms": "int64",
     "last_ms": "int64",
     "rows": "int64",
