@@ -29,6 +29,7 @@ from storage.maintenance import ExportError, parse_since
 from storage.queries import Queries
 from strategies.backtest import BacktestParams, BacktestResult, run_backtest
 from strategies.confidence import ConfidenceWeights
+from strategies.costs import FeeSchedule
 from strategies.spread import perp_parts
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
@@ -98,6 +99,29 @@ def _load(
         except StorageError as exc:
             raise fail(f"storage: {exc}") from None
     return settled, quotes
+
+
+def _priced_venues_only(
+    settled: pd.DataFrame, live: pd.DataFrame | None, fees: FeeSchedule
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Drop venues without a taker fee (imported research data such as HTX or dYdX): a trade
+    there cannot be costed, so it is not replayed; the skipped venues are named on stderr."""
+    unpriced = []
+    for venue in sorted(set(settled["venue"])):
+        try:
+            fees.taker_of(str(venue))
+        except KeyError:
+            unpriced.append(str(venue))
+    if not unpriced:
+        return settled, live
+    err_console.print(
+        f"skipped venues without a taker fee (not tradable here): {', '.join(unpriced)}",
+        highlight=False,
+    )
+    settled = settled[~settled["venue"].isin(unpriced)]
+    if live is not None:
+        live = live[~live["venue"].isin(unpriced)]
+    return settled, live
 
 
 def _iso(ms: int) -> str:
@@ -190,9 +214,11 @@ def _run(
             f"no funding settlements stored{which} between {_iso(since_ms - lookback_ms)} and "
             f"{_iso(until_ms)} UTC; collect history first (fundscan scan / run)"
         )
+    fees = fee_schedule(settings)
+    settled, live = _priced_venues_only(settled, live, fees)
     if not as_json:
         err_console.print(f"replaying {len(settled)} settlements ...", highlight=False)
-    result = run_backtest(settled, fee_schedule(settings), params, since_ms, until_ms, live)
+    result = run_backtest(settled, fees, params, since_ms, until_ms, live)
     if as_json:
         typer.echo(_json(result, params, since_ms, until_ms))
     else:

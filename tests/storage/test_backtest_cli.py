@@ -102,3 +102,18 @@ def test_bad_arguments_exit_2_with_one_line(backend: Backend, tmp_path: Path) ->
     assert hold.exit_code == 2 and "max_hold_h" in hold.stderr
     for r in (bad_since, bad_until, backwards, hold):
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_imported_venues_without_fees_are_skipped_by_name(backend: Backend, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, backend)
+    _store(backend)
+    research_only = [FundingSettlement("htx", "BTC-USDT", BTC, D0 + h * H, 0.0009, 8.0)
+                     for h in range(0, 73, 8)]  # fmt: skip
+    with backend.open() as db:
+        Repository(db).write_settlements(research_only)
+    result = _invoke(cfg, "--since", str(D0), "--until", str(D0 + 50 * H), "--min-net-apr",
+                     "0.1", "--max-hold-h", "48", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "skipped venues without a taker fee (not tradable here): htx" in result.stderr
+    (trade,) = json.loads(result.stdout)["trades"]  # the same okx/gate trade as without htx
+    assert (trade["long_venue"], trade["short_venue"]) == ("okx", "gate")
