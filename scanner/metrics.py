@@ -62,6 +62,12 @@ class Metrics:
             ["channel", "status"],
             registry=r,
         )
+        self.scan_failures = Counter(
+            "fundscan_scan_failures",
+            "Scans that stored nothing or failed outright, by kind (storage, venues, other)",
+            ["kind"],
+            registry=r,
+        )
         self.last_success = Gauge(
             "fundscan_venue_last_success_timestamp_seconds",
             "When each venue was last collected successfully (UTC epoch seconds)",

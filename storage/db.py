@@ -186,16 +186,28 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction: committed whole when the block ends, rolled back on error."""
-        with self.engine.connect() as conn:
+        """One transaction: committed whole when the block ends, rolled back on error.
+
+        A database that refuses the write (read-only file or folder, disk full, locked past
+        the busy timeout, server gone) raises ``StorageError`` with one line saying so."""
+        with self._operational("write to"), self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._operational("read from"), self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _operational(self, verb: str) -> Iterator[None]:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            yield
+        except OperationalError as exc:
+            raise StorageError(f"cannot {verb} database {self.where}: {_first_line(exc)}") from exc
 
     def revision(self) -> str | None:
         with self.read() as conn:

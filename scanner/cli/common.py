@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -70,6 +72,18 @@ def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
     """Print one error line (no traceback) and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that refuses a read or write (read-only file or folder, disk full, locked,
+    server gone) ends a one-shot command with one line and exit 2, not a traceback."""
+    from storage.db import StorageError
+
+    try:
+        yield
+    except StorageError as exc:
+        raise fail(f"storage: {exc}") from None
 
 
 def settings_or_exit(config: Path | None) -> Settings:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import typer
 
-from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
+from scanner.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    settings_or_exit,
+    storage_errors,
+)
 from scanner.clock import SYSTEM_CLOCK
 from scanner.settings import Settings
 from storage.db import Database, StorageError, open_database
@@ -48,7 +55,7 @@ def _prune(config: Path | None, dry_run: bool) -> None:
     settings = settings_or_exit(config)
     ret = settings.storage.retention
     policy = RetentionPolicy(ret.quotes_days, ret.books_days, ret.opportunities_days)
-    with open_db_or_exit(settings) as db:
+    with open_db_or_exit(settings) as db, storage_errors():
         counts = prune(db, policy, SYSTEM_CLOCK.now_ms(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     days = {
@@ -74,7 +81,7 @@ def _export(config: Path | None, table: str, fmt: str, since: str | None, out: P
         raise fail(f"export: {exc}") from None
     settings = settings_or_exit(config)
     target = out if out is not None else Path(f"{table}.{fmt}")
-    with open_db_or_exit(settings) as db:
+    with open_db_or_exit(settings) as db, storage_errors():
         try:
             n = export_table(db, table, fmt, target, since_ms=since_ms)
         except OSError as exc:

@@ -103,6 +103,24 @@ class _Run:
     auto: AutoExecutor | None = None
     scheduler: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    scans: int = 0
+    """Scans attempted (a skipped overlapping one is not counted)."""
+    failed: int = 0
+    """Scans that failed: storage refused, every venue failed, or an unexpected error."""
+
+    @property
+    def all_failed(self) -> bool:
+        return self.scans > 0 and self.failed == self.scans
+
+    def _failure(self, kind: str, message: str, trace: bool = False) -> None:
+        """A failed scan is one log line and a count, never the end of the run (``trace``:
+        an unexpected error also gets its traceback, for the bug report)."""
+        self.failed += 1
+        log.error(
+            "scan failed (%d of %d so far): %s", self.failed, self.scans, message, exc_info=trace
+        )
+        if self.metrics is not None:
+            self.metrics.scan_failures.labels(kind).inc()
 
     def scan(self) -> None:
         if not self.lock.acquire(blocking=False):
@@ -115,12 +133,22 @@ class _Run:
 
     def _scan(self) -> None:
         started = SYSTEM_CLOCK.monotonic_ms()
+        self.scans += 1
         try:
             outcome = self.session.scan()
         except concurrent.futures.CancelledError:
+            self.scans -= 1  # stopped by the user, not failed
             err_console.print("fundscan run: scan in progress cancelled", highlight=False)
             return
+        except StorageError as exc:
+            self._failure("storage", f"storage: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - counted and logged; the next scan still runs
+            self._failure("other", f"{type(exc).__name__}: {exc}", trace=True)
+            return
         console.print(_summary(outcome), highlight=False)
+        if outcome.collection.all_failed:
+            self._failure("venues", "every venue failed")
         if self.metrics is not None:
             rows = {
                 "funding_quotes": outcome.quotes_stored,
@@ -157,7 +185,11 @@ class _Run:
     def prune(self) -> None:
         r = self.settings.storage.retention
         policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
-        counts = prune(self.db, policy, SYSTEM_CLOCK.now_ms())
+        try:
+            counts = prune(self.db, policy, SYSTEM_CLOCK.now_ms())
+        except StorageError as exc:
+            log.error("prune failed: storage: %s", exc)
+            return
         if any(counts.values()):
             console.print(f"pruned {counts}", highlight=False)
 
@@ -290,12 +322,18 @@ def register(app: typer.Typer) -> None:
             err_console.print(db.migration.message, highlight=False)
         metrics, server = _metrics(metrics_port, metrics_addr)
         try:
-            _serve(settings, db, role, names, metrics, max_scans, live)
+            job = _serve(settings, db, role, names, metrics, max_scans, live)
         finally:
             if server is not None:
                 server.shutdown()
             db.dispose()
         err_console.print("fundscan run: stopped", highlight=False)
+        if job is not None and job.failed:
+            err_console.print(
+                f"fundscan run: {job.failed} of {job.scans} scan(s) failed", highlight=False
+            )
+        if max_scans is not None and job is not None and job.all_failed:
+            raise typer.Exit(1)  # like `scan` when every venue failed
 
 
 def _serve(
@@ -306,7 +344,8 @@ def _serve(
     metrics: Metrics | None,
     max_scans: int | None,
     live: bool = False,
-) -> None:
+) -> _Run | None:
+    """Run the schedule; returns the job (its scan and failure counts)."""
     alerts = settings if role != "collect" else _without_alerts(settings)
     hook = metrics.alert_result if metrics is not None else None
     try:
@@ -321,9 +360,11 @@ def _serve(
                         f"fundscan run: sending {left} alert(s) left queued by an earlier run"
                     )
             auto = _auto(settings, db, live) if role != "collect" else None
-            _schedule(_Run(settings, db, session, service, metrics, auto), max_scans)
+            job = _Run(settings, db, session, service, metrics, auto)
+            _schedule(job, max_scans)
     except ChannelConfigError as exc:
         raise fail(f"config: {settings.source}: {exc}") from None
+    return job
 
 
 def _without_alerts(settings: Settings) -> Settings:

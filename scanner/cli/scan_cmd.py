@@ -26,6 +26,7 @@ from scanner.cli.common import (
     fail,
     print_fitted,
     settings_or_exit,
+    storage_errors,
     with_emulator,
     with_options,
 )
@@ -38,7 +39,7 @@ from scanner.pipeline import ScanOutcome, scan_once
 from scanner.settings import Settings, redact_url
 from scanner.units import MS_PER_S
 from scanner.venues.specs import venue_ids
-from storage.db import Database, StorageError, open_database
+from storage.db import Database, open_database
 from storage.repository import Repository
 from strategies.llm_verdict import abstain
 
@@ -114,16 +115,17 @@ def _run_scan(
     llm_mode: str = "off",
 ) -> tuple[ScanOutcome, pd.DataFrame]:
     """Scan, then pick the rows to show (``shown``) and ask the model about those alone."""
-    try:
+    with storage_errors():
         db = open_database(settings.storage.url)
-    except StorageError as exc:
-        raise fail(f"storage: {exc}") from None
     if db.migration is not None and db.migration.changed:
         err_console.print(db.migration.message, highlight=False)
     try:
         progress = None if quiet else _progress
-        outcome = asyncio.run(scan_once(settings, Repository(db), names=names, progress=progress))
-        return outcome, _with_llm(settings, db, shown(outcome.opportunities), llm_mode, quiet)
+        with storage_errors():
+            outcome = asyncio.run(
+                scan_once(settings, Repository(db), names=names, progress=progress)
+            )
+            return outcome, _with_llm(settings, db, shown(outcome.opportunities), llm_mode, quiet)
     finally:
         db.dispose()
 

@@ -9,7 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from scanner.cli.common import ConfigOption, console, fail, print_fitted, settings_or_exit
+from scanner.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    print_fitted,
+    settings_or_exit,
+    storage_errors,
+)
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SYSTEM_CLOCK
 from scanner.settings import redact_url
@@ -44,18 +51,19 @@ def gather(config: Any, scans: int) -> dict[str, Any]:
     except StorageError as exc:
         raise fail(f"storage: {exc}") from None
     try:
-        now_ms = SYSTEM_CLOCK.now_ms()
-        status = StatusStore(db)
-        alerts = AlertStore(db).counts_since(now_ms - MS_PER_DAY)
-        return {
-            "database": redact_url(settings.storage.url),
-            "schema_revision": db.revision(),
-            "schema_head": head_revision(),
-            "database_bytes": status.size_bytes(),
-            "scans": [_scan_dict(s) for s in status.last_scans(scans)],
-            "alerts_24h": {c: v for c, v in alerts.items() if c != "-"},
-            "alerts_held_24h": alerts.get("-", {}).get("suppressed", 0),
-        }
+        with storage_errors():
+            now_ms = SYSTEM_CLOCK.now_ms()
+            status = StatusStore(db)
+            alerts = AlertStore(db).counts_since(now_ms - MS_PER_DAY)
+            return {
+                "database": redact_url(settings.storage.url),
+                "schema_revision": db.revision(),
+                "schema_head": head_revision(),
+                "database_bytes": status.size_bytes(),
+                "scans": [_scan_dict(s) for s in status.last_scans(scans)],
+                "alerts_24h": {c: v for c, v in alerts.items() if c != "-"},
+                "alerts_held_24h": alerts.get("-", {}).get("suppressed", 0),
+            }
     finally:
         db.dispose()
 

@@ -61,4 +61,6 @@ def test_gate_says_no_when_its_own_storage_fails(tmp_path: Path) -> None:
         passed, verdict = _gate(settings, db)
     assert passed is False
     assert verdict.decision == "abstain"  # type: ignore[attr-defined]
-    assert "OperationalError" in (verdict.error or "")  # type: ignore[attr-defined]
+    # the database's refusal arrives as the storage layer's one-line StorageError
+    assert "StorageError" in (verdict.error or "")  # type: ignore[attr-defined]
+    assert "no such table: llm_calls" in (verdict.error or "")  # type: ignore[attr-defined]
