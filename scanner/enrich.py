@@ -54,13 +54,17 @@ async def gather_until(
                 log.warning("%s %s: %s: %s", what, item, type(exc).__name__, exc)
 
     tasks = [asyncio.create_task(one(i)) for i in items]
-    if tasks:
+    if not tasks:
+        return results
+    pending: set[asyncio.Task[None]] = set(tasks)
+    try:
         _, pending = await asyncio.wait(tasks, timeout=max(0.0, timeout_s))
+    finally:  # also when the scan itself is cancelled (SIGTERM): leave no task behind
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if pending:
-            log.warning("%s: %d of %d unfinished at the deadline", what, len(pending), len(tasks))
+    if pending:
+        log.warning("%s: %d of %d unfinished at the deadline", what, len(pending), len(tasks))
     return results
 
 

@@ -26,6 +26,7 @@ from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.collector import Collection, ProgressEvent, collect
 from scanner.domain import FundingQuote, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
+from scanner.recovery import running_note
 from scanner.settings import Settings, UniverseSettings
 from scanner.units import MS_PER_H
 from scanner.venues.base import Venue, VenueError
@@ -292,7 +293,7 @@ async def scan_once(
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
         venues = build_venues(settings, wanted, with_keys=True, clock=clock)
-    scan_id = repo.start_scan(clock.now_ms())
+    scan_id = repo.start_scan(clock.now_ms(), notes=running_note())
     try:
         try:
             got = await _gather(settings, repo, venues, progress, clock)

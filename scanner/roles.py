@@ -24,6 +24,7 @@ from scanner.pipeline import (
     in_universe,
     rank,
 )
+from scanner.recovery import running_note
 from scanner.settings import Settings
 from scanner.units import MS_PER_H, MS_PER_S
 from scanner.venues.base import Venue
@@ -67,7 +68,7 @@ async def collect_once(
         for q in SnapshotStore(repo.db).latest_quotes(now_ms - freshness_ms(settings))
         if q.venue not in venues
     ]
-    scan_id = repo.start_scan(now_ms, notes=None)
+    scan_id = repo.start_scan(now_ms, notes=running_note())
     try:
         got = await _gather(settings, repo, venues, progress, clock, peers=peers)
     except BaseException as exc:
@@ -89,7 +90,7 @@ async def collect_once(
 
 def rank_stored(settings: Settings, repo: Repository, now_ms: int) -> ScanOutcome:
     """Rank the latest stored quotes and books of every venue (what collectors wrote)."""
-    scan_id = repo.start_scan(now_ms)
+    scan_id = repo.start_scan(now_ms, notes=running_note())
     try:
         snap = SnapshotStore(repo.db).snapshot(now_ms - freshness_ms(settings))
         results = {

@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 30.0
 
 
+async def _cancel_all() -> None:
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
 class ScanSession:
     """``with ScanSession(settings, repo) as session: session.scan()`` any number of times."""
 
@@ -116,6 +124,14 @@ class ScanSession:
             self._stop()
 
     def _stop(self) -> None:
+        """Cancel whatever still runs on the loop and wait for it (bounded), then stop it: a
+        loop closed with pending tasks prints "Task was destroyed but it is pending!" for
+        each of them at exit."""
+        if self._thread.is_alive():
+            try:
+                self._run(_cancel_all(), timeout_s=CLOSE_TIMEOUT_S)
+            except Exception as exc:  # best effort; stopping goes on
+                log.warning("cancelling venue tasks: %s: %s", type(exc).__name__, exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=CLOSE_TIMEOUT_S)
         if not self._thread.is_alive():

@@ -39,14 +39,41 @@ class ScanStore:
         venue_status: Mapping[str, Any],
         notes: str | None = None,
     ) -> None:
-        """Record the end of a scan and each venue's outcome (JSON, e.g. {"okx": "timeout"})."""
-        values: dict[str, Any] = {"finished_ms": finished_ms, "venue_status": dict(venue_status)}
-        if notes is not None:
-            values["notes"] = notes
+        """Record the end of a scan and each venue's outcome (JSON, e.g. {"okx": "timeout"}).
+
+        ``notes`` replace what ``start_scan`` wrote (the running process's marker); None
+        clears them."""
+        values: dict[str, Any] = {
+            "finished_ms": finished_ms,
+            "venue_status": dict(venue_status),
+            "notes": notes,
+        }
         with self.db.write() as conn:
             done = conn.execute(update(T.scans).where(T.scans.c.id == scan_id).values(**values))
             if done.rowcount != 1:
                 raise KeyError(f"finish_scan: no scan with id {scan_id}")
+
+    def open_scans(self) -> list[tuple[int, int, str | None]]:
+        """``(id, started_ms, notes)`` of every scan not finished, oldest first."""
+        sc = T.scans.c
+        stmt = select(sc.id, sc.started_ms, sc.notes).where(sc.finished_ms.is_(None))
+        with self.db.read() as conn:
+            rows = conn.execute(stmt.order_by(sc.id)).all()
+        return [(int(r.id), int(r.started_ms), r.notes) for r in rows]
+
+    def close_interrupted(self, scan_ids: Sequence[int], finished_ms: int, notes: str) -> int:
+        """Close the given scans if they are still open (another process may have closed one
+        meanwhile); returns how many were closed."""
+        if not scan_ids:
+            return 0
+        sc = T.scans.c
+        stmt = (
+            update(T.scans)
+            .where(sc.id.in_(list(scan_ids)), sc.finished_ms.is_(None))
+            .values(finished_ms=finished_ms, venue_status={}, notes=notes)
+        )
+        with self.db.write() as conn:
+            return int(conn.execute(stmt).rowcount)
 
     def write_opportunities(
         self, scan_id: int, opportunities: Sequence[Opportunity] | pd.DataFrame

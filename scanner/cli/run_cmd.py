@@ -31,6 +31,7 @@ from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler, plan_pre_settlement_scans, pre_settlement_times
 from scanner.metrics import Metrics
+from scanner.recovery import close_interrupted_scans
 from scanner.roles import ROLES
 from scanner.session import ScanSession
 from scanner.settings import Settings
@@ -38,6 +39,7 @@ from scanner.units import MS_PER_S
 from storage.db import Database, StorageError, open_database
 from storage.maintenance import RetentionPolicy, prune
 from storage.repository import Repository
+from storage.scan_store import ScanStore
 
 log = logging.getLogger(__name__)
 DRAIN_S = 60.0
@@ -229,6 +231,22 @@ def _schedule(job: _Run, max_scans: int | None) -> None:
         _drain(service)
 
 
+def _recover(db: Database) -> None:
+    """Close the scans a killed process left open (reason "interrupted"); say so."""
+    try:
+        closed = close_interrupted_scans(ScanStore(db), SYSTEM_CLOCK)
+    except StorageError as exc:
+        log.error("open scans of interrupted runs not closed: storage: %s", exc)
+        return
+    if closed:
+        ids = ", ".join(f"#{i}" for i in closed)
+        err_console.print(
+            f"fundscan: closed {len(closed)} scan(s) left open by an interrupted process "
+            f"({ids}) as interrupted",
+            highlight=False,
+        )
+
+
 def _drain(service: AlertService) -> None:
     """After the last scan, give queued alerts a bounded time to go out."""
     assert service.sender is not None
@@ -320,6 +338,7 @@ def register(app: typer.Typer) -> None:
             raise fail(f"storage: {exc}") from None
         if db.migration is not None and db.migration.changed:
             err_console.print(db.migration.message, highlight=False)
+        _recover(db)
         metrics, server = _metrics(metrics_port, metrics_addr)
         try:
             job = _serve(settings, db, role, names, metrics, max_scans, live)

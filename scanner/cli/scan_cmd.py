@@ -36,11 +36,13 @@ from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import ProgressEvent, VenueStatus
 from scanner.llm_advisor import advise_frame, with_verdicts
 from scanner.pipeline import ScanOutcome, scan_once
+from scanner.recovery import close_interrupted_scans
 from scanner.settings import Settings, redact_url
 from scanner.units import MS_PER_S
 from scanner.venues.specs import venue_ids
 from storage.db import Database, open_database
 from storage.repository import Repository
+from storage.scan_store import ScanStore
 from strategies.llm_verdict import abstain
 
 _STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
@@ -120,6 +122,8 @@ def _run_scan(
     if db.migration is not None and db.migration.changed:
         err_console.print(db.migration.message, highlight=False)
     try:
+        with storage_errors():
+            _recover(db)
         progress = None if quiet else _progress
         with storage_errors():
             outcome = asyncio.run(
@@ -128,6 +132,14 @@ def _run_scan(
             return outcome, _with_llm(settings, db, shown(outcome.opportunities), llm_mode, quiet)
     finally:
         db.dispose()
+
+
+def _recover(db: Database) -> None:
+    if closed := close_interrupted_scans(ScanStore(db), SYSTEM_CLOCK):
+        err_console.print(
+            f"closed {len(closed)} scan(s) left open by an interrupted process as interrupted",
+            highlight=False,
+        )
 
 
 @dataclass(frozen=True)
