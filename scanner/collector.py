@@ -106,12 +106,20 @@ def widest_spread_candidates(quotes: Sequence[FundingQuote], limit: int = 10) ->
     return [c for _, c in spreads[:limit]]
 
 
-def _reason(exc: BaseException) -> str:
+REASON_MAX_CHARS = 240
+"""A reason is one readable line: a venue's error may quote a whole response body."""
+
+
+def reason(exc: BaseException) -> str:
+    """One line (at most ``REASON_MAX_CHARS``) saying why a request failed."""
     if isinstance(exc, VenueTimeout | TimeoutError):
-        return f"timeout: {exc}"
-    if isinstance(exc, VenueError):
-        return f"{type(exc).__name__}: {exc}"
-    return f"unexpected {type(exc).__name__}: {exc}"
+        text = f"timeout: {exc}"
+    elif isinstance(exc, VenueError):
+        text = f"{type(exc).__name__}: {exc}"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 3] + "..."
 
 
 class _Run:
@@ -145,7 +153,7 @@ class _Run:
                 result.instruments = await venue.load_instruments()
             result.quotes = await venue.fetch_quotes()
         except Exception as exc:
-            result.status, result.reason = VenueStatus.FAILED, _reason(exc)
+            result.status, result.reason = VenueStatus.FAILED, reason(exc)
             log.warning("collect %s failed: %s", name, result.reason)
         else:
             result.status = VenueStatus.OK if result.quotes else VenueStatus.DEGRADED
@@ -163,7 +171,7 @@ class _Run:
                 try:
                     result.books[inst.canonical] = await venue.fetch_book(inst, depth)
                 except Exception as exc:
-                    result.book_errors[inst.canonical] = _reason(exc)
+                    result.book_errors[inst.canonical] = reason(exc)
 
         await asyncio.gather(*(one(i) for i in targets))
         if result.book_errors and result.status is VenueStatus.OK:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.collector import Collection, VenueStatus
+from scanner.collector import reason as reason_of
 from scanner.domain import FundingSettlement, Instrument, OrderBook
 from scanner.units import MS_PER_H, MS_PER_S
 from scanner.venues.base import Venue
@@ -37,11 +38,13 @@ async def gather_until(
     cap: int,
     timeout_s: float,
     what: str,
+    label: Callable[[T], str] = str,
 ) -> list[R]:
     """``fetch(item)`` for every item, at most ``cap`` at once, until ``timeout_s``.
 
     Returns every result that arrived in time (in completion order). A failing item is logged
-    and skipped, whatever it raised: it must not take the other items' results with it.
+    (as ``label(item)``: an instrument's repr is ~500 characters) and skipped, whatever it
+    raised: it must not take the other items' results with it.
     """
     results: list[R] = []
     sem = asyncio.Semaphore(max(1, cap))
@@ -51,7 +54,7 @@ async def gather_until(
             try:
                 results.append(await fetch(item))
             except Exception as exc:  # one bad symbol must not cost the rest
-                log.warning("%s %s: %s: %s", what, item, type(exc).__name__, exc)
+                log.warning("%s %s: %s", what, label(item), reason_of(exc))
 
     tasks = [asyncio.create_task(one(i)) for i in items]
     if not tasks:
@@ -66,6 +69,10 @@ async def gather_until(
     if pending:
         log.warning("%s: %d of %d unfinished at the deadline", what, len(pending), len(tasks))
     return results
+
+
+def _symbol(inst: Instrument) -> str:
+    return inst.venue_symbol
 
 
 def stale_history(
@@ -115,7 +122,12 @@ async def top_up_history(
             return await venue.fetch_history(inst, since_ms, now_ms)
 
         parts = await gather_until(
-            insts, fetch, cap=caps.get(name, 4), timeout_s=timeout_s, what=f"{name} history"
+            insts,
+            fetch,
+            cap=caps.get(name, 4),
+            timeout_s=timeout_s,
+            what=f"{name} history",
+            label=_symbol,
         )
         return [s for part in parts for s in part]
 
@@ -143,7 +155,7 @@ async def carry_spot_books(
         async with asyncio.timeout(timeout_s):
             spot = await venue.load_spot_instruments()
     except Exception as exc:  # optional data: no carry rows this scan
-        log.warning("bybit spot instruments unavailable: %s: %s", type(exc).__name__, exc)
+        log.warning("bybit spot instruments unavailable: %s", reason_of(exc))
         return {}
     wanted = [i for i in spot if i.base in bases and i.active]
 
@@ -151,5 +163,7 @@ async def carry_spot_books(
         return await venue.fetch_spot_book(inst, depth)
 
     left = timeout_s - (clock.monotonic_ms() - started_ms) / MS_PER_S
-    books = await gather_until(wanted, fetch, cap=cap, timeout_s=left, what="bybit spot book")
+    books = await gather_until(
+        wanted, fetch, cap=cap, timeout_s=left, what="bybit spot book", label=_symbol
+    )
     return {b.canonical: b for b in books}

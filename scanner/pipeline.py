@@ -9,12 +9,18 @@ matters for correctness:
 2. Store instruments, quotes and books before anything can fail later: collected data is never
    lost because ranking failed.
 3. Top up settled funding history for the candidate instruments (only what the database lacks
-   over the confidence lookback), so confidence is computed from history, never invented.
+   over the confidence lookback), so confidence is computed from history, never invented;
+   Bybit spot books for carry pairs and Bybit's account fee rate at the same time.
 4. Rank with the engine, store the ranking with the scan, record each venue's status.
+
+The whole scan is bounded by ``collector.deadline_s`` (``scanner.budget``): each phase gets
+what is left of it up to its share, keeps whatever arrived in time, and the time each phase
+used against its budget is reported (``ScanOutcome.budget``, ``scans.notes``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -22,9 +28,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scanner.budget import ScanBudget
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.collector import Collection, ProgressEvent, collect
-from scanner.domain import FundingQuote, Instrument, OrderBook
+from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
 from scanner.recovery import running_note
 from scanner.settings import Settings, UniverseSettings
@@ -44,9 +51,6 @@ log = logging.getLogger(__name__)
 
 LIVE_FEE_SYMBOL = "BTCUSDT"
 """Fee tiers are per account; one liquid symbol's rate stands for the linear perps."""
-ENRICH_SHARE_OF_DEADLINE = 0.5
-"""History top-up and carry spot books each get at most this share of the collector deadline
-(both are optional data; the scan goes on without them, see ``scanner.enrich``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class ScanOutcome:
     books_stored: int
     settlements_stored: int
     now_ms: int
+    budget: ScanBudget | None = None
+    """The scan's time budget by phase (None for a rank-only scan, which waits on nothing)."""
 
 
 def fee_schedule(settings: Settings) -> FeeSchedule:
@@ -214,6 +220,60 @@ class _Gathered:
     quotes_stored: int
     books_stored: int
     settlements_stored: int
+    fees: FeeSchedule
+    budget: ScanBudget
+
+
+def _venue_ok(collection: Collection, name: str) -> bool:
+    result = collection.results.get(name)
+    return result is not None and result.status is not VenueStatus.FAILED
+
+
+async def _enrich(
+    settings: Settings,
+    repo: Repository,
+    venues: Mapping[str, Venue],
+    collection: Collection,
+    caps: Mapping[str, int],
+    timeout_s: float,
+    clock: Clock,
+) -> tuple[dict[str, OrderBook], list[FundingSettlement], FeeSchedule]:
+    """Spot books, history top-up and Bybit's fee rate at once, all within ``timeout_s``.
+
+    A venue whose collection failed is not asked again (its failure is reported once)."""
+    bybit = venues.get("bybit") if _venue_ok(collection, "bybit") else None
+
+    async def spot() -> dict[str, OrderBook]:
+        if not settings.engine.include_carry or bybit is None:
+            return {}
+        return await carry_spot_books(
+            bybit,
+            collection.candidates,
+            settings.collector.book_depth,
+            caps.get("bybit", 4),
+            timeout_s,
+            clock,
+        )
+
+    async def fees() -> FeeSchedule:
+        base = fee_schedule(settings)
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await with_live_bybit_fees(settings, base, bybit)
+        except TimeoutError:
+            log.warning("bybit fee-rate: no answer within the scan's budget; configured fees")
+            return base
+
+    history = top_up_history(
+        venues,
+        collection,
+        Queries(repo.db),
+        lookback_h=settings.engine.lookback_h,
+        now_ms=collection.finished_ms,
+        timeout_s=timeout_s,
+        caps=caps,
+    )
+    return await asyncio.gather(spot(), history, fees())
 
 
 async def _gather(
@@ -223,53 +283,50 @@ async def _gather(
     progress: Callable[[ProgressEvent], None] | None,
     clock: Clock,
     peers: Sequence[FundingQuote] = (),
+    budget: ScanBudget | None = None,
 ) -> _Gathered:
-    """Collect, store what was collected, then enrich (spot books, history) and store that.
+    """Collect, store what was collected, then enrich (spot books, history, fees) and store
+    that, each phase within its share of ``budget`` (default: ``collector.deadline_s`` from
+    now).
 
     ``peers``: other venues' latest quotes (``--role collect``), so books are fetched for the
     pairs that are best across every venue, not only across this process's own."""
+    budget = budget or ScanBudget(clock, settings.collector.deadline_s)
     caps = max_concurrency(settings, list(venues))
-    collection = await collect(
-        venues,
-        deadline_s=settings.collector.deadline_s,
-        book_depth=settings.collector.book_depth,
-        book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
-            in_universe([*qs, *peers], settings.universe)
-        ),
-        max_concurrency=caps,
-        progress=progress,
-        clock=clock,
-    )
-    now_ms = collection.finished_ms
-    fill_quoted_intervals(collection)
-    instruments = _instrument_index(collection)
-    repo.upsert_instruments(list(instruments.values()), now_ms)
-    quotes_stored = repo.write_quotes(collection.quotes)
-    books_stored = repo.write_books(collection.books)
-    enrich_s = settings.collector.deadline_s * ENRICH_SHARE_OF_DEADLINE
-    spot_books: dict[str, OrderBook] = {}
-    if settings.engine.include_carry and "bybit" in venues:
-        spot_books = await carry_spot_books(
-            venues["bybit"],
-            collection.candidates,
-            settings.collector.book_depth,
-            caps.get("bybit", 4),
-            enrich_s,
-            clock,
+    with budget.phase("collect") as collect_s:
+        collection = await collect(
+            venues,
+            deadline_s=collect_s,
+            book_depth=settings.collector.book_depth,
+            book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
+                in_universe([*qs, *peers], settings.universe)
+            ),
+            max_concurrency=caps,
+            progress=progress,
+            clock=clock,
+        )
+    with budget.phase("store"):
+        now_ms = collection.finished_ms
+        fill_quoted_intervals(collection)
+        instruments = _instrument_index(collection)
+        repo.upsert_instruments(list(instruments.values()), now_ms)
+        quotes_stored = repo.write_quotes(collection.quotes)
+        books_stored = repo.write_books(collection.books)
+    with budget.phase("enrich") as enrich_s:
+        spot_books, settlements, fees = await _enrich(
+            settings, repo, venues, collection, caps, enrich_s, clock
         )
     books_stored += repo.write_books(spot_books.values())
-    settlements = await top_up_history(
-        venues,
-        collection,
-        Queries(repo.db),
-        lookback_h=settings.engine.lookback_h,
-        now_ms=now_ms,
-        timeout_s=enrich_s,
-        caps=caps,
-    )
     settlements_stored = repo.write_settlements(settlements)
     return _Gathered(
-        collection, instruments, spot_books, quotes_stored, books_stored, settlements_stored
+        collection,
+        instruments,
+        spot_books,
+        quotes_stored,
+        books_stored,
+        settlements_stored,
+        fees,
+        budget,
     )
 
 
@@ -293,15 +350,17 @@ async def scan_once(
     if venues is None:
         wanted = list(names) if names is not None else list(settings.venues.enabled)
         venues = build_venues(settings, wanted, with_keys=True, clock=clock)
+    budget = ScanBudget(clock, settings.collector.deadline_s)
     scan_id = repo.start_scan(clock.now_ms(), notes=running_note())
     try:
         try:
-            got = await _gather(settings, repo, venues, progress, clock)
-            fees = await with_live_bybit_fees(settings, fee_schedule(settings), venues.get("bybit"))
+            got = await _gather(settings, repo, venues, progress, clock, budget=budget)
         finally:
             if owned:
                 await close_all(venues)
-        ranked = _rank_and_store(settings, repo, scan_id, got, fees, clock)
+        with budget.phase("rank"):
+            ranked = _rank_and_store(settings, repo, scan_id, got, got.fees)
+        repo.finish_scan(scan_id, clock.now_ms(), _venue_status(got.collection), budget.report())
     except BaseException as exc:
         reason = f"failed: {type(exc).__name__}: {exc}"[:500]
         repo.finish_scan(scan_id, clock.now_ms(), {}, notes=reason)
@@ -315,25 +374,12 @@ async def scan_once(
         got.books_stored,
         got.settlements_stored,
         c.finished_ms,
+        budget,
     )
 
 
-def _rank_and_store(
-    settings: Settings,
-    repo: Repository,
-    scan_id: int,
-    got: _Gathered,
-    fees: FeeSchedule,
-    clock: Clock,
-) -> pd.DataFrame:
-    c = got.collection
-    since_ms = c.finished_ms - int(settings.engine.lookback_h * MS_PER_H)
-    history = Queries(repo.db).quote_history_for_confidence(c.candidates, since_ms)
-    ranked = rank(
-        settings, c.quotes, c.books, got.instruments, history, c.finished_ms, got.spot_books, fees
-    )
-    repo.write_opportunities(scan_id, ranked)
-    status = {
+def _venue_status(c: Collection) -> dict[str, dict[str, object]]:
+    return {
         n: {
             "status": str(r.status),
             "reason": r.reason,
@@ -343,5 +389,20 @@ def _rank_and_store(
         }
         for n, r in c.results.items()
     }
-    repo.finish_scan(scan_id, clock.now_ms(), status)
+
+
+def _rank_and_store(
+    settings: Settings,
+    repo: Repository,
+    scan_id: int,
+    got: _Gathered,
+    fees: FeeSchedule,
+) -> pd.DataFrame:
+    c = got.collection
+    since_ms = c.finished_ms - int(settings.engine.lookback_h * MS_PER_H)
+    history = Queries(repo.db).quote_history_for_confidence(c.candidates, since_ms)
+    ranked = rank(
+        settings, c.quotes, c.books, got.instruments, history, c.finished_ms, got.spot_books, fees
+    )
+    repo.write_opportunities(scan_id, ranked)
     return ranked

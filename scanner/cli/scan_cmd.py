@@ -8,7 +8,9 @@ stderr, so ``fundscan scan --json | jq`` works.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -125,13 +127,28 @@ def _run_scan(
         with storage_errors():
             _recover(db)
         progress = None if quiet else _progress
-        with storage_errors():
+        with storage_errors(), _venue_failures_said_once():
             outcome = asyncio.run(
                 scan_once(settings, Repository(db), names=names, progress=progress)
             )
+            if not quiet and outcome.budget is not None:
+                err_console.print(f"time {outcome.budget.report()}", highlight=False)
             return outcome, _with_llm(settings, db, shown(outcome.opportunities), llm_mode, quiet)
     finally:
         db.dispose()
+
+
+@contextmanager
+def _venue_failures_said_once() -> Iterator[None]:
+    """The collector logs each failed venue as a warning (``run``'s log lines); ``scan``
+    prints each venue's outcome itself, so that warning would say every failure twice."""
+    collector_log = logging.getLogger("scanner.collector")
+    level = collector_log.level
+    collector_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        collector_log.setLevel(level)
 
 
 def _recover(db: Database) -> None:
@@ -176,9 +193,13 @@ def _emit(
         f"{outcome.books_stored} books, {outcome.settlements_stored} settlements in {where}",
         highlight=False,
     )
+    # a failed venue's reason was printed once already, by the progress line
     for r in c.results.values():
-        if r.status is not VenueStatus.OK:
+        if r.status is VenueStatus.DEGRADED:
             console.print(f"  {r.venue}: {r.status} ({r.reason})", highlight=False)
+    failed = [r.venue for r in c.results.values() if r.status is VenueStatus.FAILED]
+    if failed:
+        console.print(f"  failed: {', '.join(failed)} (reasons above)", highlight=False)
 
 
 TopOption = Annotated[int, typer.Option(min=1, max=10_000, help="Show the best N rows.")]
