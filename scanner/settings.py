@@ -586,7 +586,9 @@ class _VariablesSource(EnvSettingsSource):
         return tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__"))
 
     def variable_for(self, loc: tuple[str, ...]) -> str | None:
-        """The variable that supplied the value at ``loc`` (longest matching path)."""
+        """The variable that supplied the value at ``loc`` (longest matching path; the
+        model's own parts of a path, such as ``venues.by_venue``, are not in a name)."""
+        loc = tuple(p for p in loc if p not in ("by_venue", "[key]"))
         best: tuple[int, str] | None = None
         for name in self.variables:
             path = self.path_of(name)

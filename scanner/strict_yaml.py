@@ -63,6 +63,11 @@ class _StrictLoader(yaml.SafeLoader):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str):
+                raise StrictYamlError(
+                    _where(key_node.start_mark),
+                    f"key {key!r} is not a name; config keys are words such as notional_usd",
+                )
             try:
                 first = seen.get(key)
             except TypeError:  # an unhashable key; the base class reports it properly
@@ -78,15 +83,21 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document strictly. Raises ``StrictYamlError`` (also for plain syntax)."""
-    loader = _StrictLoader(text)
+    """Parse one YAML document strictly. Raises ``StrictYamlError`` (also for plain syntax and
+    for characters YAML does not allow, which the reader refuses before parsing)."""
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)
         return loader.get_single_data()
     except StrictYamlError:
         raise
+    except yaml.reader.ReaderError as exc:
+        problem = f"character #x{exc.character:04x} is not allowed in YAML"
+        raise StrictYamlError(f"position {exc.position + 1}", problem) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise StrictYamlError(_where(mark), f"invalid YAML: {problem}") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        if loader is not None:
+            loader.dispose()  # type: ignore[no-untyped-call]

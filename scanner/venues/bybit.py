@@ -77,7 +77,16 @@ def parse_instruments(result: Mapping[str, Any], category: str = "linear") -> li
 
 
 def parse_ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> FundingQuote | None:
-    """A linear ticker -> live funding quote, or None for a contract that pays no funding."""
+    """A linear ticker -> live funding quote, or None for a contract that pays no funding.
+
+    A field that is not a number raises ``MalformedResponse`` naming the symbol."""
+    try:
+        return _ticker(row, instrument, ts_ms)
+    except (ValueError, TypeError) as exc:
+        raise MalformedResponse(VENUE, f"ticker {instrument.venue_symbol}: {exc}") from None
+
+
+def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> FundingQuote | None:
     rate = to_float(row.get("fundingRate"))
     next_ms = to_int(row.get("nextFundingTime"))
     if rate is None or not next_ms or not instrument.is_perpetual:
@@ -126,8 +135,11 @@ def parse_funding_history(
     """One funding/history page (newest first on the wire) -> settlements, oldest first."""
     out = []
     for row in _rows(result, "funding/history"):
-        ts = to_int(row.get("fundingRateTimestamp"))
-        rate = to_float(row.get("fundingRate"))
+        try:
+            ts = to_int(row.get("fundingRateTimestamp"))
+            rate = to_float(row.get("fundingRate"))
+        except ValueError as exc:
+            raise MalformedResponse(VENUE, f"funding/history: {exc}") from None
         if ts is None or rate is None:
             raise MalformedResponse(VENUE, f"funding/history row without time or rate: {row}")
         out.append(
@@ -170,7 +182,10 @@ def parse_orderbook(
     ``received_ms`` (the client's server-corrected clock) stamps a book whose ``ts`` is missing;
     a book with neither is malformed rather than silently stamped with some other clock.
     """
-    ts = to_int(result.get("ts")) or received_ms
+    try:
+        ts = to_int(result.get("ts")) or received_ms
+    except ValueError as exc:
+        raise MalformedResponse(VENUE, f"orderbook ts: {exc}") from None
     if ts is None:
         raise MalformedResponse(VENUE, "orderbook: no ts and no receive time")
     return OrderBook(

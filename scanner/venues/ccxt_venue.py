@@ -469,7 +469,24 @@ def quote_from_unified(
     now_ms: int,
     volume_24h_usd: float | None = None,
 ) -> FundingQuote | None:
-    """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate)."""
+    """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate).
+
+    A field that is not a number (ccxt passes the venue's ``info`` through as sent) raises
+    ``MalformedResponse`` naming the symbol."""
+    try:
+        return _quote(quirks, inst, fr, adjusted, now_ms, volume_24h_usd)
+    except (ValueError, TypeError) as exc:
+        raise MalformedResponse(inst.venue, f"funding rate {inst.venue_symbol}: {exc}") from None
+
+
+def _quote(
+    quirks: VenueQuirks,
+    inst: Instrument,
+    fr: Mapping[str, Any],
+    adjusted: Mapping[str, float],
+    now_ms: int,
+    volume_24h_usd: float | None,
+) -> FundingQuote | None:
     rate = to_float(fr.get("fundingRate"))
     if rate is None or not inst.is_perpetual:
         return None
