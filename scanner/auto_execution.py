@@ -11,21 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from scanner.clock import Clock, SystemClock
-from scanner.executor import ExecutionError, Executor
+from scanner.executor import ExecutionError, Executor, GateRefused
+from scanner.executor_journal import OPEN_STATES
 from scanner.executor_ports import build_ports, limits_from
+from scanner.llm_gate import LlmGate
 from scanner.settings import Settings
 from scanner.venues.bybit_http import BybitHttp
 from scanner.venues.bybit_ports import BybitPort
 from storage.db import Database
+from storage.execution_store import ExecutionStore
 from strategies.execution import LimitBreach, SizingError
 from strategies.execution_flow import FlowTiming
 from strategies.execution_policy import AutoRules, Held, exit_reason, pick_entry
+from strategies.llm_verdict import LlmVerdict
 
 log = logging.getLogger(__name__)
 TRADABLE = frozenset({"bybit", "bybit-spot", "binanceusdm"})
@@ -70,9 +75,27 @@ class AutoExecutor:
         self.clock = clock or SystemClock()
         self.rules = rules_from(settings)
         self.reconciled = False
+        self.gate = LlmGate(settings, db, self.clock) if settings.llm.mode == "gate" else None
+        """``llm.mode: gate``: no pair opens without the model's valid approve."""
 
-    def tick(self, opportunities: pd.DataFrame) -> list[str]:
-        """One round after a scan; returns what it did, one line each (for the run log)."""
+    def next_entry(self, opportunities: pd.DataFrame) -> dict[str, Any] | None:
+        """The row the next tick would open if nothing changes (``fundscan run`` asks the model
+        about it together with the rows it alerts, so the gate finds its verdict)."""
+        rows = opportunities.to_dict("records") if len(opportunities) else []
+        store = ExecutionStore(self.db)
+        held = {p.pair_key for p in store.open_positions() if p.state in OPEN_STATES}
+        pick = pick_entry(rows, self.rules, held)
+        return None if pick is None else _row_of(rows, pick.pair_key)
+
+    def tick(
+        self, opportunities: pd.DataFrame, verdicts: Mapping[str, LlmVerdict] | None = None
+    ) -> list[str]:
+        """One round after a scan; returns what it did, one line each (for the run log).
+
+        ``verdicts``: what the model said about this scan's rows, by ``pair_key`` (the gate
+        uses them instead of asking again)."""
+        if self.gate is not None:
+            self.gate.remember(verdicts or {})
         rows = opportunities.to_dict("records") if len(opportunities) else []
         return asyncio.run(self._tick(rows))
 
@@ -86,7 +109,7 @@ class AutoExecutor:
         executor = Executor(
             self.db, ports, clock, limits_from(self.settings),
             timing=FlowTiming(unwind_timeout_s=self.settings.execution.unwind_timeout_s),
-            kill_switch_file=self.settings.execution.kill_switch_file,
+            kill_switch_file=self.settings.execution.kill_switch_file, gate=self.gate,
         )  # fmt: skip
         done: list[str] = []
         try:
@@ -133,10 +156,17 @@ class AutoExecutor:
                 pick.symbol, pick.long_venue, pick.long_symbol, pick.short_venue,
                 pick.short_symbol, notional,
             )  # fmt: skip
-            view = await executor.open(plan)
+            view = await executor.open(plan, opportunity=_row_of(rows, pick.pair_key))
+        except GateRefused as exc:
+            return [f"not opening {pick.pair_key}: llm gate: {exc.reason}"]
         except (LimitBreach, SizingError, ExecutionError) as exc:
             return [f"not opening {pick.pair_key}: {exc}"]
+        gate = "" if executor.last_gate is None else f" (llm gate: {executor.last_gate.reason})"
         return [
             f"opened {view.pair_id} {pick.pair_key} net APR {pick.net_apr:.1%} "
-            f"conf {pick.confidence:.2f}: {view.state}"
+            f"conf {pick.confidence:.2f}: {view.state}{gate}"
         ]
+
+
+def _row_of(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    return next((r for r in rows if str(r.get("pair_key")) == key), None)

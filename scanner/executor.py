@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scanner.clock import Clock
 from scanner.domain import canonical_id, pair_key
@@ -50,6 +50,27 @@ MULTIPLIERS = (1, 1000, 10000, 1000000)
 
 class ExecutionError(RuntimeError):
     """A request the executor cannot carry out (unknown pair, venue without a port ...)."""
+
+
+class GateRefused(ExecutionError):
+    """The order gate (``llm.mode: gate``) did not approve the pair: nothing was sent."""
+
+    def __init__(self, pair_key: str, reason: str) -> None:
+        super().__init__(f"llm gate: no order for {pair_key}: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    allowed: bool
+    reason: str
+    """One line: the decision, its confidence and the first reason (or the failure)."""
+
+
+class OrderGate(Protocol):
+    """Asked before a pair opens (never before an order that reduces exposure)."""
+
+    async def review(self, pair_key: str, opportunity: Mapping[str, Any] | None) -> GateAnswer: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +128,11 @@ class Executor:
         *,
         timing: FlowTiming = FlowTiming(),
         kill_switch_file: str | None = None,
+        gate: OrderGate | None = None,
     ) -> None:
+        self.gate = gate
+        """None: no gate (``llm.mode`` off or advisory); else every opening asks it first."""
+        self.last_gate: GateAnswer | None = None
         self.store = ExecutionStore(db)
         self.events = ExecutionEventStore(db)
         self.ports = ports
@@ -193,8 +218,26 @@ class Executor:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def open(self, plan: PairPlan) -> PairView:
-        """Open the pair, or raise LimitBreach before anything is stored or sent."""
+    async def check_gate(
+        self, plan: PairPlan, opportunity: Mapping[str, Any] | None = None
+    ) -> GateAnswer | None:
+        """Raise GateRefused unless the gate (if any) approves opening ``plan``.
+
+        ``opportunity`` is the scan row the pair comes from (None: the gate finds the stored
+        one). A refusal is stored as an ``llm_gate`` event; nothing about the pair is stored.
+        Returns the approval (None when there is no gate).
+        """
+        if self.gate is None:
+            return None
+        answer = await self.gate.review(plan.pair_key, opportunity)
+        if not answer.allowed:
+            self.journal.event(None, "llm_gate", f"no order for {plan.pair_key}: {answer.reason}")
+            raise GateRefused(plan.pair_key, answer.reason)
+        self.last_gate = answer
+        return answer
+
+    async def open(self, plan: PairPlan, opportunity: Mapping[str, Any] | None = None) -> PairView:
+        """Open the pair, or raise LimitBreach / GateRefused before anything is stored or sent."""
         refused = breaches(self.limits, self.journal.exposure(), plan.notional_usd, True)
         busy = self._busy_markets() & {
             (leg.market.venue, leg.market.venue_symbol) for leg in _legs(plan)
@@ -203,6 +246,7 @@ class Executor:
             refused.append(f"already holding a pair on {sorted(busy)}")
         if refused:
             raise LimitBreach("; ".join(refused))
+        await self.check_gate(plan, opportunity)
         self._create(plan)
         await self.flow.open(plan)
         await self.refresh_realised(plan)

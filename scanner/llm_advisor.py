@@ -261,6 +261,48 @@ async def advise_frame(
     return with_verdicts(df, verdicts), advisor.stats
 
 
+async def verdicts_by_pair(
+    settings: Settings,
+    db: Database,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[dict[str, LlmVerdict], RunStats]:
+    """One batch (one run's budget, ``llm.scan_budget_s``) about ``rows``, by ``pair_key``.
+
+    For ``fundscan run``: the rows it shows, alerts or is about to trade, deduplicated. Any
+    failure of the batch as a whole makes every row an abstention.
+    """
+    unique = list({row_pair_key(r): r for r in rows}.values())
+    if not unique:
+        return {}, RunStats()
+    stats = RunStats()
+    try:
+        advisor = Advisor(settings, LlmStore(db), clock=clock)
+        stats = advisor.stats
+        try:
+            frame = pd.DataFrame([dict(r) for r in unique])
+            history = history_for(Queries(db), frame, clock.now_ms(), settings.engine.lookback_h)
+            verdicts = await advisor.verdicts(unique, history)
+        finally:
+            await advisor.aclose()
+    except Exception as exc:  # fail closed: the model's trouble never costs the scan
+        log.error("llm batch failed: %s: %s", type(exc).__name__, exc)
+        verdicts = [abstain(f"llm unavailable: {type(exc).__name__}: {exc}")] * len(unique)
+    return {row_pair_key(r): v for r, v in zip(unique, verdicts, strict=True)}, stats
+
+
+def verdict_columns(verdict: LlmVerdict | None) -> dict[str, Any]:
+    """``llm_decision``, ``llm_confidence``, ``llm_reasons`` of one row (None when not asked)."""
+    if verdict is None:
+        return dict.fromkeys(LLM_COLUMNS)
+    return {
+        "llm_decision": verdict.decision,
+        "llm_confidence": verdict.confidence,
+        "llm_reasons": list(verdict.reasons),
+    }
+
+
 async def gate_check(
     settings: Settings, db: Database, row: Mapping[str, Any], *, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[bool, LlmVerdict]:

@@ -327,6 +327,20 @@ class Queries:
         with self.db.read() as conn:
             return frame(conn.execute(stmt.order_by(o.ts_ms, o.id)).all(), dtypes)
 
+    def latest_opportunity(self, pair_key: str, since_ms: int) -> dict[str, Any] | None:
+        """The newest stored row of one pair (``scanner.domain.pair_key``) at or after
+        ``since_ms``, as plain Python values (None for NULL), or None when there is none."""
+        o = T.opportunities.c
+        stmt = (
+            select(*[c for c in T.opportunities.c if c.name != "id"])
+            .where(o.pair_key == pair_key, o.ts_ms >= since_ms)
+            .order_by(o.ts_ms.desc(), o.id.desc())
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else dict(row._asdict())
+
     def scans(self, since_ms: int | None = None) -> pd.DataFrame:
         sc = T.scans.c
         stmt = _between(select(*T.scans.c), sc.started_ms, since_ms, None).order_by(sc.id)

@@ -99,6 +99,19 @@ def _leg(row: Mapping[str, Any], side: str) -> str:
     return f"{venue} {symbol}" if symbol else str(venue)
 
 
+def _verdict(row: Mapping[str, Any]) -> str | None:
+    """The model's second opinion when it was asked (``llm_decision`` ...), else None."""
+    decision = row.get("llm_decision")
+    if not decision:
+        return None
+    conf = row.get("llm_confidence")
+    reasons = row.get("llm_reasons") or []
+    text = str(decision) + ("" if conf is None else f" ({float(conf):.2f})")
+    if reasons:
+        text += ": " + "; ".join(str(r) for r in list(reasons)[:2])
+    return clip(text, 300)
+
+
 def headline(msg: Message) -> str:
     """One line that says what happened (the notification preview on a phone)."""
     row = msg.row
@@ -158,6 +171,9 @@ def facts(msg: Message) -> list[tuple[str, str]]:
     ]
     if flags:
         out.append(("flags", ", ".join(flags)))
+    verdict = _verdict(row)
+    if verdict is not None:
+        out.append(("LLM", verdict))
     if msg.reason:
         out.append(("why now", msg.reason))
     return out

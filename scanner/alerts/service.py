@@ -113,9 +113,21 @@ class AlertService:
     def on_scan(
         self, rows: Sequence[Mapping[str, Any]], venues_ok: Iterable[str]
     ) -> list[Decision]:
+        return self.commit(self.decide(rows, venues_ok), rows)
+
+    def decide(self, rows: Sequence[Mapping[str, Any]], venues_ok: Iterable[str]) -> list[Decision]:
+        """What this scan would alert (nothing recorded yet): lets ``fundscan run`` ask the
+        model about exactly these rows and add its verdict before ``commit``."""
         now_ms = self.clock.now_ms()
         past = past_alerts(self.store, now_ms, self.rules.cooldown_ms)
-        decisions = decide(rows, past, self.rules, now_ms, venues_ok)
+        return decide(rows, past, self.rules, now_ms, venues_ok)
+
+    def commit(
+        self, decisions: Sequence[Decision], rows: Sequence[Mapping[str, Any]]
+    ) -> list[Decision]:
+        """Record the decisions (and a digest of ``rows`` when one is due) in the outbox, then
+        hand the messages to the sender."""
+        now_ms = self.clock.now_ms()
         new = [to_new_alert(d) for d in decisions]
         if digest_due(self.rules, self.store.last_decided_ms(DIGEST), now_ms):
             digest = digest_message(rows, self.rules)
@@ -123,4 +135,4 @@ class AlertService:
         items = self.store.record(new, self.labels, now_ms)
         if items and self.sender is not None:
             self.sender.submit(items)
-        return decisions
+        return list(decisions)

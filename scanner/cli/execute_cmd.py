@@ -27,8 +27,9 @@ from scanner.cli.common import (
 from scanner.cli.db_cmd import open_db_or_exit
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SystemClock
-from scanner.executor import ExecutionError, Executor, PairView
+from scanner.executor import ExecutionError, Executor, GateRefused, PairView
 from scanner.executor_ports import build_ports, limits_from
+from scanner.llm_gate import LlmGate
 from scanner.settings import Settings
 from scanner.venues.base import VenueError
 from strategies.execution import LimitBreach, SizingError
@@ -75,10 +76,12 @@ def run_with_executor(
     db = open_db_or_exit(settings)
 
     async def go() -> T:
+        clock = SystemClock()
+        gate = LlmGate(settings, db, clock) if settings.llm.mode == "gate" else None
         executor = Executor(
-            db, ports, SystemClock(), limits_from(settings),
+            db, ports, clock, limits_from(settings),
             timing=FlowTiming(unwind_timeout_s=settings.execution.unwind_timeout_s),
-            kill_switch_file=settings.execution.kill_switch_file,
+            kill_switch_file=settings.execution.kill_switch_file, gate=gate,
         )  # fmt: skip
         try:
             if reconcile and mode != "dry-run":
@@ -91,6 +94,8 @@ def run_with_executor(
 
     try:
         return asyncio.run(go())
+    except GateRefused as exc:  # not a user error: the model said no (or could not say yes)
+        raise fail(str(exc), code=1) from None
     except (LimitBreach, SizingError, ExecutionError) as exc:
         raise fail(str(exc)) from None
     except VenueError as exc:
@@ -166,10 +171,16 @@ def _open(
     async def work(executor: Executor) -> Any:
         plan = await executor.plan(symbol, long, short, notional)
         if mode == "dry-run":
+            approval = await executor.check_gate(plan)  # gate mode: even a dry run needs it
+            if approval is not None:
+                err_console.print(f"llm gate: {approval.reason}", highlight=False)
             return [(venue, intent) for venue, intent in executor.dry_run_orders(plan)], plan
         if mode == "live":
             err_console.print(f"live: opening {plan.pair_key} for {notional} USD", highlight=False)
-        return await executor.open(plan)
+        view = await executor.open(plan)
+        if executor.last_gate is not None:
+            err_console.print(f"llm gate: {executor.last_gate.reason}", highlight=False)
+        return view
 
     result = run_with_executor(settings, mode, emulator, work)
     if isinstance(result, PairView):

@@ -3,11 +3,13 @@ retention policy every ``schedule.prune_every_h``, until interrupted (Ctrl-C / S
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,6 +32,8 @@ from scanner.cli.render import records
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import VenueStatus
 from scanner.jobs import build_scheduler, plan_pre_settlement_scans, pre_settlement_times
+from scanner.llm_advisor import verdict_columns, verdicts_by_pair
+from scanner.llm_gate import describe
 from scanner.metrics import Metrics
 from scanner.recovery import close_interrupted_scans
 from scanner.roles import ROLES
@@ -40,6 +44,8 @@ from storage.db import Database, StorageError, open_database
 from storage.maintenance import RetentionPolicy, prune
 from storage.repository import Repository
 from storage.scan_store import ScanStore
+from strategies.alert_policy import Decision
+from strategies.llm_verdict import LlmVerdict
 
 log = logging.getLogger(__name__)
 DRAIN_S = 60.0
@@ -63,20 +69,60 @@ def _summary(outcome: Any) -> str:
     return line + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
-def _alert(service: AlertService | None, outcome: Any) -> None:
-    """Decide and queue this scan's alerts; the sender delivers them on its own thread."""
+def _decide(service: AlertService | None, outcome: Any) -> list[Decision] | None:
+    """What this scan would alert (not recorded yet), or None without alerts."""
     if service is None:
-        return
+        return None
     ok = [n for n, r in outcome.collection.results.items() if r.status is VenueStatus.OK]
     try:
-        decisions = service.on_scan(records(outcome.opportunities), ok)
+        return service.decide(records(outcome.opportunities), ok)
     except StorageError as exc:
         log.error("alerts for scan #%s not decided: %s", outcome.scan_id, exc)
+        return None
+
+
+def _commit(
+    service: AlertService | None,
+    decisions: list[Decision] | None,
+    verdicts: Mapping[str, LlmVerdict] | None,
+    outcome: Any,
+) -> None:
+    """Record and queue the decisions (with the model's verdict when it was asked); the
+    sender delivers them on its own thread."""
+    if service is None or decisions is None:
+        return
+    if verdicts is not None:
+        decisions = [
+            d if d.suppressed or d.event != "opportunity"
+            else replace(d, row={**d.row, **verdict_columns(verdicts.get(d.key))})
+            for d in decisions
+        ]  # fmt: skip
+    try:
+        service.commit(decisions, records(outcome.opportunities))
+    except StorageError as exc:
+        log.error("alerts for scan #%s not recorded: %s", outcome.scan_id, exc)
         return
     queued = [d for d in decisions if not d.suppressed]
     if queued:
         names = ", ".join(f"{d.event} {d.key}" for d in queued)
         console.print(f"  alerts queued: {names}", highlight=False)
+
+
+def _rows_to_ask(
+    outcome: Any, decisions: list[Decision] | None, auto: AutoExecutor | None
+) -> list[Mapping[str, Any]]:
+    """The rows ``run`` shows (the best executable pair in its summary line), alerts, or is
+    about to trade; never the whole universe."""
+    rows: list[Mapping[str, Any]] = []
+    executable = outcome.opportunities[outcome.opportunities["executable"]]
+    if len(executable):
+        rows += records(executable.head(1))
+    rows += [d.row for d in decisions or [] if not d.suppressed and d.event == "opportunity"]
+    if auto is not None:
+        entry = auto.next_entry(outcome.opportunities)
+        if entry is not None:
+            rows.append(entry)
+    return rows
 
 
 def _auto(settings: Settings, db: Database, live: bool) -> AutoExecutor | None:
@@ -166,14 +212,38 @@ class _Run:
                 outcome.opportunities,
                 self.settings.alerts.min_net_apr,
             )
-        _alert(self.service, outcome)
+        decisions = _decide(self.service, outcome)
+        verdicts = self._advise(outcome, decisions)
+        _commit(self.service, decisions, verdicts, outcome)
         if self.auto is not None:
             try:
-                for line in self.auto.tick(outcome.opportunities):
+                for line in self.auto.tick(outcome.opportunities, verdicts):
                     console.print(f"execute: {line}", highlight=False)
             except Exception as exc:  # noqa: BLE001 - one bad tick must not stop the scans
                 err_console.print(f"execute: tick failed: {exc}", highlight=False)
         self._plan_pre_settlement(outcome)
+
+    def _advise(
+        self, outcome: Any, decisions: list[Decision] | None
+    ) -> dict[str, LlmVerdict] | None:
+        """With ``llm.mode`` advisory or gate: one batch about the rows shown, alerted or about
+        to be traded (bounded by ``llm.scan_budget_s``); None when the mode is off."""
+        if self.settings.llm.mode == "off" or self.session.role == "collect":
+            return None
+        rows = _rows_to_ask(outcome, decisions, self.auto)
+        if not rows:
+            return {}
+        try:
+            verdicts, stats = asyncio.run(verdicts_by_pair(self.settings, self.db, rows))
+        except Exception as exc:  # noqa: BLE001 - fail closed: every row abstains
+            err_console.print(f"llm: batch failed: {exc}", highlight=False)
+            return {}
+        console.print(f"  {stats.summary()}", highlight=False)
+        best = records(outcome.opportunities[outcome.opportunities["executable"]].head(1))
+        if best and str(best[0].get("pair_key")) in verdicts:
+            verdict = verdicts[str(best[0]["pair_key"])]
+            console.print(f"  llm on the best pair: {describe(verdict)}", highlight=False)
+        return verdicts
 
     def _plan_pre_settlement(self, outcome: Any) -> None:
         lead_s = self.settings.schedule.pre_settlement_s
