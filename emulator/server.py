@@ -31,6 +31,7 @@ from emulator.faults import (
     blank_fields,
 )
 from emulator.interfaces import MarketView
+from emulator.liquidity import LiquidityError, ThinBooks
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_universe
 from emulator.venues import VENUES, VenueApi
@@ -104,6 +105,8 @@ class Emulator:
             self.faults = FaultPlan.from_config(faults, seed=seed)
         self.faults.check_venues(PUBLIC)
         self._fault_rng = random.Random(seed)
+        self.liquidity = ThinBooks(cast(MarketView, self.market))
+        """Per-symbol caps on what one order fills (``emulator.liquidity``)."""
         self.request_log: list[dict[str, Any]] = []
         """Every venue request: venue, method, path and whether it carried API-key headers."""
         self.bybit_accounts = list(bybit_accounts or [])
@@ -144,6 +147,7 @@ class Emulator:
         app.router.add_get("/_control/state", self._control_state)
         app.router.add_post("/_control/advance", self._control_advance)
         app.router.add_get("/_control/log", self._control_log)
+        app.router.add_post("/_control/liquidity", self._control_liquidity)
         return app
 
     def _register_private(self, app: web.Application) -> None:
@@ -152,13 +156,14 @@ class Emulator:
         from emulator.bybit_public import spot_listings
 
         spot = frozenset(x.symbol for x in spot_listings(self.market.venue_listings("bybit")))
+        trading = cast(MarketView, self.liquidity)  # order matching sees the caps
         self.bybit_private = bybit_private.register(
-            app, "/bybit", cast(MarketView, self.market), self.bybit_accounts, spot
+            app, "/bybit", trading, self.bybit_accounts, spot
         )
         from emulator import binance_private
 
         self.binance_private = binance_private.register(
-            app, "/binanceusdm", cast(MarketView, self.market), self.binance_accounts,
+            app, "/binanceusdm", trading, self.binance_accounts,
             self.market.perpetual_symbols("binanceusdm"),
         )  # fmt: skip
 
@@ -292,6 +297,16 @@ class Emulator:
         plan.check_venues(PUBLIC)
         for rule in plan.rules:
             self.faults.set(rule.venue, rule.endpoint, rule.spec)
+
+    async def _control_liquidity(self, request: web.Request) -> web.Response:
+        """Cap what one order fills on a symbol (``emulator.liquidity``); answers the caps."""
+        try:
+            self.liquidity.apply(await request.json())
+        except json.JSONDecodeError:
+            return json_response({"error": "body must be JSON"}, status=400)
+        except LiquidityError as exc:
+            return json_response({"error": f"liquidity: {exc}"}, status=400)
+        return json_response({"liquidity": self.liquidity.describe()})
 
     async def _control_log(self, request: web.Request) -> web.Response:
         """The request log and every venue's order log (tests prove what was sent)."""

@@ -3,8 +3,10 @@ leg beyond one lot, is stored as an event, and no order id is ever sent twice.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from exec_helpers import Rig, rig
 
@@ -72,3 +74,72 @@ async def test_hedge_whose_answer_is_garbled_is_found_filled_and_kept(tmp_path: 
     legs = {leg.role: leg for leg in view.legs}
     assert legs["long"].quantity == r.venue_coin("BTC")
     assert -legs["short"].quantity == r.venue_perp("BTCUSDT")
+
+
+def arm_on_binance_fill(r: Rig, action: Callable[[], None]) -> None:
+    """Run ``action`` the moment the Binance first leg has been sent (test orchestration)."""
+    port = r.ports["binanceusdm"]
+    original = port.submit
+
+    async def submit(intent: OrderIntent) -> OrderResult:
+        result = await original(intent)
+        if intent.client_id.endswith("-lo0"):
+            action()
+        return result
+
+    port.submit = submit  # type: ignore[method-assign]
+
+
+def bybit_orders(r: Rig, link_id: str) -> list[Any]:
+    return [o for o in r.account().orders.values() if o.order_link_id == link_id]
+
+
+async def test_partly_filled_hedge_reduces_the_first_leg_reduce_only(tmp_path: Path) -> None:
+    """Bybit's book holds only 0.004 BTC: the hedge fills that much, the venue cancels the rest,
+    and the Binance long is cut back to match with a reduce-only order."""
+    async with rig(tmp_path) as r:
+        r.emu.liquidity.set("bybit", "BTCUSDT", Decimal("0.004"))
+        plan = await r.executor.plan("BTC", "binanceusdm", "bybit", Decimal(900))
+        planned = plan.first.qty
+        view = await r.executor.open(plan)
+        [hedge] = bybit_orders(r, f"{plan.pair_id}-so0")
+        binance_log = list(r.emu.binance_private.order_log)
+        long_after, short_after = r.binance_perp("BTCUSDT"), r.venue_perp("BTCUSDT")
+    assert planned > Decimal("0.004"), "the cap must be below the planned size"
+    assert (hedge.status, hedge.cum_exec_qty) == ("PartiallyFilledCanceled", Decimal("0.004"))
+    assert view.state == State.OPEN
+    assert any(e.startswith("hedge_partial") for e in view.events), view.events
+    assert (long_after, short_after) == (Decimal("0.004"), Decimal("-0.004"))
+    reduce = [o for o in binance_log if o["newClientOrderId"] == f"{plan.pair_id}-lu0"]
+    assert len(reduce) == 1 and str(reduce[0]["reduceOnly"]).lower() == "true", binance_log
+    legs = {leg.role: leg for leg in view.legs}
+    assert legs["long"].quantity == long_after and -legs["short"].quantity == short_after
+    ids = r.order_link_ids()
+    assert len(ids) == len(set(ids)), ids
+
+
+async def test_a_first_leg_that_cannot_be_reduced_in_time_is_broken_then_repaired(
+    tmp_path: Path,
+) -> None:
+    """The hedge partly fills and then Binance's book is empty too: the reduce-only orders fill
+    nothing, so after ``unwind_timeout_s`` the pair is ``broken`` (stored, never ignored). When
+    liquidity returns, the start-up reconciliation hedges the rest."""
+    async with rig(tmp_path) as r:
+        r.emu.liquidity.set("bybit", "BTCUSDT", Decimal("0.004"))
+        arm_on_binance_fill(r, lambda: r.emu.liquidity.set("binanceusdm", "BTCUSDT", Decimal(0)))
+        plan = await r.executor.plan("BTC", "binanceusdm", "bybit", Decimal(900))
+        started_ms = r.clock.monotonic_ms()
+        view = await r.executor.open(plan)
+        waited_s = (r.clock.monotonic_ms() - started_ms) / 1000
+        naked = r.binance_perp("BTCUSDT") + r.venue_perp("BTCUSDT")
+        r.emu.liquidity.clear()
+        assert await r.executor.reconcile() == []
+        repaired = r.executor.view(plan.pair_id)
+        long_after, short_after = r.binance_perp("BTCUSDT"), r.venue_perp("BTCUSDT")
+    assert view.state == State.BROKEN
+    assert any(e.startswith("unmatched") for e in view.events), view.events
+    assert naked > LOT and 10 <= waited_s <= 12, (naked, waited_s)  # unwind_timeout_s = 10
+    assert repaired.state == State.OPEN
+    assert abs(long_after + short_after) < LOT and long_after > 0
+    ids = r.order_link_ids()
+    assert len(ids) == len(set(ids)), ids
