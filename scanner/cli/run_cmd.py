@@ -45,7 +45,7 @@ from storage.maintenance import RetentionPolicy, prune
 from storage.repository import Repository
 from storage.scan_store import ScanStore
 from strategies.alert_policy import Decision
-from strategies.llm_verdict import LlmVerdict
+from strategies.llm_verdict import LlmVerdict, abstain, row_pair_key
 
 log = logging.getLogger(__name__)
 DRAIN_S = 60.0
@@ -230,14 +230,16 @@ class _Run:
         to be traded (bounded by ``llm.scan_budget_s``); None when the mode is off."""
         if self.settings.llm.mode == "off" or self.session.role == "collect":
             return None
-        rows = _rows_to_ask(outcome, decisions, self.auto)
-        if not rows:
-            return {}
+        rows: list[Mapping[str, Any]] = []
         try:
+            rows = _rows_to_ask(outcome, decisions, self.auto)
             verdicts, stats = asyncio.run(verdicts_by_pair(self.settings, self.db, rows))
         except Exception as exc:  # noqa: BLE001 - fail closed: every row abstains
             err_console.print(f"llm: batch failed: {exc}", highlight=False)
-            return {}
+            failed = abstain(f"llm unavailable: {type(exc).__name__}: {exc}")
+            return {row_pair_key(r): failed for r in rows}
+        if not verdicts:
+            return verdicts
         console.print(f"  {stats.summary()}", highlight=False)
         best = records(outcome.opportunities[outcome.opportunities["executable"]].head(1))
         if best and str(best[0].get("pair_key")) in verdicts:
