@@ -22,7 +22,7 @@ schedule: {{scan_every_s: 5, prune_every_h: 0}}
 storage: {{url: "sqlite:///{db}"}}
 venues: {{enabled: [bybit, binanceusdm]}}
 universe: {{include: [BTC, ETH, SOL, XRP, DOGE]}}
-engine: {{notional_usd: 900}}
+engine: {{notional_usd: 900, min_net_apr: -100}}  # every pair (few clear fees now)
 execution:
   mode: paper
   auto: true

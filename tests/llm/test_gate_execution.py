@@ -197,7 +197,7 @@ schedule: {{scan_every_s: 5, prune_every_h: 0, pre_settlement_s: 0}}
 storage: {{url: "sqlite:///{db}"}}
 venues: {{enabled: [bybit, binanceusdm]}}
 universe: {{include: [BTC, ETH, SOL, XRP, DOGE]}}
-engine: {{notional_usd: 900}}
+engine: {{notional_usd: 900, min_net_apr: -100}}
 llm: {{mode: gate, base_url: "{llm}", model: test-model, timeout_s: 0.5, max_retries: 1}}
 execution:
   mode: paper

@@ -51,6 +51,7 @@ schedule: {{scan_every_s: 5, prune_every_h: 0, pre_settlement_s: 0}}
 storage: {{url: "sqlite:///{db}"}}
 venues: {{enabled: [bybit, binanceusdm, okx]}}
 universe: {{include: [BTC, ETH, SOL, XRP, DOGE, ADA, LINK, AVAX]}}
+engine: {{min_net_apr: -100}}   # every pair: the calibrated market seldom clears fees
 llm: {{mode: advisory, base_url: "{llm}", model: test-model, timeout_s: 5, max_retries: 1}}
 alerts:
   enabled: true
