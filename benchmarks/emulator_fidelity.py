@@ -22,9 +22,12 @@ from emulator import Emulator  # noqa: E402
 from emulator.calibration import real_major_series  # noqa: E402
 from emulator.fidelity import (  # noqa: E402
     WINDOW_DAYS,
+    book_rows,
+    emulated_books,
     emulated_series,
     flat,
     funding_table,
+    real_book_ranges,
     windows,
 )
 
@@ -40,7 +43,8 @@ def emulated_tables(regime: str, seeds: list[int], assets: list[str]) -> list[di
         )
         with emu.run_in_thread():
             since = emu.market.history_start_ms
-            out.append(flat(funding_table(emulated_series(emu.url, assets, since))))
+            table = flat(funding_table(emulated_series(emu.url, assets, since)))
+            out.append(table | book_rows(emulated_books(emu.url)))
     return out
 
 
@@ -64,6 +68,12 @@ def main() -> None:
         mark = "" if not vals or lo <= med <= hi else "  <-- outside"
         each = " ".join(f"{v:.4g}" for v in vals)
         print(f"{key:52} {year[key]:10.4g} {lo:9.4g} .. {hi:<9.4g} {med:10.4g}  {each}{mark}")
+    for key, (lo, hi) in real_book_ranges(SHARED).items():
+        vals = [e[key] for e in emu]
+        med = statistics.median(vals)
+        mark = "" if lo <= med <= hi else "  <-- outside"
+        each = " ".join(f"{v:.4g}" for v in vals)
+        print(f"{key:52} {'':10} {lo:9.4g} .. {hi:<9.4g} {med:10.4g}  {each}{mark}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
-"""Synthetic order books around the mark price, shaped like the real recorded books.
+"""Synthetic order books around the mark price, shaped like the real books of the same tier.
 
-Spread and level spacing come from ``calibration`` (measured on five real books). Level sizes
-are set so that the USD depth within 25 bps of mid matches the real books' median
-(``BOOK_DEPTH_25BPS_USD``), spread evenly over the synthetic levels inside that band; it is
-scaled per asset by ``Listing.liquidity`` (deep books for BTC, thin for small caps). Each
-level's size gets a seeded log-normal jitter so books differ between symbols and seconds but
-not between runs.
+Spread, depth and level spacing come from ``calibration`` (fitted on the real books in
+``../shared/data/real-books``, Bybit majors to Gate small caps): the relative spread and the USD
+depth within 25 bps of mid are lines in log10 of the asset's open-interest liquidity
+(``Listing.liquidity``), so BTC gets a spread of a few hundredths of a bp and millions of USD
+near mid while a small cap gets tens of bps and a few thousand USD. Levels are spaced by the
+real books' median gap-to-spread ratio (never closer than a tick) and the depth within the
+band is spread evenly over the levels inside it, each with a seeded log-normal jitter of mean
+one, so books differ between symbols and seconds but not between runs.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,6 +22,22 @@ from emulator.interfaces import Levels
 from emulator.universe import Listing
 
 SIZE_JITTER_SD = 0.8  # log-normal sd of level notional; real level sizes vary by ~10x
+
+
+@lru_cache(maxsize=1)
+def _constants() -> tuple[float, float, float, float, float, float, float]:
+    b = cal.book_constants()
+    lo, hi = b["liquidity_range"]
+    return (*b["spread_log10"], *b["depth_25bps_log10"], b["gap_to_spread"], lo, hi)
+
+
+def book_shape(listing: Listing) -> tuple[float, float, float]:
+    """(relative spread, USD depth within 25 bps of mid per side, relative level gap) of the
+    listing's liquidity tier (liquidity clipped to the range the real books cover)."""
+    s0, s1, d0, d1, gap_ratio, lo, hi = _constants()
+    x = math.log10(min(max(listing.liquidity, lo), hi))
+    spread = 10.0 ** (s0 + s1 * x)
+    return spread, 10.0 ** (d0 + d1 * x), spread * gap_ratio
 
 
 def _round_to(x: float, step: float) -> float:
@@ -42,14 +61,15 @@ def synth_book(
     tick = listing.tick or mark * 1e-4
     if listing.sig_figs and mark > 0:
         tick = max(tick, 10.0 ** (math.floor(math.log10(mark)) - listing.sig_figs + 1))
-    half = max(tick, mark * cal.BOOK_SPREAD_REL / 2)
-    gap = max(tick, _round_to(mark * cal.BOOK_LEVEL_GAP_REL, tick))
-    in_band = max(1, math.floor((cal.DEPTH_BAND_REL * mark - half) / gap) + 1)
-    level_usd = cal.BOOK_DEPTH_25BPS_USD / in_band
+    spread_rel, depth_usd, gap_rel = book_shape(listing)
+    half = max(tick / 2, mark * spread_rel / 2)
+    gap = max(tick, _round_to(mark * gap_rel, tick))
     best_bid = math.floor((mark - half) / tick) * tick
     best_ask = max(best_bid + tick, math.ceil((mark + half) / tick) * tick)
+    in_band = max(1, math.floor((cal.DEPTH_BAND_REL * mark - (mark - best_bid)) / gap) + 1)
+    level_usd = depth_usd / in_band
     rng = np.random.default_rng([key[0], 5, key[1], key[2]])
-    jitter = listing.liquidity * np.exp(rng.normal(0.0, SIZE_JITTER_SD, (2, depth)))
+    jitter = np.exp(rng.normal(-(SIZE_JITTER_SD**2) / 2, SIZE_JITTER_SD, (2, depth)))
     bids: Levels = []
     asks: Levels = []
     for j in range(depth):

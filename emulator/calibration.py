@@ -8,13 +8,9 @@ Funding (issue 10): quantile functions of real settled rates per venue and tier,
 correlation across venues, two AR speeds and the persistent-offset spread, from the real
 multi-venue recordings (``derive_funding``; stored in ``data/calibration.json``).
 
-Books: from the five real books (Bybit orderbook.200 BTCUSDT, Binance depth SUSHIUSDT, Gate
-RDNT_USDT, OKX UNI-USD-SWAP, Hyperliquid DYDX l2Book): median relative spread, median relative
-gap between adjacent levels, and median USD depth within ``DEPTH_BAND_REL`` (25 bps) of mid
-per side (contract sizes applied; for the inverse OKX book a contract is worth ctVal = 10 USD).
-Depth near mid, not notional per level, is what the size of each synthetic level is derived
-from: slippage of a market order depends on how much sits close to mid, and real books differ
-by orders of magnitude in how many levels share that band (tick-spaced BTC vs sparse alts).
+Books, ticks, volumes (issue 10): spread and depth lines by liquidity tier fitted on the real
+books of ``../shared/data/real-books`` (``derive_books``), tick/price of the one consistent
+snapshot (``derive_ticks``) and each venue's volume scale (``derive_volumes``).
 """
 
 from __future__ import annotations
@@ -32,10 +28,7 @@ from typing import Any
 
 import numpy as np
 
-# --- books
-BOOK_SPREAD_REL = 6.63e-04
-BOOK_LEVEL_GAP_REL = 9.47e-04
-BOOK_DEPTH_25BPS_USD = 22_949.0
+# --- books (the tier lines are in data/calibration.json, see ``derive_books``)
 DEPTH_BAND_REL = 25e-4
 
 # --- 24 h traded volume (USD notional) of a listing: VOLUME_24H_MEDIAN_USD * liquidity**2,
@@ -64,6 +57,18 @@ def stored() -> dict[str, Any]:
 
 def funding_constants() -> dict[str, Any]:
     return dict(stored()["funding"])
+
+
+def book_constants() -> dict[str, Any]:
+    return dict(stored()["books"])
+
+
+def tick_constants() -> dict[str, Any]:
+    return dict(stored()["ticks"])
+
+
+def volume_constants() -> dict[str, Any]:
+    return dict(stored()["volumes"])
 
 
 def _parse_time(text: str) -> float:
@@ -412,9 +417,143 @@ def derive_funding(shared: Path) -> dict[str, object]:
     }
 
 
+# ============================================================================ books by tier,
+# ticks, volumes (issue 10)
+
+
+def _fixture(shared: Path, rel: str) -> Any:
+    return json.loads((shared / "exchange-fixtures" / rel).read_text(encoding="utf-8"))
+
+
+def _asset_liquidity(shared: Path) -> dict[str, float]:
+    """``universe._liquidity`` (open interest scale) from the shared Gate contracts."""
+    from emulator import universe
+
+    rows = _fixture(shared, "gate/api_v4_futures_usdt_contracts.json")
+    gate = []
+    for r in rows:
+        base = r["name"].split("_", 1)[0]
+        asset, _ = universe.split_multiplier(base)
+        gate.append(
+            universe.Listing(
+                venue="gate", symbol=r["name"], asset=asset, quote="USDT", settle="USDT",
+                perpetual=True, contract_size=float(r["quanto_multiplier"]), raw=r,
+            )
+        )  # fmt: skip
+    return universe._liquidity(gate)
+
+
+def real_books(shared: Path) -> list[tuple[str, str, float, float, float]]:
+    """(file, asset, relative spread, median relative level gap, USD depth within 25 bps per
+    side) of every real perpetual book in ``real-books`` (the dated OKX future and the OKX spot
+    book are left out: neither is a perpetual the scanner compares)."""
+    gate_q = {
+        r["name"]: float(r["quanto_multiplier"])
+        for r in _fixture(shared, "gate/api_v4_futures_usdt_contracts.json")
+    }
+
+    def levels(rows: list[list[str]]) -> list[tuple[float, float]]:
+        return [(float(r[0]), float(r[1])) for r in rows]
+
+    out = []
+    for path in sorted((shared / "real-books").glob("*.json")):
+        body = json.loads(path.read_text(encoding="utf-8"))
+        name, size = path.stem, 1.0
+        if name.startswith("BYBIT_"):
+            bids, asks = levels(body["data"]["b"]), levels(body["data"]["a"])
+            asset = name.removeprefix("BYBIT_").removesuffix("USDT")
+        elif name.startswith("BINANCE_FUTURES_"):
+            bids, asks = levels(body["bids"]), levels(body["asks"])
+            asset = name.removeprefix("BINANCE_FUTURES_").removesuffix("USDT")
+        elif name.startswith("GATEIO_FUTURES_"):
+            symbol = name.removeprefix("GATEIO_FUTURES_")
+            asset = symbol.split("_")[0]
+            bids = [(float(x["p"]), float(x["s"])) for x in body["bids"]]
+            asks = [(float(x["p"]), float(x["s"])) for x in body["asks"]]
+            size = gate_q[symbol]
+        elif name.endswith("-SWAP"):  # inverse: a contract is ctVal = 10 USD
+            data = body["data"][0]
+            bids, asks = levels(data["bids"]), levels(data["asks"])
+            asset = name.removeprefix("OKX_").split("-")[0]
+            size = 10.0 / ((bids[0][0] + asks[0][0]) / 2)
+        else:
+            continue
+        spread, gap, depth = book_stats(bids, asks, size)
+        out.append((name, asset, spread, gap, depth))
+    return out
+
+
+def derive_books(shared: Path) -> dict[str, Any]:
+    """Spread and depth by liquidity tier: least-squares lines of log10(relative spread) and
+    log10(USD depth within 25 bps) against log10(open-interest liquidity) over the real books
+    (books with no depth at all inside 25 bps count for the spread only), and the median ratio
+    of level gap to spread."""
+    liquidity = _asset_liquidity(shared)
+    books = real_books(shared)
+    x = np.log10([liquidity.get(b[1], 1.0) for b in books])
+    spread = np.polyfit(x, np.log10([b[2] for b in books]), 1)
+    has_depth = np.array([b[4] > 0 for b in books])
+    depth = np.polyfit(x[has_depth], np.log10([b[4] for b in books if b[4] > 0]), 1)
+    return {
+        "spread_log10": [float(spread[1]), float(spread[0])],
+        "depth_25bps_log10": [float(depth[1]), float(depth[0])],
+        "gap_to_spread": float(median(b[3] / b[2] for b in books)),
+        "liquidity_range": [float(10 ** x.min()), float(10 ** x.max())],
+    }
+
+
+def derive_ticks(shared: Path) -> dict[str, float]:
+    """Tick / price in the one consistent snapshot (Gate's 2023 contracts: tick and mark price
+    recorded together): the median, and the p99 above which a tick is stale."""
+    rows = _fixture(shared, "gate/api_v4_futures_usdt_contracts.json")
+    rel = np.array(
+        [
+            float(r["order_price_round"]) / float(r["mark_price"])
+            for r in rows
+            if float(r["mark_price"]) > 0
+        ]
+    )
+    return {
+        "median_rel_tick": float(np.median(rel)),
+        "stale_rel_tick": float(np.quantile(rel, 0.99)),
+    }
+
+
+def derive_volumes(shared: Path) -> dict[str, Any]:
+    """USD volume of a liquidity-1 listing per venue (volume = scale x liquidity**2 x noise):
+    Bybit from its real 2026 BTCUSDT ticker (turnover24h), Hyperliquid from the real
+    ``dayNtlVlm`` of the recorded ctxs of its 28 assets (the least-squares line of log volume
+    against 2 log liquidity over the 25 that traded: the geometric mean of volume /
+    liquidity**2; its free slope is 2.18), every other venue from the real Gate BTC_USDT
+    ticker (``VOLUME_24H_MEDIAN_USD``)."""
+    from emulator import universe
+
+    liquidity = _asset_liquidity(shared)
+    bybit = _fixture(shared, "bybit/v5_market_tickers_linear_BTCUSDT.json")["result"]["list"][0]
+    meta = _fixture(shared, "hyperliquid/info_meta.json")["universe"]
+    ctxs = _fixture(shared, "hyperliquid/ws_allDexsAssetCtxs.json")["data"]["ctxs"][0][1]
+    hl = [
+        math.log(float(ctx["dayNtlVlm"]))
+        - 2 * math.log(liquidity.get(universe.split_multiplier(m["name"])[0], 1.0))
+        for m, ctx in zip(meta, ctxs, strict=False)
+        if float(ctx["dayNtlVlm"]) > 0
+    ]
+    gate = _fixture(shared, "gate/api_v4_futures_usdt_tickers_BTC_USDT.json")[0]
+    return {
+        "bybit": float(bybit["turnover24h"]) / liquidity["BTC"] ** 2,
+        "hyperliquid": math.exp(float(np.mean(hl))),
+        "default": float(gate["volume_24h_quote"]) / liquidity["BTC"] ** 2,
+    }
+
+
 def derive_all(shared: Path) -> dict[str, Any]:
     """Everything stored in ``data/calibration.json``, derived from the shared real data."""
-    return {"funding": derive_funding(shared)}
+    return {
+        "funding": derive_funding(shared),
+        "books": derive_books(shared),
+        "ticks": derive_ticks(shared),
+        "volumes": derive_volumes(shared),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover - the maintainer's regeneration command

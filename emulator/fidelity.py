@@ -205,3 +205,70 @@ def flat(table: Mapping[str, Any]) -> dict[str, float]:
         else:
             out[key] = float(value)
     return out
+
+
+BOOK_GROUPS = {
+    "majors": ("bybit", ["BTC", "ETH", "SOL", "DOGE"]),
+    "small caps": (
+        "gate",
+        ["DIA", "FRONT", "LIT", "OMG", "PHB", "QUICK", "RDNT", "SFP", "WOO", "ZRX"],
+    ),
+}
+"""The real books' groups (``../shared/data/real-books``): Bybit's majors, Gate's small caps."""
+
+
+def book_rows(books: Mapping[str, list[tuple[float, float]]]) -> dict[str, float]:
+    """``{group: [(relative spread, USD depth within 25 bps per side), ...]}`` -> the median
+    spread (bps) and depth (USD) per group."""
+    out = {}
+    for group, stats in books.items():
+        out[f"book_spread_bps[{group}]"] = float(np.median([s for s, _ in stats]) * 1e4)
+        out[f"book_depth_25bps_usd[{group}]"] = float(np.median([d for _, d in stats]))
+    return out
+
+
+def real_book_ranges(shared: Any) -> dict[str, tuple[float, float]]:
+    """Per group, the range of spread (bps) and depth (USD) over the real books."""
+    from emulator.calibration import real_books
+
+    prefix = {"bybit": "BYBIT_", "gate": "GATEIO_FUTURES_"}
+    out = {}
+    for group, (venue, assets) in BOOK_GROUPS.items():
+        books = [b for b in real_books(shared) if b[0].startswith(prefix[venue]) and b[1] in assets]
+        spreads = [b[2] * 1e4 for b in books]
+        depths = [b[4] for b in books]
+        out[f"book_spread_bps[{group}]"] = (min(spreads), max(spreads))
+        out[f"book_depth_25bps_usd[{group}]"] = (min(depths), max(depths))
+    return out
+
+
+def emulated_books(base_url: str) -> dict[str, list[tuple[float, float]]]:
+    """(spread, depth) of the emulator's books of the real books' assets, read over HTTP."""
+    import httpx
+
+    from emulator.calibration import book_stats
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        for group, (venue, assets) in BOOK_GROUPS.items():
+            for asset in assets:
+                if venue == "bybit":
+                    r = c.get(
+                        "/bybit/v5/market/orderbook",
+                        params={"category": "linear", "symbol": f"{asset}USDT", "limit": 500},
+                    ).json()["result"]
+                    bids = [(float(p), float(q)) for p, q in r["b"]]
+                    asks = [(float(p), float(q)) for p, q in r["a"]]
+                    size = 1.0
+                else:
+                    contract = c.get(f"/gate/api/v4/futures/usdt/contracts/{asset}_USDT").json()
+                    r = c.get(
+                        "/gate/api/v4/futures/usdt/order_book",
+                        params={"contract": f"{asset}_USDT", "limit": 50},
+                    ).json()
+                    bids = [(float(x["p"]), float(x["s"])) for x in r["bids"]]
+                    asks = [(float(x["p"]), float(x["s"])) for x in r["asks"]]
+                    size = float(contract["quanto_multiplier"])
+                spread, _, depth = book_stats(bids, asks, size)
+                out.setdefault(group, []).append((spread, depth))
+    return out

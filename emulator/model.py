@@ -33,7 +33,7 @@ import numpy as np
 from emulator import calibration as cal
 from emulator.clock import EmuClock
 from emulator.interfaces import Levels, SettlementListener
-from emulator.universe import Listing, load_universe
+from emulator.universe import Listing, canonical_prices, load_universe
 
 REGIMES = ("calm", "normal", "hot")
 """Market regimes: 2023-like, 2025-like (the default) and 2021-bull-like funding (the spread of
@@ -45,7 +45,6 @@ MINUTE_MS = 60_000
 # the scanner's math depends on funding, books only need to move plausibly).
 PRICE_VOL_PER_MIN = 0.03 / math.sqrt(1440)
 BASIS_SD = 2e-4  # static venue basis of mark vs the canonical price
-PRICE_PRIORITY = ("hyperliquid", "bybit", "binanceusdm", "gate")  # freshest recordings first
 
 
 class UnknownSymbol(KeyError):
@@ -306,24 +305,21 @@ class MarketModel:
 
     # ---------------------------------------------------------------- prices
     def _init_prices(self, assets: list[str]) -> None:
-        canon: dict[str, float] = {}
-        for venue in reversed(PRICE_PRIORITY):
-            for x in self.universe[venue]:
-                if x.price0:
-                    canon[x.asset] = x.price0 / x.multiplier
+        canon = canonical_prices(self.universe)
         logp = np.empty(len(assets))
         for a, j in self._asset_ix.items():
-            logp[j] = math.log(canon.get(a) or self._deterministic_price(a))
+            logp[j] = math.log(canon[a])
+        # a listing of another token under the asset's ticker keeps its own price level (and
+        # moves with the asset: only the engine's price guard must tell them apart)
+        self._own = np.array([
+            math.log(x.own_price / (canon[x.asset] * x.multiplier)) if x.own_price else 0.0
+            for x in self.listings
+        ])  # fmt: skip
         self._logp0 = logp
         self._logp = logp.copy()
         self._m = self.clock.start_ms // MINUTE_MS
         rng = np.random.default_rng([self.seed, 3])
         self._basis = rng.normal(0.0, BASIS_SD, len(self.listings))
-
-    def _deterministic_price(self, asset: str) -> float:
-        """No recorded price anywhere: ~20 000 ticks of the asset's finest-ticked listing."""
-        ticks = [x.tick / x.multiplier for x in self.listings if x.asset == asset and x.tick]
-        return min(ticks) * 20_000 if ticks else 1.0
 
     def _ensure_minute(self, m: int) -> None:
         with self._lock:
@@ -336,9 +332,10 @@ class MarketModel:
             self._logp = self._logp + rng.normal(0.0, PRICE_VOL_PER_MIN, self._logp.shape)
 
     def index_prices(self, now_ms: int) -> np.ndarray:
-        """Venue-unit index price of every listing (canonical price x multiplier)."""
+        """Venue-unit index price of every listing (canonical price x multiplier; a listing of
+        another token under the same ticker at its own level, ``Listing.own_price``)."""
         self._ensure_minute(now_ms // MINUTE_MS)
-        return np.asarray(np.exp(self._logp[self._l_asset]) * self._mult)
+        return np.asarray(np.exp(self._logp[self._l_asset] + self._own) * self._mult)
 
     def mark_prices(self, now_ms: int) -> np.ndarray:
         return self.index_prices(now_ms) * (1 + self._basis)
@@ -353,7 +350,9 @@ class MarketModel:
 
     # ---------------------------------------------------------------- volume
     def _init_volumes(self) -> None:
-        """24 h USD volume per listing (see calibration: proportional to open interest).
+        """24 h USD volume per listing: the venue's calibrated scale (``calibration``'s
+        ``volumes``: Bybit and Hyperliquid from their own real tickers, the rest from Gate's)
+        times liquidity**2 (proportional to open interest) times a seeded log-normal factor.
 
         Fixed per seed: a rolling 24 h sum moves slowly, and a fixed value lets a test compare
         what an adapter parsed with the model exactly.
@@ -361,7 +360,9 @@ class MarketModel:
         rng = np.random.default_rng([self.seed, 6])
         liquidity = np.array([x.liquidity for x in self.listings])
         noise = np.exp(rng.normal(0.0, cal.VOLUME_LOG_SD, len(self.listings)))
-        self._volume = cal.VOLUME_24H_MEDIAN_USD * liquidity**2 * noise
+        scales = cal.volume_constants()
+        scale = np.array([scales.get(x.venue, scales["default"]) for x in self.listings])
+        self._volume = scale * liquidity**2 * noise
 
     def volumes_24h_usd(self) -> np.ndarray:
         """USD notional traded over 24 h by every listing (index = position in listings)."""

@@ -12,7 +12,9 @@ raw row kept for serving). Prices/rates found in the recordings become starting 
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -53,6 +55,10 @@ class Listing:
     sig_figs: int | None = None  # Hyperliquid: prices have at most 5 significant figures
     liquidity: float = 1.0  # book depth relative to the calibrated median (see _liquidity)
     price0: float | None = None  # recorded venue price, if any
+    own_price: float | None = None
+    """Venue price of a listing whose recorded ticker is another token than the asset's
+    (Binance's 2021 BTTUSDT: the pre-redenomination BTT, ~1000x the new one); see
+    ``_separate_tokens``. ``None``: the listing trades the canonical asset."""
     rate0: float | None = None  # recorded rate per interval, if any
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -329,6 +335,73 @@ def _liquidity(gate: list[Listing]) -> dict[str, float]:
     return {a: min(40.0, max(0.2, (v / mid) ** 0.5)) for a, v in oi.items() if v > 0}
 
 
+PRICE_PRIORITY = ("hyperliquid", "bybit", "binanceusdm", "gate")  # freshest recordings first
+DIFFERENT_TOKEN_REL_TICK = 0.1
+"""A recorded tick above 10 % of the asset's price cannot be a tick of the same token (no venue
+lists a contract that can only quote ten prices per price level): such a listing is another
+token under the same ticker and gets its own price."""
+
+
+def canonical_prices(universe: dict[str, list[Listing]]) -> dict[str, float]:
+    """Price of one unit of each asset from the recordings (the freshest venue wins)."""
+    canon: dict[str, float] = {}
+    for venue in reversed(PRICE_PRIORITY):
+        for x in universe.get(venue, []):
+            if x.price0:
+                canon[x.asset] = x.price0 / x.multiplier
+    for x in (x for v in universe.values() for x in v):
+        if x.asset not in canon:  # no recorded price anywhere: ~20 000 of the finest tick
+            ticks = [y.tick / y.multiplier for v in universe.values() for y in v
+                     if y.asset == x.asset and y.tick]  # fmt: skip
+            canon[x.asset] = min(ticks) * 20_000 if ticks else 1.0
+    return canon
+
+
+def _tick_text(tick: float, places: int) -> str:
+    return f"{tick:.{places}f}"
+
+
+def retick(x: Listing, tick: float) -> None:
+    """Give ``x`` a new tick and write it into the raw row its venue serves."""
+    x.tick = tick
+    decimals = max(0, -math.floor(math.log10(tick) + 1e-9))
+    raw = copy.deepcopy(x.raw)
+    if x.venue == "binanceusdm" or "filters" in raw:
+        for f in raw.get("filters", []):
+            if f.get("filterType") == "PRICE_FILTER":
+                f["tickSize"] = _tick_text(tick, 8)
+        if "pricePrecision" in raw:
+            raw["pricePrecision"] = decimals
+    elif "tickSz" in raw:
+        raw["tickSz"] = _tick_text(tick, decimals)
+    elif "order_price_round" in raw:
+        raw["order_price_round"] = _tick_text(tick, decimals)
+    elif "pricePlace" in raw:
+        raw["pricePlace"], raw["priceEndStep"] = str(decimals), "1"
+    x.raw = raw
+
+
+def _separate_tokens_and_retick(universe: dict[str, list[Listing]]) -> None:
+    """Where a recorded tick no longer fits the current price (instrument lists from 2021-23,
+    prices from 2023-26): a tick above ``DIFFERENT_TOKEN_REL_TICK`` of the price means another
+    token under the same ticker (its own price: as many ticks as the median real listing has);
+    a tick coarser than the real ones (above the p99 of tick/price in the consistent Gate
+    snapshot) is stale and becomes the decimal tick nearest the median real tick/price."""
+    from emulator import calibration as cal
+
+    ticks = cal.tick_constants()
+    canon = canonical_prices(universe)
+    for listings in universe.values():
+        for x in listings:
+            if not x.tick or x.sig_figs is not None:  # Hyperliquid prices have no fixed tick
+                continue
+            price = canon[x.asset] * x.multiplier
+            if x.tick / price > DIFFERENT_TOKEN_REL_TICK:
+                x.own_price = x.tick / float(ticks["median_rel_tick"])
+            elif x.tick / price > float(ticks["stale_rel_tick"]):
+                retick(x, 10.0 ** round(math.log10(price * float(ticks["median_rel_tick"]))))
+
+
 @lru_cache(maxsize=1)
 def load_universe() -> dict[str, list[Listing]]:
     """All venues' listings, read once per process (the files are ~1.4 MB of JSON).
@@ -342,4 +415,5 @@ def load_universe() -> dict[str, list[Listing]]:
     for listings in universe.values():
         for x in listings:
             x.liquidity = scale.get(x.asset, 1.0)
+    _separate_tokens_and_retick(universe)
     return universe

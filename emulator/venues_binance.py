@@ -36,6 +36,8 @@ class BinancePublic:
         self.venue = venue
         self.info = load_json("binance_fapi_v1_exchangeInfo.json")
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
+        # the listings' rows: as recorded, except stale 2021 ticks (universe.retick)
+        self.info["symbols"] = [x.raw for x in self.by_symbol.values()]
 
     def register(self, app: web.Application, prefix: str) -> None:
         app.router.add_get(prefix + "/fapi/v1/time", self.time)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from statistics import median
 
 import pytest
-from emu_helpers import FIXTURES, fixture
+from emu_helpers import FIXTURES, SHARED, fixture
 
 from emulator import calibration as cal
 from emulator.universe import DATA_DIR, bitget_v2_row, load_universe, split_multiplier
@@ -50,52 +49,81 @@ def _levels(rows: list[list[str]]) -> list[tuple[float, float]]:
     return [(float(r[0]), float(r[1])) for r in rows]
 
 
-def test_book_constants_rederive_from_the_real_books() -> None:
-    stats = []
-    b = fixture("bybit/ws_v5_public_linear_orderbook200_snapshot_BTCUSDT.json")["data"]
-    stats.append(cal.book_stats(_levels(b["b"]), _levels(b["a"])))
-    b = fixture("binance/fapi_v1_depth_SUSHIUSDT_limit1000.json")
-    stats.append(cal.book_stats(_levels(b["bids"]), _levels(b["asks"])))
-    b = fixture("gate/api_v4_futures_usdt_order_book_RDNT_USDT.json")
-    quanto = next(
-        float(c["quanto_multiplier"])
-        for c in fixture("gate/api_v4_futures_usdt_contracts.json")
-        if c["name"] == "RDNT_USDT"
-    )
+def test_real_books_are_read_as_recorded() -> None:
+    """The book reader of the tier fit against stats computed here from the raw snapshots."""
+    books = {b[0]: b for b in cal.real_books(SHARED)}
+    assert len(books) == 19  # 4 Bybit, 4 Binance, 10 Gate, OKX UNI swap (no spot, no dated)
+    raw = json.loads((SHARED / "real-books" / "BYBIT_BTCUSDT.json").read_text())["data"]
+    want = cal.book_stats(_levels(raw["b"]), _levels(raw["a"]))
+    assert books["BYBIT_BTCUSDT"][2:] == want
+    assert books["BYBIT_BTCUSDT"][2] * 1e4 == pytest.approx(0.0154, abs=1e-4)  # 0.1 on 65 140
+    gate = json.loads((SHARED / "real-books" / "GATEIO_FUTURES_RDNT_USDT.json").read_text())
     side = lambda rows: [(float(x["p"]), float(x["s"])) for x in rows]  # noqa: E731
-    stats.append(cal.book_stats(side(b["bids"]), side(b["asks"]), quanto))
-    b = fixture("okx/ws_v5_public_books_snapshot_UNI-USD-SWAP.json")["data"][0]
-    bids, asks = _levels(b["bids"]), _levels(b["asks"])
-    mid = (bids[0][0] + asks[0][0]) / 2
-    stats.append(cal.book_stats(bids, asks, 10.0 / mid))  # inverse: ctVal 10 USD per contract
-    b = fixture("hyperliquid/info_l2Book_DYDX.json")["levels"]
-    hl = lambda rows: [(float(x["px"]), float(x["sz"])) for x in rows]  # noqa: E731
-    stats.append(cal.book_stats(hl(b[0]), hl(b[1])))
-    assert median(s[0] for s in stats) == pytest.approx(cal.BOOK_SPREAD_REL, rel=0.01)
-    assert median(s[1] for s in stats) == pytest.approx(cal.BOOK_LEVEL_GAP_REL, rel=0.01)
-    assert median(s[2] for s in stats) == pytest.approx(cal.BOOK_DEPTH_25BPS_USD, rel=0.01)
+    assert books["GATEIO_FUTURES_RDNT_USDT"][2:] == cal.book_stats(
+        side(gate["bids"]),
+        side(gate["asks"]),
+        1.0,  # RDNT_USDT quanto_multiplier is 1
+    )
 
 
-def test_emulated_books_have_the_calibrated_shape() -> None:
+def test_emulated_books_follow_the_liquidity_tiers() -> None:
+    """Spread and depth near mid of an emulated book are its tier's (the lines fitted on the
+    real books): BTC tight and millions deep, a small cap tens of bps wide and thin."""
+    from emu_helpers import START_MS
+
+    from emulator.books import book_shape
+    from emulator.clock import EmuClock
+    from emulator.model import MarketModel
+
+    m = MarketModel(EmuClock(start_ms=START_MS, stepped=True), seed=1)
+    for venue, symbol in (
+        ("bybit", "BTCUSDT"),
+        ("gate", "RDNT_USDT"),
+        ("binanceusdm", "SUSHIUSDT"),
+    ):
+        x = m.listing(venue, symbol)
+        spread, _, depth = cal.book_stats(*m.book(venue, symbol, 500), x.contract_size)
+        want_spread, want_depth, _ = book_shape(x)
+        assert spread == pytest.approx(
+            want_spread, rel=0.5, abs=2 * x.tick / m.mark_price(venue, symbol)
+        )
+        assert depth == pytest.approx(want_depth, rel=0.5)
+    btc, small = (
+        book_shape(m.listing("bybit", "BTCUSDT")),
+        book_shape(m.listing("gate", "DIA_USDT")),
+    )
+    assert btc[0] < 1e-4 < 1e-3 < small[0]  # < 1 bp vs > 10 bps
+    assert btc[1] > 1e6 > 2e4 > small[1]
+
+
+def test_stale_ticks_and_another_token_under_the_same_ticker() -> None:
+    """Binance's 2021 ticks against 2025 prices: CTK's 0.001 on ~0.23 USDT (43 bps) becomes a
+    tick like the real ones (a few bps), served in exchangeInfo; BTTUSDT of 2021 is the
+    pre-redenomination BTT and keeps its own price, so the engine's price guard meets it."""
     from emu_helpers import START_MS
 
     from emulator.clock import EmuClock
     from emulator.model import MarketModel
 
     m = MarketModel(EmuClock(start_ms=START_MS, stepped=True), seed=1)
-    bids, asks = m.book("binanceusdm", "ETHUSDT", 200)
-    spread, gap, _ = cal.book_stats(bids, asks)
-    assert spread == pytest.approx(cal.BOOK_SPREAD_REL, rel=0.1)
-    assert gap == pytest.approx(cal.BOOK_LEVEL_GAP_REL, rel=0.1)
-    # depth near mid: the median over Gate's assets is the real books' median ...
-    depths = [
-        cal.book_stats(*m.book("gate", x.symbol, 50), x.contract_size)[2]
-        for x in m.venue_listings("gate")[::5]
-    ]
-    assert median(depths) == pytest.approx(cal.BOOK_DEPTH_25BPS_USD, rel=0.5)
-    # ... while BTC is an order of magnitude deeper (the real Bybit BTCUSDT book: ~7.5M USD)
-    btc = cal.book_stats(*m.book("bybit", "BTCUSDT", 200))[2]
-    assert btc > 10 * cal.BOOK_DEPTH_25BPS_USD
+    ctk = m.listing("binanceusdm", "CTKUSDT")
+    recorded = next(
+        float(f["tickSize"])
+        for r in fixture("binance/fapi_v1_exchangeInfo.json")["symbols"]
+        if r["symbol"] == "CTKUSDT"
+        for f in r["filters"]
+        if f["filterType"] == "PRICE_FILTER"
+    )
+    price = m.mark_price("binanceusdm", "CTKUSDT")
+    assert recorded / price > cal.tick_constants()["stale_rel_tick"]  # the 2021 tick was stale
+    assert (
+        ctk.tick / m.mark_price("binanceusdm", "CTKUSDT") < cal.tick_constants()["stale_rel_tick"]
+    )
+    tick_row = next(f for f in ctk.raw["filters"] if f["filterType"] == "PRICE_FILTER")
+    assert float(tick_row["tickSize"]) == ctk.tick
+    old = m.mark_price("binanceusdm", "BTTUSDT")
+    new = m.mark_price("bybit", "1000BTTUSDT") / 1000
+    assert old / new > 100
 
 
 def test_multiplier_prefixes() -> None:
