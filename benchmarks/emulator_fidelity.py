@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emulator import Emulator  # noqa: E402
-from emulator.calibration import real_major_series  # noqa: E402
+from emulator.calibration import REGIME_YEARS, real_major_series, supervik_series  # noqa: E402
 from emulator.fidelity import (  # noqa: E402
     WINDOW_DAYS,
     book_rows,
@@ -55,6 +55,10 @@ def main() -> None:
     args = ap.parse_args()
     real = real_major_series(SHARED)
     assets = sorted({a for _, a in real})
+    if args.regime != "normal":  # the regime's year: BTC and ETH on six venues (supervik)
+        year_of = REGIME_YEARS[args.regime]
+        real = supervik_series(SHARED, year_of)
+        print(f"real: BTC and ETH on six venues in {year_of} (supervik), not the 21 majors")
     year = flat(funding_table(real))
     wins = [flat(t) for t in windows(real)]
     emu = emulated_tables(args.regime, [int(s) for s in args.seeds.split(",")], assets)

@@ -243,11 +243,11 @@ def _solve_phis(lag1_h: float, lag8_h: float, rho: float) -> tuple[float, float]
     return lo, idio(lo)
 
 
-def supervik_rates(shared: Path, year: str) -> np.ndarray:
-    """BTC and ETH 8 h rates on Binance and Bybit in ``year`` (supervik's CSVs)."""
+def supervik_rates(shared: Path, year: str, venues: str = "b*") -> np.ndarray:
+    """BTC and ETH 8 h rates on Binance and Bybit (``venues`` glob) in ``year``."""
     out = []
     base = shared / "multi-venue-funding" / "supervik"
-    for path in sorted(base.glob("*-USDT_b*_funding_history.csv")):
+    for path in sorted(base.glob(f"*-USDT_{venues}_*funding_history.csv")):
         out += [float(r[2]) for r in _read_rows(path) if r[1].startswith(year)]
     return np.array(out)
 
@@ -319,6 +319,24 @@ def simulated_pair_stats(
     return float(np.median(corr)), float(np.mean(apr > 0.2))
 
 
+def fit_rho_to_share(
+    target_above_20: float,
+    q8: dict[str, list[float]],
+    phi_c: float,
+    phi_e: float,
+    offset_sd: float,
+) -> float:
+    """The score correlation whose simulated share above 20 % APR is ``target_above_20``."""
+    lo, hi = 0.0, 0.99
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        if simulated_pair_stats(mid, q8, phi_c, phi_e, offset_sd)[1] > target_above_20:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def fit_rho(
     target_corr: float,
     target_above_20: float,
@@ -345,6 +363,34 @@ def fit_rho(
         return (lo + hi) / 2
 
     return (bisect(0, target_corr, True) + bisect(1, target_above_20, False)) / 2
+
+
+SUPERVIK_UTC_SHIFT_H = {"binance": 3, "bybit": 3, "htx": 3, "mexc": 3, "kucoin": 3, "gate": 0}
+"""Hours supervik's CSVs write ahead of UTC per venue (PROVENANCE: settlements at 03/11/19 h;
+KuCoin's 07/15/23 h is its 04/12/20 UTC schedule + 3 h). dYdX (hourly) is left out."""
+
+
+def supervik_series(
+    shared: Path, year: str
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """``{(venue, asset): (UTC hour index, rate per hour)}`` of BTC and ETH in ``year``."""
+    out = {}
+    for path in sorted((shared / "multi-venue-funding" / "supervik").glob("*.csv")):
+        asset, rest = path.name.split("-USDT_")
+        venue = rest.split("_")[0]
+        if venue not in SUPERVIK_UTC_SHIFT_H:
+            continue
+        rows = [r for r in _read_rows(path) if r[1].startswith(year)]
+        hours = np.array(
+            [round(_parse_time(r[1][:19])) - SUPERVIK_UTC_SHIFT_H[venue] for r in rows],
+            dtype=np.int64,
+        )
+        rates = np.array([float(r[2]) / 8 for r in rows])
+        order = np.argsort(hours, kind="stable")
+        hours, rates = hours[order], rates[order]
+        keep = np.concatenate([[True], np.diff(hours) > 0])
+        out[(venue, asset)] = (hours[keep], rates[keep])
+    return out
 
 
 def derive_funding(shared: Path) -> dict[str, object]:
@@ -400,8 +446,27 @@ def derive_funding(shared: Path) -> dict[str, object]:
     )
     normal_dev = float(np.mean(np.abs(majors_8h - 1e-4)))
     scale = {"normal": 1.0}
+    regime_q8: dict[str, dict[str, list[float]]] = {}
+    regime_rho = {"normal": rho}
     for regime, year in REGIME_YEARS.items():
         scale[regime] = float(np.mean(np.abs(supervik_rates(shared, year) - 1e-4))) / normal_dev
+        regime_q8[regime] = {
+            venue: [
+                float(x) for x in np.quantile(supervik_rates(shared, year, pattern), QUANTILE_P)
+            ]
+            for venue, pattern in (
+                ("binanceusdm", "binance"),
+                ("bybit", "bybit"),
+                ("cex", "b*"),
+                ("hyperliquid", "b*"),
+            )
+        }
+        # the score correlation that gives that year's real share of pair-hours above 20 % APR
+        # (BTC and ETH across six venues) with that year's quantiles
+        target_year = real_share_above(supervik_series(shared, year), 0.2)
+        regime_rho[regime] = fit_rho_to_share(
+            target_year, regime_q8[regime], phi_common, phi_idio, offset_sd
+        )
     return {
         "quantile_p": [float(p) for p in QUANTILE_P],
         "rate_8h_quantiles": q8,
@@ -414,6 +479,8 @@ def derive_funding(shared: Path) -> dict[str, object]:
         "offset_sd": offset_sd,
         "major_assets": sorted(majors),
         "regime_scale": scale,
+        "regime_rate_8h_quantiles": regime_q8,
+        "regime_rho": regime_rho,
     }
 
 

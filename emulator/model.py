@@ -36,8 +36,10 @@ from emulator.interfaces import Levels, SettlementListener
 from emulator.universe import Listing, canonical_prices, load_universe
 
 REGIMES = ("calm", "normal", "hot")
-"""Market regimes: 2023-like, 2025-like (the default) and 2021-bull-like funding (the spread of
-rates around the baseline scaled by ``calibration``'s ``regime_scale``)."""
+"""Market regimes: 2023-like, 2025-like (the default) and 2021-bull-like funding. A non-default
+regime takes that year's real BTC/ETH quantiles for the majors' tables that have them
+(``regime_rate_8h_quantiles``), scales the others' spread around the baseline
+(``regime_scale``) and uses the score correlation fitted to that year (``regime_rho``)."""
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -116,7 +118,7 @@ class MarketModel:
         f = cal.funding_constants()
         n = len(self.listings)
         rng = np.random.default_rng([self.seed, 2])
-        self._rho = float(f["rho"])
+        self._rho = float(f.get("regime_rho", {}).get(self.regime, f["rho"]))
         self._phi_c = float(f["phi_common_per_h"])
         self._phi_e = float(f["phi_idio_per_h"])
         self._offset = rng.normal(0.0, float(f["offset_sd"]), n)
@@ -125,8 +127,12 @@ class MarketModel:
         scale = float(f["regime_scale"][self.regime])
         tables = f["rate_8h_quantiles"]
         names = sorted(tables)
-        self._q8 = np.array([cal.BASELINE_8H + scale * (np.array(tables[k]) - cal.BASELINE_8H)
-                             for k in names])  # fmt: skip
+        recorded = f.get("regime_rate_8h_quantiles", {}).get(self.regime, {})
+        self._q8 = np.array([
+            recorded[k] if k in recorded
+            else cal.BASELINE_8H + scale * (np.array(tables[k]) - cal.BASELINE_8H)
+            for k in names
+        ])  # fmt: skip
         majors = major_assets(self.listings, list(f["major_assets"]))
         self.major_assets = majors
         table_of = np.array([names.index(funding_table(x, majors)) for x in self.listings])

@@ -19,7 +19,7 @@ import pytest
 from emu_helpers import SHARED, START_MS
 
 from emulator import Emulator
-from emulator.calibration import real_major_series
+from emulator.calibration import REGIME_YEARS, real_major_series, supervik_series
 from emulator.fidelity import (
     WINDOW_DAYS,
     book_rows,
@@ -32,6 +32,13 @@ from emulator.fidelity import (
 )
 
 SEEDS = (1, 2, 3)
+HEADLINE = (
+    "median_abs_diff_bps",
+    "p90_abs_diff_bps",
+    "share_above_20_apr",
+    "share_above_50_apr",
+    "share_above_100_apr",
+)
 NOT_COMPARED = ("pair_hours", "btc_at_baseline")
 
 
@@ -81,3 +88,38 @@ def test_the_emulated_market_lands_within_the_real_ranges(
             outside.append(f"{key}: emulator {value:.4g}, real {lo:.4g}..{hi:.4g}")
     assert outside == []
     assert len([k for k in tables[0] if not k.startswith(NOT_COMPARED)]) >= 24
+
+
+@pytest.mark.parametrize("regime", ["calm", "hot"])
+def test_regimes_land_within_their_years(regime: str) -> None:
+    """``--regime calm`` is 2023-like and ``hot`` 2021-like: the differential rows of one seed
+    lie within that year's real 30-day ranges (BTC and ETH on six venues, supervik's data)."""
+    year = REGIME_YEARS[regime]
+    real = [flat(t) for t in windows(supervik_series(SHARED, year))]
+    emu = Emulator(seed=1, stepped=True, start_ms=START_MS, history_days=WINDOW_DAYS, regime=regime)
+    with emu.run_in_thread():
+        table = flat(
+            funding_table(
+                emulated_series(
+                    emu.url, ["BTC", "ETH", "SOL", "XRP", "DOGE"], emu.market.history_start_ms
+                )
+            )
+        )
+    for key in HEADLINE:
+        lo, hi = min(t[key] for t in real), max(t[key] for t in real)
+        assert lo <= table[key] <= hi, (key, table[key], lo, hi)
+
+
+def test_regimes_are_ordered() -> None:
+    """A calm market has fewer wide differentials than a normal one, a hot one more."""
+    shares = {}
+    for regime in ("calm", "normal", "hot"):
+        emu = Emulator(
+            seed=2, stepped=True, start_ms=START_MS, history_days=WINDOW_DAYS, regime=regime
+        )
+        with emu.run_in_thread():
+            series = emulated_series(
+                emu.url, ["BTC", "ETH", "SOL", "XRP", "DOGE"], emu.market.history_start_ms
+            )
+        shares[regime] = funding_table(series)["share_above_20_apr"]
+    assert shares["calm"] < shares["normal"] < shares["hot"]
