@@ -264,6 +264,16 @@ class Opportunity:
     collected_first_cycle: float = _col(
         "fraction of notional", "funding collected over the first cycle", default=_NAN
     )
+    history_points: float = _col(
+        "count", "observed hourly differentials in the lookback behind the score", default=_NAN
+    )
+    confidence_state: str | None = _col(
+        "",
+        "rated; few_points (below engine.min_history_points: no score); no_history (nothing "
+        "stored for a leg: history not fetched)",
+        max_chars=16,
+        default=None,
+    )
 
     def __post_init__(self) -> None:
         derived = pair_key(

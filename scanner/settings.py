@@ -212,6 +212,7 @@ class EngineSettings(_Frozen):
     max_slippage_bps: Annotated[float, Num, Field(gt=0, le=1000)] = 30.0
     lookback_h: Annotated[float, Num, Field(ge=1, le=24 * 365 * 5)] = 7 * 24.0
     persistence_points: Annotated[int, Num, Field(ge=2, le=10_000)] = 24
+    min_history_points: Annotated[int, Num, Field(ge=2, le=10_000)] = 8
     stale_after_s: Annotated[float, Num, Field(gt=0, le=7 * 86_400)] = 120.0
     depth_band_bps: Annotated[float, Num, Field(gt=0, le=10_000)] = 10.0
     max_price_gap_frac: Annotated[float, Num, Field(gt=0, le=1)] = 0.05

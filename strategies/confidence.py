@@ -27,6 +27,16 @@ Total: weighted mean over the components that are present (weights renormalised)
 history-based components (persistence, stability, prediction) are missing the total is
 ``None``: liquidity and freshness alone say nothing about whether the spread will last.
 
+A minimum sample: a pair with fewer than ``min_points`` observed hourly differentials in the
+lookback gets no history component and so no score; ``STATES`` says which kind of unrated it
+is, so a blank never hides its reason:
+
+- ``rated``: at least ``min_points`` observations (``history_points`` says how many).
+- ``few_points``: history is stored for both legs but too little of it lies in the lookback
+  (a fresh database, a new listing, a pair seen for a few hours). Run ``fundscan backfill``.
+- ``no_history``: nothing at all is stored for a perp leg (history never fetched, or the venue
+  has none): not "no differential", only "not known".
+
 History input (what storage's ``quote_history_for_confidence`` must return), one row per
 observation, see ``HISTORY_COLUMNS``:
 
@@ -76,6 +86,12 @@ PAIR_COLUMNS: tuple[str, ...] = (
 )
 COMPONENTS: tuple[str, ...] = ("persistence", "stability", "liquidity", "freshness", "prediction")
 HISTORY_COMPONENTS: tuple[str, ...] = ("persistence", "stability", "prediction")
+
+STATES: tuple[str, ...] = ("rated", "few_points", "no_history")
+MIN_POINTS_DEFAULT = 8
+"""Observed hourly differentials below which a pair is not rated (``engine.min_history_points``):
+the persistence share over fewer than 8 points has a standard error up to 0.18, as wide as the
+distance between a good and a poor score."""
 
 BUCKET_MS = MS_PER_H
 FILL_LIMIT_BUCKETS = 8
@@ -164,7 +180,7 @@ def _leg_columns(
 
 def _persistence_stability(
     diffs: np.ndarray, observed: np.ndarray, current: np.ndarray, points: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both series-based components for (T, P) differentials; only buckets where a leg was
     actually observed (``observed``) count, forward-filled ones only supply the other leg."""
     valid = ~np.isnan(diffs) & observed
@@ -184,7 +200,7 @@ def _persistence_stability(
         x = signed_mean / std
         stability = np.where(std > 0, x / (1.0 + x), np.where(signed_mean > 0, 1.0, 0.0))
     stability = np.where(n >= 2, stability, np.nan)
-    return persistence, stability
+    return persistence, stability, n
 
 
 def prediction_scores(history: pd.DataFrame, start_ms: float, end_ms: float) -> pd.Series:
@@ -224,8 +240,12 @@ def history_components(
     lookback_h: float,
     persistence_points: int,
     now_ms: int | None = None,
+    min_points: int = 0,
 ) -> pd.DataFrame:
-    """persistence, stability and prediction per row of ``pairs`` (nan where not computable).
+    """persistence, stability and prediction per row of ``pairs`` (nan where not computable),
+    with ``history_points`` (observed hourly differentials in the lookback) and ``state``
+    (``STATES``): below ``min_points`` observations all three components are nan (the engine
+    passes ``engine.min_history_points``; 0 keeps every component that can be computed).
 
     ``pairs`` needs ``PAIR_COLUMNS`` (the engine's output has them); a carry pair's long leg is
     spot and pays no funding, so its differential is the perp's rate. ``now_ms`` defaults to
@@ -234,6 +254,8 @@ def history_components(
     _require(history, HISTORY_COLUMNS, "confidence history")
     _require(pairs, PAIR_COLUMNS, "pairs frame")
     out = pd.DataFrame(index=pairs.index, columns=list(HISTORY_COMPONENTS), dtype=float)
+    out["history_points"] = 0.0
+    out["state"] = "no_history"
     history = history[history["rate_per_h"].notna()]  # e.g. a settlement of unknown interval
     if history.empty or pairs.empty:
         return out
@@ -247,11 +269,12 @@ def history_components(
         diffs = rates[:, short_idx] - rates[:, long_idx]
         observed = seen[:, short_idx] | seen[:, long_idx]
         current = pairs["diff_per_h"].to_numpy(dtype=float)
-        persistence, stability = _persistence_stability(
+        persistence, stability, n = _persistence_stability(
             diffs, observed, current, persistence_points
         )
         out["persistence"] = persistence
         out["stability"] = stability
+        out["history_points"] = n.astype(float)
     scores = prediction_scores(history, start_ms, end_ms)
     short_score = _series_key(pairs["short_venue"], pairs["short_canonical"]).map(scores)
     long_score = _series_key(pairs["long_venue"], pairs["long_canonical"]).map(scores)
@@ -260,6 +283,14 @@ def history_components(
     out["prediction"] = np.fmin(short_score.to_numpy(float), long_score.to_numpy(float))
     both = short_score.notna() & long_score.notna()
     out.loc[~both.to_numpy(), "prediction"] = np.nan
+    known = set(_series_key(history["venue"], history["canonical"]))
+    has_short = _series_key(pairs["short_venue"], pairs["short_canonical"]).isin(known)
+    has_long = _series_key(pairs["long_venue"], pairs["long_canonical"]).isin(known) | carry
+    few = (out["history_points"] < min_points).to_numpy()
+    out.loc[few, list(HISTORY_COMPONENTS)] = np.nan
+    out["state"] = np.where(
+        ~(has_short & has_long).to_numpy(), "no_history", np.where(few, "few_points", "rated")
+    )
     return out
 
 

@@ -101,6 +101,7 @@ class EngineParams:
     include_carry: bool = True
     lookback_h: float = 7 * 24.0
     persistence_points: int = 24
+    min_history_points: int = conf.MIN_POINTS_DEFAULT
     stale_after_s: float = 120.0
     depth_band_bps: float = 10.0
     confidence_weights: conf.ConfidenceWeights = field(default_factory=conf.ConfidenceWeights)
@@ -116,6 +117,10 @@ class EngineParams:
             raise ValueError(
                 f"EngineParams.persistence_points must be >= 2; got {self.persistence_points}"
             )
+        if self.min_history_points < 2:
+            raise ValueError(
+                f"EngineParams.min_history_points must be >= 2; got {self.min_history_points}"
+            )
 
     @classmethod
     def from_settings(cls, engine: Any) -> EngineParams:
@@ -124,6 +129,9 @@ class EngineParams:
                  "lookback_h", "persistence_points", "stale_after_s", "depth_band_bps",
                  "max_price_gap_frac")  # fmt: skip
         values = {n: getattr(engine, n) for n in names}
+        values["min_history_points"] = getattr(
+            engine, "min_history_points", conf.MIN_POINTS_DEFAULT
+        )
         weights = conf.ConfidenceWeights.from_any(engine.confidence_weights)
         return cls(**values, confidence_weights=weights)
 
@@ -411,13 +419,18 @@ def _confidence(
     )
     oldest = np.nanmin(stamps, axis=1)
     comps = pd.DataFrame(index=frame.index, columns=list(conf.COMPONENTS), dtype=float)
+    comps["history_points"] = 0.0
+    comps["state"] = "no_history"
     comps["liquidity"] = conf.liquidity_component(band, params.notional_usd)
     comps["freshness"] = conf.freshness_component((now_ms - oldest) / 1000.0, params.stale_after_s)
     if history is not None:
         hist = conf.history_components(
-            history, frame, params.lookback_h, params.persistence_points, now_ms=now_ms
-        )
+            history, frame, params.lookback_h, params.persistence_points, now_ms=now_ms,
+            min_points=params.min_history_points,
+        )  # fmt: skip
         comps[list(conf.HISTORY_COMPONENTS)] = hist[list(conf.HISTORY_COMPONENTS)].to_numpy()
+        comps["history_points"] = hist["history_points"].to_numpy()
+        comps["state"] = hist["state"].to_numpy()
     return comps
 
 
@@ -454,6 +467,8 @@ def compute_opportunities(
     frame, comps = frame.take(order), comps.take(order)
     frame["confidence"] = conf.combine(comps, params.confidence_weights).to_numpy()
     frame["confidence_components"] = _component_dicts(comps)
+    frame["history_points"] = comps["history_points"].to_numpy(dtype=float)
+    frame["confidence_state"] = comps["state"].to_numpy(dtype=object)
     frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
     frame["pair_key"] = _pair_keys(frame)
     return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)

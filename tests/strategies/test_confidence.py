@@ -12,6 +12,7 @@ import pytest
 from scanner.domain import FundingQuote, OrderBook
 from strategies.confidence import (
     COMPONENTS,
+    HISTORY_COMPONENTS,
     ConfidenceWeights,
     combine,
     freshness_component,
@@ -196,12 +197,39 @@ def test_engine_reports_components_and_total() -> None:
     # within 10 bp: asks 100.01*25 = 2500.25, bids 99.99*25 = 2499.75 -> min/N = 0.249975
     assert comps["liquidity"] == pytest.approx(0.249975)
     assert comps["persistence"] is None and pd.isna(out.loc[0, "confidence"])
-    # with history (b above a for 5 hours): persistence 1, stability 1 (constant), total =
-    # (.3*1 + .2*1 + .2*liq + .15*.5)/(.85)
+    assert out.loc[0, "confidence_state"] == "no_history"
+    # with history (b above a for 5 hours): below the default minimum of 8 points, unrated
     rows = [obs("a", k, 1e-5) for k in range(5)] + [obs("b", k, 3e-5) for k in range(5)]
     hist = pd.DataFrame(rows)
     out = compute_opportunities(frame, books, fees, params, NOW, confidence=hist)
+    assert out.loc[0, "confidence_state"] == "few_points"
+    assert out.loc[0, "history_points"] == 5
+    assert out.loc[0, "confidence_components"]["persistence"] is None
+    assert pd.isna(out.loc[0, "confidence"])
+    # with a minimum of 5: persistence 1, stability 1 (constant), total =
+    # (.3*1 + .2*1 + .2*liq + .15*.5)/(.85)
+    params = EngineParams(min_net_apr=-math.inf, min_history_points=5)
+    out = compute_opportunities(frame, books, fees, params, NOW, confidence=hist)
+    assert out.loc[0, "confidence_state"] == "rated"
     comps = out.loc[0, "confidence_components"]
     assert comps["persistence"] == 1.0 and comps["stability"] == 1.0
     want = (0.3 + 0.2 + 0.2 * comps["liquidity"] + 0.15 * 0.5) / 0.85
     assert out.loc[0, "confidence"] == pytest.approx(want)
+
+
+def test_unrated_says_whether_history_is_missing_or_too_short() -> None:
+    """no_history: nothing stored for a leg; few_points: stored, but under the minimum."""
+    pairs = pd.DataFrame(
+        {"pair_type": ["cross", "cross"], "long_venue": ["a", "a"], "long_canonical": [X, X],
+         "short_venue": ["b", "c"], "short_canonical": [X, X], "diff_per_h": [2e-5, 2e-5]}
+    )  # fmt: skip
+    rows = [obs("a", k, 1e-5) for k in range(10)] + [obs("b", k, 3e-5) for k in range(10)]
+    hist = pd.DataFrame(rows)
+    got = history_components(hist, pairs, lookback_h=24, persistence_points=24, min_points=10,
+                             now_ms=NOW)  # fmt: skip
+    assert got["state"].tolist() == ["rated", "no_history"]
+    assert got.loc[0, "history_points"] == 10 and got.loc[0, "persistence"] == 1.0
+    strict = history_components(hist, pairs, lookback_h=24, persistence_points=24,
+                                min_points=11, now_ms=NOW)  # fmt: skip
+    assert strict["state"].tolist() == ["few_points", "no_history"]
+    assert strict.loc[0, list(HISTORY_COMPONENTS)].isna().all()
