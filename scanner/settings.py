@@ -198,8 +198,8 @@ class CollectorSettings(_Frozen):
 
 
 class ConfidenceWeights(_Frozen):
-    persistence: Annotated[float, Num, Field(ge=0, le=100)] = 0.3
-    stability: Annotated[float, Num, Field(ge=0, le=100)] = 0.2
+    persistence: Annotated[float, Num, Field(ge=0, le=100)] = 0.1
+    stability: Annotated[float, Num, Field(ge=0, le=100)] = 0.4
     liquidity: Annotated[float, Num, Field(ge=0, le=100)] = 0.2
     freshness: Annotated[float, Num, Field(ge=0, le=100)] = 0.15
     prediction: Annotated[float, Num, Field(ge=0, le=100)] = 0.15

@@ -19,6 +19,7 @@ from scanner.cli import (
     emulator_cmd,
     execute_cmd,
     import_cmd,
+    research_cmd,
     run_cmd,
     scan_cmd,
     status_cmd,
@@ -46,6 +47,7 @@ status_cmd.register(app)
 backtest_cmd.register(app)
 import_cmd.register(app)
 backfill_cmd.register(app)
+research_cmd.register(app)
 
 
 def main() -> None:

@@ -24,6 +24,9 @@ from strategies.spread import EngineParams, compute_opportunities, quotes_frame
 
 HISTORY_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "funding-history"
 H = 3_600_000
+OLD_WEIGHTS = ConfidenceWeights(persistence=0.3, stability=0.2, liquidity=0.2, freshness=0.15,
+                                prediction=0.15)  # fmt: skip
+"""The weights before calibration: the hand computations below are written with them."""
 NOW = 1_750_000_000_000 - 1_750_000_000_000 % H + H // 2  # half past an hour
 X = "X/USDT:USDT"
 
@@ -127,7 +130,7 @@ def test_combine_by_hand_and_none_without_history() -> None:
              "prediction": 0.2},
         ]
     )  # fmt: skip
-    total = combine(comps)
+    total = combine(comps, OLD_WEIGHTS)
     assert total[0] == pytest.approx(0.7235294117647059)
     assert math.isnan(total[1])
     assert total[2] == pytest.approx(0.58)
@@ -188,7 +191,7 @@ def test_engine_reports_components_and_total() -> None:
                                [(100.01, level), (101.0, 1e6)], NOW - 60_000)
              for v, s in (("a", "A"), ("b", "B"))}  # fmt: skip
     fees = FeeSchedule.from_overrides({"a": (5.0, 2.0), "b": (5.0, 2.0)})
-    params = EngineParams(min_net_apr=-math.inf)
+    params = EngineParams(min_net_apr=-math.inf, confidence_weights=OLD_WEIGHTS)
     frame = quotes_frame(quotes)
     out = compute_opportunities(frame, books, fees, params, NOW)
     comps = out.loc[0, "confidence_components"]
@@ -208,7 +211,9 @@ def test_engine_reports_components_and_total() -> None:
     assert pd.isna(out.loc[0, "confidence"])
     # with a minimum of 5: persistence 1, stability 1 (constant), total =
     # (.3*1 + .2*1 + .2*liq + .15*.5)/(.85)
-    params = EngineParams(min_net_apr=-math.inf, min_history_points=5)
+    params = EngineParams(
+        min_net_apr=-math.inf, min_history_points=5, confidence_weights=OLD_WEIGHTS
+    )
     out = compute_opportunities(frame, books, fees, params, NOW, confidence=hist)
     assert out.loc[0, "confidence_state"] == "rated"
     comps = out.loc[0, "confidence_components"]
