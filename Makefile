@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean test-llm-real
+.PHONY: demo test lint typecheck pytest bench clean test-llm-real research-data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
 test: lint typecheck pytest
+
+# A sample database for the notebooks: the emulator on a stepped clock (3 weeks of backfilled
+# history for the whole universe, 6 hourly scans) plus the real recordings in ../shared/data.
+research-data: $(STAMP)
+	$(BIN)/fundscan research-data --out data/research.db --days 21 --scans 6
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_spread.py

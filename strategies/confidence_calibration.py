@@ -200,3 +200,43 @@ def calibrate_weights(dec: Decisions, steps: int = 10) -> pd.DataFrame:
         rows.append({"persistence": p, "stability": 0.5 - p, "spearman": rho, "n": int(ok.sum())})
     out = pd.DataFrame(rows)
     return out.sort_values("spearman", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def paid_per_hour(settled: pd.DataFrame, since_ms: int, until_ms: int) -> pd.DataFrame:
+    """Hour x leg (``venue canonical``) table of the per-hour rate each leg paid in that hour
+    (a settlement at T with interval h pays ``r / h`` for each hour of ``[T - h, T)``)."""
+    grid = np.arange(since_ms - since_ms % MS_PER_H, until_ms, MS_PER_H, dtype=np.int64)
+    legs, _, paid = _known_and_paid(settled, grid, stale_after_h=0.0)
+    return pd.DataFrame(paid, index=pd.Index(grid, name="hour_ms"), columns=legs)
+
+
+def half_lives(paid: pd.DataFrame, lag_h: int = 8, min_hours: int = 72) -> pd.DataFrame:
+    """Persistence of each same-asset differential (short leg minus long leg, every ordered
+    pair with a positive mean): the lag-``lag_h`` autocorrelation ``phi`` of its deviations
+    from the mean, and the half-life ``lag_h * ln 0.5 / ln phi`` in hours (inf if phi >= 1,
+    0 if phi <= 0). The lag is a whole 8 h cycle because an 8-hourly leg pays a constant rate
+    for 8 hours, which would make any shorter lag look persistent."""
+    legs = list(paid.columns)
+    base = [leg.split(" ", 1)[1].partition("/")[0] for leg in legs]
+    rows = []
+    for i, a in enumerate(legs):
+        for j, b in enumerate(legs):
+            if i == j or base[i] != base[j]:
+                continue
+            d = (paid[b] - paid[a]).dropna()
+            if len(d) < min_hours or d.mean() <= 0:
+                continue
+            dev = d - d.mean()
+            phi = dev.autocorr(lag=lag_h)
+            if not np.isfinite(phi):
+                continue
+            if phi >= 1:
+                life = np.inf
+            elif phi <= 0:
+                life = 0.0
+            else:
+                life = lag_h * np.log(0.5) / np.log(phi)
+            rows.append({"long_leg": a, "short_leg": b, "mean_apr": d.mean() * 8760,
+                         "phi": phi, "half_life_h": life, "hours": len(d)})  # fmt: skip
+    columns = ["long_leg", "short_leg", "mean_apr", "phi", "half_life_h", "hours"]
+    return pd.DataFrame(rows, columns=columns)

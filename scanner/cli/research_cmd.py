@@ -32,8 +32,10 @@ from storage.repository import Repository
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 DEFAULT_REAL = (SHARED_DATA / "multi-venue-funding", SHARED_DATA / "funding-history")
-START_MS = 1_780_272_000_000
-"""2026-06-01 00:00 UTC: a fixed start, so the same seed builds the same database."""
+START_MS = 1_793_491_200_000
+"""2026-11-01 00:00 UTC: a fixed start, so the same seed builds the same database, and after
+every real recording (the newest ends 2026-08-22): emulated and real rows of the same venue and
+symbol never interleave."""
 
 
 def build(
