@@ -105,7 +105,7 @@ class ConfidenceWeights:
     Calibrated on history (``strategies.confidence_calibration``, notebook 02): of the history
     share (0.5), stability ranks realised capture better than persistence, on the real BTC/ETH
     multi-venue recordings (best split 0.1/0.4, Spearman 0.39; the old 0.3/0.2 gave 0.35) and
-    on the emulator (best 0.0/0.5, 0.50; 0.1/0.4 gives 0.49)."""
+    on the emulator with its calibrated funding (best 0.0/0.5, 0.18; 0.1/0.4 gives 0.17)."""
 
     persistence: float = 0.1
     stability: float = 0.4
