@@ -203,7 +203,7 @@ def test_history_for_confidence_has_what_the_engine_reads(db: Database) -> None:
 
 def test_confidence_scoring_runs_on_the_stored_history(db: Database) -> None:
     """Contract check with strategies.confidence: our frame is its input, unchanged."""
-    from strategies.confidence import history_components
+    from strategies.confidence import HISTORY_COMPONENTS, history_components
 
     repo = Repository(db)
     btc = sorted(_btc_8h(), key=lambda s: s.funding_time_ms)[:40]
@@ -234,9 +234,10 @@ def test_confidence_scoring_runs_on_the_stored_history(db: Database) -> None:
         }
     )
     comps = history_components(hist, pairs, lookback_h=10 * 24, persistence_points=24)
-    values = comps.iloc[0]
+    values = comps.loc[0, list(HISTORY_COMPONENTS)].astype(float)
     assert values.notna().all(), values.to_dict()
     assert ((values >= 0) & (values <= 1)).all()
+    assert comps.loc[0, "state"] == "rated" and comps.loc[0, "history_points"] >= 2
 
 
 def replace_venue(s: FundingSettlement, venue: str, scale: float) -> FundingSettlement:
