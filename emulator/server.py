@@ -230,15 +230,19 @@ class Emulator:
         if venue not in self.venues:
             return await handler(request)
         path = "/" + (parts[2] if len(parts) > 2 else "")
-        self.request_log.append(
-            {
-                "ts_ms": self.clock.now_ms(),
-                "venue": venue,
-                "method": request.method,
-                "path": path,
-                "signed": any(h in request.headers for h in SIGNED_HEADERS),
-            }
-        )
+        entry: dict[str, Any] = {
+            "ts_ms": self.clock.now_ms(),
+            "venue": venue,
+            "method": request.method,
+            "path": path,
+            "query": request.query_string,
+            "signed": any(h in request.headers for h in SIGNED_HEADERS),
+            "status": None,
+            "fault": None,
+        }
+        # status: the HTTP status answered (None while in flight); fault: the kind injected
+        # (None: the real answer; fault None and a 2xx status = served successfully)
+        self.request_log.append(entry)
         self.market.sync()
         latency = self.faults.pick(venue, path, {"latency"})
         if latency is not None:
@@ -246,11 +250,16 @@ class Emulator:
             await asyncio.sleep(max(0.0, latency.latency_ms + jitter) / 1000)
         before = self.faults.pick(venue, path, BEFORE)
         if before is not None:
-            return await self._apply_before(request, venue, before)
+            entry["fault"] = before.kind
+            response = await self._apply_before(request, venue, before)
+            entry["status"] = response.status
+            return response
         response = await handler(request)
         after = self.faults.pick(venue, path, AFTER)
         if after is not None and isinstance(response, web.Response):
-            return _apply_after(response, after)
+            entry["fault"] = after.kind
+            response = _apply_after(response, after)
+        entry["status"] = response.status
         return response
 
     async def _apply_before(
