@@ -45,6 +45,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC: dict[str, Callable[..., VenueApi]] = {v: e.api for v, e in VENUES.items()}
 """Venue id -> its API class (from ``emulator/venues.py``, the one venue table)."""
 TICK_S = 0.05
+MAX_LATENCY_MS = 60_000.0
+"""Longest fixed per-request latency (``latency_ms``); a round trip never needs more."""
 SIGNED_HEADERS = ("X-BAPI-API-KEY", "X-MBX-APIKEY")
 """A request carrying one of these spoke to a private (keyed) endpoint."""
 # What each venue sends with its HTTP 429 (error code and message as documented by the venue).
@@ -75,11 +77,19 @@ class Emulator:
         binance_accounts: Any = None,
         clones: Mapping[str, str] | None = None,
         regime: str = "normal",
+        latency_ms: float = 0.0,
     ) -> None:
         if not (math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed must be a finite number > 0, got {speed}")
         if not (math.isfinite(history_days) and history_days >= 0):
             raise ValueError(f"history_days must be a finite number >= 0, got {history_days}")
+        if not (math.isfinite(latency_ms) and 0 <= latency_ms <= MAX_LATENCY_MS):
+            raise ValueError(
+                f"latency_ms must be a finite number in [0, {MAX_LATENCY_MS:g}], got {latency_ms}"
+            )
+        self.latency_ms = float(latency_ms)
+        """Fixed delay before every venue request is answered (a network round trip for
+        benchmarks); fault-plan latency comes on top of it."""
         self.seed = seed
         self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
         self.clones = dict(clones or {})
@@ -244,6 +254,8 @@ class Emulator:
         # (None: the real answer; fault None and a 2xx status = served successfully)
         self.request_log.append(entry)
         self.market.sync()
+        if self.latency_ms > 0:
+            await asyncio.sleep(self.latency_ms / 1000)
         latency = self.faults.pick(venue, path, {"latency"})
         if latency is not None:
             jitter = self._fault_rng.uniform(-latency.jitter_ms, latency.jitter_ms)

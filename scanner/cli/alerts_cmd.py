@@ -1,38 +1,41 @@
 """``fundscan alerts test`` (one test message per configured channel) and ``fundscan alerts
-preview`` (what the latest stored scan would send, per channel, without sending)."""
+preview`` (what the latest stored scan would send, per channel, without sending).
+
+httpx, the channel clients and the storage layer are imported inside the commands, so
+``fundscan --help`` does not load them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
-from scanner.alerts.channels import Channel, ChannelConfigError, build_channels
-from scanner.alerts.message import Message
-from scanner.alerts.preview import KINDS, render_for
-from scanner.alerts.sender import DeliveryPolicy, Outcome, deliver
-from scanner.alerts.service import digest_message, past_alerts, rules_from
 from scanner.cli.common import ConfigOption, console, fail, settings_or_exit
 from scanner.clock import SYSTEM_CLOCK
-from scanner.settings import AlertSettings, Settings
-from storage.alert_store import AlertStore
-from storage.db import StorageError, open_database
-from storage.queries import Queries
-from strategies.alert_policy import PastAlert, decide
+
+if TYPE_CHECKING:
+    from scanner.alerts.channels import Channel
+    from scanner.alerts.sender import DeliveryPolicy, Outcome
+    from scanner.settings import AlertSettings, Settings
+    from strategies.alert_policy import PastAlert
 
 alerts_app = typer.Typer(help="Chat alerts: send a test message, preview what would be sent.")
 
 
 def policy_from(alerts: AlertSettings) -> DeliveryPolicy:
+    from scanner.alerts.sender import DeliveryPolicy
+
     return DeliveryPolicy(
         max_attempts=alerts.max_attempts, timeout_s=alerts.timeout_s, rate_per_s=alerts.rate_per_s
     )
 
 
 def channels_or_exit(settings: Settings) -> list[Channel]:
+    from scanner.alerts.channels import ChannelConfigError, build_channels
+
     if not settings.alerts.channels:
         raise fail(f"config: {settings.source}: alerts.channels is empty; add a channel first")
     try:
@@ -42,6 +45,11 @@ def channels_or_exit(settings: Settings) -> list[Channel]:
 
 
 async def _test_all(channels: list[Channel], policy: DeliveryPolicy) -> list[Outcome]:
+    import httpx
+
+    from scanner.alerts.message import Message
+    from scanner.alerts.sender import deliver
+
     msg = Message("test", {}, "sent by fundscan alerts test")
     async with httpx.AsyncClient(timeout=policy.timeout_s) as client:
         return list(
@@ -68,13 +76,17 @@ def test_cmd(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-Latest = tuple[list[dict[str, Any]], list[str], int, dict[str, PastAlert]]
+Latest = tuple[list[dict[str, Any]], list[str], int, dict[str, "PastAlert"]]
 
 
 def _latest_rows(settings: Settings) -> Latest:
     """The latest stored scan's rows (best first), its venues that were ok, its id, and the
     policy's memory from the alert log."""
+    from scanner.alerts.service import past_alerts, rules_from
     from scanner.cli.render import records
+    from storage.alert_store import AlertStore
+    from storage.db import StorageError, open_database
+    from storage.queries import Queries
 
     try:
         db = open_database(settings.storage.url, create=False)
@@ -108,6 +120,11 @@ def preview_cmd(
     The policy runs as in `fundscan run` (thresholds, cooldown against the alert log); the
     alert log is not written. Without configured channels, every kind is shown.
     """
+    from scanner.alerts.message import Message
+    from scanner.alerts.preview import KINDS, render_for
+    from scanner.alerts.service import digest_message, rules_from
+    from strategies.alert_policy import decide
+
     settings = settings_or_exit(config)
     rows, ok, scan_id, past = _latest_rows(settings)
     now_ms = SYSTEM_CLOCK.now_ms()

@@ -12,25 +12,22 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from scanner.cli.common import ConfigOption, console, err_console, fail, settings_or_exit
 from scanner.cli.db_cmd import open_db_or_exit
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.pipeline import fee_schedule
-from scanner.settings import Settings
 from scanner.units import MS_PER_DAY, MS_PER_H
-from storage.db import StorageError
-from storage.maintenance import ExportError, parse_since
-from storage.queries import Queries
-from strategies.backtest import BacktestParams, BacktestResult, run_backtest
-from strategies.confidence import ConfidenceWeights
-from strategies.costs import FeeSchedule
-from strategies.spread import perp_parts
+
+if TYPE_CHECKING:  # pandas, storage and the engine load only when the command runs
+    import pandas as pd
+
+    from scanner.settings import Settings
+    from strategies.backtest import BacktestParams, BacktestResult
+    from strategies.costs import FeeSchedule
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
 _SUMMARY_FIELDS = ("trades", "net_pnl_usd", "funding_pnl_usd", "fees_usd", "slippage_usd",
@@ -39,6 +36,8 @@ _SUMMARY_FIELDS = ("trades", "net_pnl_usd", "funding_pnl_usd", "fees_usd", "slip
 
 def parse_moment(text: str, option: str, now_ms: int) -> int:
     """``30d`` / ``12h`` before now, epoch ms, or an ISO date (UTC if naive) -> epoch ms."""
+    from storage.maintenance import ExportError, parse_since
+
     stripped = text.strip()
     rel = _RELATIVE.match(stripped)
     if rel:
@@ -52,6 +51,9 @@ def parse_moment(text: str, option: str, now_ms: int) -> int:
 
 
 def _params(settings: Settings, overrides: dict[str, float | None]) -> BacktestParams:
+    from strategies.backtest import BacktestParams
+    from strategies.confidence import ConfidenceWeights
+
     eng, bt = settings.engine, settings.backtest
     values: dict[str, Any] = {
         "notional_usd": eng.notional_usd, "horizon_h": eng.horizon_h,
@@ -78,6 +80,8 @@ def _bases(raw: str | None) -> set[str] | None:
 
 
 def _only(frame: pd.DataFrame, bases: set[str] | None) -> pd.DataFrame:
+    from strategies.spread import perp_parts
+
     if bases is None or frame.empty:
         return frame
     base = frame["canonical"].map(lambda c: (perp_parts(c) or ("",))[0])
@@ -88,6 +92,9 @@ def _load(
     settings: Settings, since_ms: int, until_ms: int, lookback_ms: int, bases: set[str] | None,
     with_quotes: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
+    from storage.db import StorageError
+    from storage.queries import Queries
+
     start = since_ms - lookback_ms
     quotes = None
     with open_db_or_exit(settings) as db:
@@ -198,6 +205,9 @@ def _run(
     settings: Settings, clock: Clock, since: str | None, until: str | None, symbols: str | None,
     with_quotes: bool, top: int, as_json: bool, overrides: dict[str, float | None],
 ) -> None:  # fmt: skip
+    from scanner.pipeline import fee_schedule
+    from strategies.backtest import run_backtest
+
     now_ms = clock.now_ms()
     until_ms = parse_moment(until, "--until", now_ms) if until else now_ms
     default_since = until_ms - settings.collector.history_days * MS_PER_DAY

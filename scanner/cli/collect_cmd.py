@@ -8,7 +8,7 @@ Exit codes: 0 at least one venue delivered quotes, 1 every venue failed, 2 bad a
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,14 +23,17 @@ from scanner.cli.common import (
 )
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
-from scanner.settings import Settings
-from scanner.venues.registry import build_venues, close_all, max_concurrency
-from scanner.venues.specs import venue_ids
+
+if TYPE_CHECKING:
+    from scanner.settings import Settings
+
 
 _STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
 
 
 def _parse_venues(raw: str | None, settings: Settings) -> list[str]:
+    from scanner.venues.specs import venue_ids
+
     if raw is None:
         return list(settings.venues.enabled)
     names = [v.strip() for v in raw.split(",") if v.strip()]
@@ -93,6 +96,8 @@ def summary(collection: Collection, width: int, wide: bool = False) -> Fitted:
 
 
 async def _collect(settings: Settings, names: list[str], books: int) -> Collection:
+    from scanner.venues.registry import build_venues, close_all, max_concurrency  # ccxt, httpx
+
     venues = build_venues(settings, names)
     try:
         return await collect(

@@ -7,14 +7,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
 from scanner.cli.tables import Fitted, natural_width
-from scanner.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic-settings loads when a command reads the config, not for --help
+    from scanner.settings import Settings
 
 # Piped or captured output has no terminal width; tables need more than rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -87,6 +89,8 @@ def storage_errors() -> Iterator[None]:
 
 
 def settings_or_exit(config: Path | None) -> Settings:
+    from scanner.settings import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -123,6 +127,8 @@ def http_url_problem(url: str) -> str:
 def with_options(settings: Settings, section: str, options: dict[str, tuple[str, Any]]) -> Settings:
     """Command-line overrides ``{key: (--option, value)}`` of one section, validated like the
     file (finite, within the knob's bounds); a bad one exits 2 naming the option."""
+    from scanner.settings import ConfigError
+
     values = {key: value for key, (_, value) in options.items() if value is not None}
     if not values:
         return settings

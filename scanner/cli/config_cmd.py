@@ -8,7 +8,6 @@ import typer
 import yaml
 
 from scanner.cli.common import ConfigOption, console, settings_or_exit
-from scanner.settings import masked_dict
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +19,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of YAML."),
     ) -> None:
         """Print the effective configuration (defaults + file + env overrides), secrets masked."""
+        from scanner.settings import masked_dict
+
         settings = settings_or_exit(config)
         data = masked_dict(settings)
         console.print(f"# effective configuration from {settings.source}", highlight=False)

@@ -8,6 +8,7 @@ unreachable server or a bad URL into one clear error line (exit 2) instead of a 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,21 +21,16 @@ from scanner.cli.common import (
     storage_errors,
 )
 from scanner.clock import SYSTEM_CLOCK
-from scanner.settings import Settings
-from storage.db import Database, StorageError, open_database
-from storage.maintenance import (
-    EXPORT_FORMATS,
-    ExportError,
-    RetentionPolicy,
-    export_table,
-    parse_since,
-    prune,
-)
-from storage.tables import metadata
+
+if TYPE_CHECKING:  # the storage layer (SQLAlchemy, pandas) loads only when a command runs
+    from scanner.settings import Settings
+    from storage.db import Database
 
 
 def open_db_or_exit(settings: Settings, *, announce: bool = True) -> Database:
     """Open the configured database, creating/upgrading its schema and saying so (stderr)."""
+    from storage.db import StorageError, open_database
+
     try:
         db = open_database(settings.storage.url)
     except StorageError as exc:
@@ -52,6 +48,8 @@ def _upgrade(config: Path | None) -> None:
 
 
 def _prune(config: Path | None, dry_run: bool) -> None:
+    from storage.maintenance import RetentionPolicy, prune
+
     settings = settings_or_exit(config)
     ret = settings.storage.retention
     policy = RetentionPolicy(ret.quotes_days, ret.books_days, ret.opportunities_days)
@@ -69,6 +67,9 @@ def _prune(config: Path | None, dry_run: bool) -> None:
 
 
 def _export(config: Path | None, table: str, fmt: str, since: str | None, out: Path | None) -> None:
+    from storage.maintenance import EXPORT_FORMATS, ExportError, export_table, parse_since
+    from storage.tables import metadata
+
     try:
         since_ms = parse_since(since) if since is not None else None
         if table not in metadata.tables:

@@ -20,6 +20,8 @@ MAX_SPEED = 1e6
 """Market seconds per real second; beyond this a scan sees days pass between two requests."""
 MAX_HISTORY_DAYS = 365.0
 """Past funding the model generates at start; a year already takes seconds to build."""
+MAX_LATENCY_MS = 60_000.0
+"""Longest fixed per-request latency; a round trip never needs more."""
 
 
 def _check_range(option: str, value: float, high: float, *, low_open: bool) -> None:
@@ -84,6 +86,9 @@ def register(app: typer.Typer) -> None:
         regime: str = typer.Option(
             "normal", "--regime", help="Market: calm (2023-like), normal (2025-like), hot (2021)."
         ),
+        latency_ms: float = typer.Option(
+            0.0, "--latency-ms", help="Fixed delay of every venue request, ms (a round trip)."
+        ),
         bybit_key: str | None = typer.Option(None, "--bybit-key", help="Emulated Bybit API key."),
         bybit_secret: str | None = typer.Option(
             None, "--bybit-secret", help="Its secret (never printed)."
@@ -103,6 +108,7 @@ def register(app: typer.Typer) -> None:
         _check_range("--speed", speed, MAX_SPEED, low_open=True)
         _check_range("--history-days", history_days, MAX_HISTORY_DAYS, low_open=False)
         check_regime(regime)
+        _check_range("--latency-ms", latency_ms, MAX_LATENCY_MS, low_open=False)
         if not 0 <= port <= 65535:
             raise fail(f"--port must be in 0..65535, got {port}")
         try:
@@ -113,6 +119,7 @@ def register(app: typer.Typer) -> None:
                 faults=plan,
                 history_days=history_days,
                 regime=regime,
+                latency_ms=latency_ms,
                 bybit_accounts=_accounts(bybit_key, bybit_secret),
                 binance_accounts=_binance_accounts(binance_key, binance_secret),
             )

@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -27,13 +27,10 @@ from scanner.cli.common import (
 from scanner.cli.db_cmd import open_db_or_exit
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SystemClock
-from scanner.executor import ExecutionError, Executor, GateRefused, PairView
-from scanner.executor_ports import build_ports, limits_from
-from scanner.llm_gate import LlmGate
-from scanner.settings import Settings
-from scanner.venues.base import VenueError
-from strategies.execution import LimitBreach, SizingError
-from strategies.execution_flow import FlowTiming
+
+if TYPE_CHECKING:  # the executor (storage, ccxt, httpx) loads only when a command runs
+    from scanner.executor import Executor, PairView
+    from scanner.settings import Settings
 
 T = TypeVar("T")
 MODES = ("dry-run", "paper", "testnet", "demo", "live")
@@ -69,6 +66,13 @@ def run_with_executor(
     reconcile: bool = True,
 ) -> T:
     """Open the database and ports, reconcile (unless dry-run), run ``work``, close all."""
+    from scanner.executor import ExecutionError, Executor, GateRefused
+    from scanner.executor_ports import build_ports, limits_from
+    from scanner.llm_gate import LlmGate
+    from scanner.venues.base import VenueError
+    from strategies.execution import LimitBreach, SizingError
+    from strategies.execution_flow import FlowTiming
+
     try:
         ports = build_ports(settings, mode, emulator)
     except ExecutionError as exc:
@@ -182,6 +186,8 @@ def _open(
             err_console.print(f"llm gate: {executor.last_gate.reason}", highlight=False)
         return view
 
+    from scanner.executor import PairView
+
     result = run_with_executor(settings, mode, emulator, work)
     if isinstance(result, PairView):
         _print_view(result, as_json)
@@ -227,6 +233,9 @@ def open_cmd(
 
 def status_cmd(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Pairs not closed, their legs, and what happened to them (from the database)."""
+    from scanner.executor import Executor
+    from scanner.executor_ports import limits_from
+
     settings = settings_or_exit(config)
     db = open_db_or_exit(settings, announce=False)
     try:

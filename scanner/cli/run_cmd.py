@@ -11,14 +11,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scanner.alerts.channels import ChannelConfigError
-from scanner.alerts.runtime import alert_service
-from scanner.alerts.service import AlertService
-from scanner.auto_execution import AutoExecutor
 from scanner.cli.common import (
     ConfigOption,
     console,
@@ -28,24 +24,19 @@ from scanner.cli.common import (
     setup_logging,
     with_emulator,
 )
-from scanner.cli.render import records
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import VenueStatus
-from scanner.jobs import build_scheduler, plan_pre_settlement_scans, pre_settlement_times
-from scanner.llm_advisor import verdict_columns, verdicts_by_pair
-from scanner.llm_gate import describe
-from scanner.metrics import Metrics
-from scanner.recovery import close_interrupted_scans
-from scanner.roles import ROLES
-from scanner.session import ScanSession
-from scanner.settings import Settings
 from scanner.units import MS_PER_S
-from storage.db import Database, StorageError, open_database
-from storage.maintenance import RetentionPolicy, prune
-from storage.repository import Repository
-from storage.scan_store import ScanStore
-from strategies.alert_policy import Decision
-from strategies.llm_verdict import LlmVerdict, abstain, row_pair_key
+
+if TYPE_CHECKING:  # alerts, the session (ccxt, httpx, pandas) and storage load when run runs
+    from scanner.alerts.service import AlertService
+    from scanner.auto_execution import AutoExecutor
+    from scanner.metrics import Metrics
+    from scanner.session import ScanSession
+    from scanner.settings import Settings
+    from storage.db import Database
+    from strategies.alert_policy import Decision
+    from strategies.llm_verdict import LlmVerdict
 
 log = logging.getLogger(__name__)
 DRAIN_S = 60.0
@@ -71,6 +62,9 @@ def _summary(outcome: Any) -> str:
 
 def _decide(service: AlertService | None, outcome: Any) -> list[Decision] | None:
     """What this scan would alert (not recorded yet), or None without alerts."""
+    from scanner.cli.render import records
+    from storage.db import StorageError
+
     if service is None:
         return None
     ok = [n for n, r in outcome.collection.results.items() if r.status is VenueStatus.OK]
@@ -89,6 +83,10 @@ def _commit(
 ) -> None:
     """Record and queue the decisions (with the model's verdict when it was asked); the
     sender delivers them on its own thread."""
+    from scanner.cli.render import records
+    from scanner.llm_advisor import verdict_columns
+    from storage.db import StorageError
+
     if service is None or decisions is None:
         return
     if verdicts is not None:
@@ -113,6 +111,8 @@ def _rows_to_ask(
 ) -> list[Mapping[str, Any]]:
     """The rows ``run`` shows (the best executable pair in its summary line), alerts, or is
     about to trade; never the whole universe."""
+    from scanner.cli.render import records
+
     rows: list[Mapping[str, Any]] = []
     executable = outcome.opportunities[outcome.opportunities["executable"]]
     if len(executable):
@@ -127,6 +127,8 @@ def _rows_to_ask(
 
 def _auto(settings: Settings, db: Database, live: bool) -> AutoExecutor | None:
     """Auto-execution when ``execution.auto`` and a trading mode (live: also ``--live``)."""
+    from scanner.auto_execution import AutoExecutor
+
     e = settings.execution
     if not e.auto:
         return None
@@ -180,6 +182,8 @@ class _Run:
             self.lock.release()
 
     def _scan(self) -> None:
+        from storage.db import StorageError
+
         started = SYSTEM_CLOCK.monotonic_ms()
         self.scans += 1
         try:
@@ -228,6 +232,11 @@ class _Run:
     ) -> dict[str, LlmVerdict] | None:
         """With ``llm.mode`` advisory or gate: one batch about the rows shown, alerted or about
         to be traded (bounded by ``llm.scan_budget_s``); None when the mode is off."""
+        from scanner.cli.render import records
+        from scanner.llm_advisor import verdicts_by_pair
+        from scanner.llm_gate import describe
+        from strategies.llm_verdict import abstain, row_pair_key
+
         if self.settings.llm.mode == "off" or self.session.role == "collect":
             return None
         rows: list[Mapping[str, Any]] = []
@@ -248,6 +257,8 @@ class _Run:
         return verdicts
 
     def _plan_pre_settlement(self, outcome: Any) -> None:
+        from scanner.jobs import plan_pre_settlement_scans, pre_settlement_times
+
         lead_s = self.settings.schedule.pre_settlement_s
         if lead_s <= 0 or self.scheduler is None or self.session.role == "rank":
             return
@@ -257,6 +268,9 @@ class _Run:
         plan_pre_settlement_scans(self.scheduler, self.scan, times)
 
     def prune(self) -> None:
+        from storage.db import StorageError
+        from storage.maintenance import RetentionPolicy, prune
+
         r = self.settings.storage.retention
         policy = RetentionPolicy(r.quotes_days, r.books_days, r.opportunities_days)
         try:
@@ -269,6 +283,8 @@ class _Run:
 
 
 def _schedule(job: _Run, max_scans: int | None) -> None:
+    from scanner.jobs import build_scheduler
+
     settings, service = job.settings, job.service
     scheduler = build_scheduler(settings.schedule, job.scan, job.prune, max_scans=max_scans)
     job.scheduler = scheduler
@@ -305,6 +321,10 @@ def _schedule(job: _Run, max_scans: int | None) -> None:
 
 def _recover(db: Database) -> None:
     """Close the scans a killed process left open (reason "interrupted"); say so."""
+    from scanner.recovery import close_interrupted_scans
+    from storage.db import StorageError
+    from storage.scan_store import ScanStore
+
     try:
         closed = close_interrupted_scans(ScanStore(db), SYSTEM_CLOCK)
     except StorageError as exc:
@@ -341,6 +361,8 @@ RoleOption = Annotated[
 
 
 def _roles(settings: Settings, role: str, venues: str | None) -> list[str] | None:
+    from scanner.roles import ROLES
+
     if role not in ROLES:
         raise fail(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
     if venues is not None and role == "rank":
@@ -358,6 +380,8 @@ def _roles(settings: Settings, role: str, venues: str | None) -> list[str] | Non
 
 
 def _metrics(port: int | None, addr: str) -> tuple[Metrics | None, Any]:
+    from scanner.metrics import Metrics
+
     if port is None:
         return None, None
     metrics = Metrics()
@@ -404,6 +428,8 @@ def register(app: typer.Typer) -> None:
         if log_format not in ("text", "json"):
             raise fail(f"--log-format: expected text or json, got {log_format!r}")
         setup_logging(log_format=log_format)  # a long job reports skipped/failed runs as logs
+        from storage.db import StorageError, open_database
+
         try:
             db = open_database(settings.storage.url)
         except StorageError as exc:
@@ -437,6 +463,11 @@ def _serve(
     live: bool = False,
 ) -> _Run | None:
     """Run the schedule; returns the job (its scan and failure counts)."""
+    from scanner.alerts.channels import ChannelConfigError
+    from scanner.alerts.runtime import alert_service
+    from scanner.session import ScanSession
+    from storage.repository import Repository
+
     alerts = settings if role != "collect" else _without_alerts(settings)
     hook = metrics.alert_result if metrics is not None else None
     try:

@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from scanner.cli.common import (
@@ -32,20 +31,18 @@ from scanner.cli.common import (
     with_emulator,
     with_options,
 )
-from scanner.cli.render import fit_opportunities, to_csv, to_json
 from scanner.cli.tables import ColumnsError
 from scanner.clock import SYSTEM_CLOCK
 from scanner.collector import ProgressEvent, VenueStatus
-from scanner.llm_advisor import advise_frame, with_verdicts
-from scanner.pipeline import ScanOutcome, scan_once
-from scanner.recovery import close_interrupted_scans
-from scanner.settings import Settings, redact_url
+from scanner.db_url import redact_url
 from scanner.units import MS_PER_S
-from scanner.venues.specs import venue_ids
-from storage.db import Database, open_database
-from storage.repository import Repository
-from storage.scan_store import ScanStore
-from strategies.llm_verdict import abstain
+
+if TYPE_CHECKING:  # pandas, the pipeline (ccxt, httpx) and storage load when a scan runs
+    import pandas as pd
+
+    from scanner.pipeline import ScanOutcome
+    from scanner.settings import Settings
+    from storage.db import Database
 
 _STYLE = {VenueStatus.OK: "green", VenueStatus.DEGRADED: "yellow", VenueStatus.FAILED: "red"}
 
@@ -69,6 +66,8 @@ def _venue_list(raw: str | None, settings: Settings) -> list[str]:
     names = [v.strip() for v in raw.split(",") if v.strip()]
     bad = [n for n in names if n not in settings.venues.enabled]
     if not names or bad:
+        from scanner.venues.specs import venue_ids
+
         raise fail(
             f"--venues: {', '.join(bad) or '(none given)'} not enabled; "
             f"enabled: {', '.join(settings.venues.enabled)} (known: {', '.join(venue_ids())})"
@@ -92,6 +91,9 @@ def _with_llm(
     Only these rows are asked about, never the whole universe. The second opinion is optional:
     whatever goes wrong in it, the scan's own output is still printed (all abstentions).
     """
+    from scanner.llm_advisor import advise_frame, with_verdicts
+    from strategies.llm_verdict import abstain
+
     if mode == "off" or df.empty:
         return with_verdicts(df, None)
 
@@ -119,6 +121,10 @@ def _run_scan(
     llm_mode: str = "off",
 ) -> tuple[ScanOutcome, pd.DataFrame]:
     """Scan, then pick the rows to show (``shown``) and ask the model about those alone."""
+    from scanner.pipeline import scan_once
+    from storage.db import open_database
+    from storage.repository import Repository
+
     with storage_errors():
         db = open_database(settings.storage.url)
     if db.migration is not None and db.migration.changed:
@@ -152,6 +158,9 @@ def _venue_failures_said_once() -> Iterator[None]:
 
 
 def _recover(db: Database) -> None:
+    from scanner.recovery import close_interrupted_scans
+    from storage.scan_store import ScanStore
+
     if closed := close_interrupted_scans(ScanStore(db), SYSTEM_CLOCK):
         err_console.print(
             f"closed {len(closed)} scan(s) left open by an interrupted process as interrupted",
@@ -170,6 +179,8 @@ class View:
 def _emit(
     outcome: ScanOutcome, df: pd.DataFrame, as_json: bool, as_csv: bool, where: str, view: View
 ) -> None:
+    from scanner.cli.render import fit_opportunities, to_csv, to_json
+
     if as_json:
         typer.echo(to_json(df))
         return
@@ -290,6 +301,7 @@ def demo(
     storage at the demo file. No keys, no network.
     """
     from scanner.cli.emulator_cmd import check_regime
+    from scanner.settings import Settings
 
     check_regime(regime)
     chosen = settings_or_exit(config) if config is not None else Settings(env={})

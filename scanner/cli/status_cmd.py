@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,11 +19,11 @@ from scanner.cli.common import (
 )
 from scanner.cli.tables import Col, Fitted, fit
 from scanner.clock import SYSTEM_CLOCK
-from scanner.settings import redact_url
+from scanner.db_url import redact_url
 from scanner.units import MS_PER_DAY
-from storage.alert_store import AlertStore
-from storage.db import StorageError, head_revision, open_database
-from storage.status_store import ScanRow, StatusStore
+
+if TYPE_CHECKING:  # the storage layer loads only when the command runs
+    from storage.status_store import ScanRow
 
 
 def _scan_dict(s: ScanRow) -> dict[str, Any]:
@@ -45,6 +45,10 @@ def _scan_dict(s: ScanRow) -> dict[str, Any]:
 
 
 def gather(config: Any, scans: int) -> dict[str, Any]:
+    from storage.alert_store import AlertStore
+    from storage.db import StorageError, head_revision, open_database
+    from storage.status_store import StatusStore
+
     settings = settings_or_exit(config)
     try:
         db = open_database(settings.storage.url, create=False)

@@ -56,6 +56,7 @@ def test_emulator_command_rejects_a_bad_fault_file(tmp_path: Path) -> None:
     [
         (["--speed", "0"], "--speed must be a finite number in (0,"),
         (["--port", "70000"], "--port must be in 0..65535"),
+        (["--latency-ms", "-1"], "--latency-ms must be a finite number in [0,"),
         (["--bybit-key", "k"], "must be given together"),
     ],
 )

@@ -85,6 +85,21 @@ async def test_latency_delays_the_answer(emu: Emulator) -> None:
     assert httpx.get(f"{emu.url}/okx/api/v5/public/time", timeout=5).status_code == 200
 
 
+def test_fixed_latency_delays_every_venue_request() -> None:
+    """``Emulator(latency_ms=...)``: the benchmark's round trip, on every venue's requests."""
+    with running(seed=5, latency_ms=1500) as slow:
+        for path in ("/okx/api/v5/public/time", "/bybit/v5/market/time"):
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.get(f"{slow.url}{path}", timeout=0.3)
+        assert httpx.get(f"{slow.url}/_control/state", timeout=0.3).status_code == 200
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_fixed_latency_must_be_finite_and_not_negative(bad: float) -> None:
+    with pytest.raises(ValueError, match="latency_ms"):
+        Emulator(latency_ms=bad)
+
+
 async def test_connection_reset(emu: Emulator) -> None:
     with pytest.raises(ccxt_async.NetworkError):
         await _ccxt_call(emu, "hyperliquid", FaultSpec("reset"), "/info")
