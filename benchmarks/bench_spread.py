@@ -141,6 +141,7 @@ def _loop_row(long_venue, lq, lb, sq, sb, fees, p):  # noqa: C901 - a reference,
     slip = sum(slippage_frac(lv, m, n, side) for lv, m, side in walks)
     fee = 2 * (fees.taker_of(long_venue) + fees.taker_of(sq.venue))
     cost = fee + slip
+    net = (d * p.horizon_h - cost) / p.horizon_h * 8760
     depth = min(float((lv[:, 0] * lv[:, 1]).sum()) for lv, _, _ in walks)
     limit = p.max_slippage_bps * BPS
 
@@ -160,7 +161,10 @@ def _loop_row(long_venue, lq, lb, sq, sb, fees, p):  # noqa: C901 - a reference,
         "symbol": sq.canonical, "long_venue": long_venue, "short_venue": sq.venue,
         "diff_per_h": d, "gross_apr": d * 8760, "fee_frac": fee, "slippage_frac": slip,
         "cost_frac": cost, "basis_frac": (sbid[0, 0] - la[0, 0]) / ((lmid + smid) / 2),
-        "net_apr": (d * p.horizon_h - cost) / p.horizon_h * 8760, "breakeven_h": cost / d,
+        # measured only when every walk covers the notional; else the figure is an upper bound
+        "net_apr": net if depth >= n else math.nan,
+        "net_apr_upper": math.nan if depth >= n else net,
+        "breakeven_h": cost / d,
         "funding_to_next_long": -r_a, "funding_to_next_short": sq.rate_per_interval,
         "first_cycle_h": (t_end - NOW) / H_MS,
         "collected_first_cycle": n_b * sq.rate_per_interval - n_a * r_a,
@@ -172,8 +176,8 @@ def _loop_row(long_venue, lq, lb, sq, sb, fees, p):  # noqa: C901 - a reference,
 
 
 NUMERIC = ["diff_per_h", "gross_apr", "fee_frac", "slippage_frac", "cost_frac", "basis_frac",
-           "net_apr", "breakeven_h", "funding_to_next_long", "funding_to_next_short",
-           "first_cycle_h", "collected_first_cycle", "max_notional_usd",
+           "net_apr", "net_apr_upper", "breakeven_h", "funding_to_next_long",
+           "funding_to_next_short", "first_cycle_h", "collected_first_cycle", "max_notional_usd",
            "max_notional_within_slippage_usd", "liquidity", "freshness"]  # fmt: skip
 
 

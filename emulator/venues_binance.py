@@ -1,5 +1,5 @@
 """Binance USD-M public endpoints: exchangeInfo, premiumIndex, fundingRate, fundingInfo, depth,
-ticker/24hr.
+ticker/24hr, ticker/bookTicker.
 
 Shapes follow the real recordings: ``premiumIndex`` is an array without ``symbol`` and an object
 with it, times are int ms, rates/prices strings with 8 decimals; ``fundingRate`` history is
@@ -8,6 +8,9 @@ whose interval differs from the 8 h default (as the real endpoint lists only adj
 ``ticker/24hr`` follows Binance's USD-M docs example (no recording exists): prices and volumes
 are strings, ``openTime``/``closeTime``/``firstId``/``lastId``/``count`` JSON integers;
 ``volume`` is base units, ``quoteVolume`` USDT notional (the market model's 24 h volume).
+``ticker/bookTicker`` follows the USD-M docs ("Symbol Order Book Ticker"): ``lastUpdateId``,
+``symbol``, ``bidPrice``, ``bidQty``, ``askPrice``, ``askQty`` (strings), ``time`` (int ms); an
+object with ``symbol``, an array of every symbol without; the model's best level of the book.
 Errors: HTTP 400 with ``{"code": -1121, "msg": "Invalid symbol."}``.
 """
 
@@ -48,6 +51,7 @@ class BinancePublic:
         app.router.add_get(prefix + "/fapi/v1/fundingInfo", self.funding_info)
         app.router.add_get(prefix + "/fapi/v1/depth", self.depth)
         app.router.add_get(prefix + "/fapi/v1/ticker/24hr", self.ticker_24hr)
+        app.router.add_get(prefix + "/fapi/v1/ticker/bookTicker", self.book_ticker)
 
     async def time(self, request: web.Request) -> web.Response:
         return json_response({"serverTime": self.model.clock.now_ms()})
@@ -196,3 +200,29 @@ class BinancePublic:
                 return _error(-1121, "Invalid symbol.")
             return json_response(self._ticker_row(x, now))
         return json_response([self._ticker_row(x, now) for x in self.by_symbol.values()])
+
+    def _book_ticker_row(self, x: Listing, now: int) -> dict[str, Any] | None:
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        if not bids or not asks:
+            return None  # a contract without a book (settled, delivering)
+        return {
+            "lastUpdateId": now,
+            "symbol": x.symbol,
+            "bidPrice": fmt(bids[0][0], x.tick),
+            "bidQty": fmt(bids[0][1], x.lot),
+            "askPrice": fmt(asks[0][0], x.tick),
+            "askQty": fmt(asks[0][1], x.lot),
+            "time": now,
+        }
+
+    async def book_ticker(self, request: web.Request) -> web.Response:
+        now = self.model.clock.now_ms()
+        symbol = request.query.get("symbol")
+        if symbol:
+            x = self.by_symbol.get(symbol)
+            row = self._book_ticker_row(x, now) if x is not None else None
+            if row is None:
+                return _error(-1121, "Invalid symbol.")
+            return json_response(row)
+        rows = [self._book_ticker_row(x, now) for x in self.by_symbol.values()]
+        return json_response([r for r in rows if r is not None])

@@ -8,6 +8,11 @@ at its own ``max_concurrency``. Both phases share one deadline (phase 1 gets ``q
 of it, phase 2 the rest): a venue that hangs is cut off and reported ``failed`` (reason says
 timeout) while every other venue's data, books included, is returned.
 
+Instruments change rarely (listings, delistings), so a session keeps them in an
+``InstrumentCache`` and reloads a venue's list only every ``refresh_s``: a steady-state scan is
+then one round of bulk quote calls per venue plus one round of candidate books. A failed
+reload keeps the previous list (the quotes still map onto it) and is retried next scan.
+
 Status per venue:
     ok        instruments and quotes fetched, every requested book fetched
     degraded  quotes fetched, but some books failed / the deadline hit during books /
@@ -30,6 +35,28 @@ from scanner.units import MS_PER_S
 from scanner.venues.base import Venue, VenueError, VenueTimeout
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class InstrumentCache:
+    """Each venue's instruments, loaded once per session and refreshed every ``refresh_s``.
+
+    ``refresh_s`` 0 reloads on every collection. Times come from the collection's clock.
+    """
+
+    refresh_s: float
+    _loaded: dict[str, tuple[float, list[Instrument]]] = field(default_factory=dict)
+
+    def due(self, venue: str, now_ms: float) -> bool:
+        got = self._loaded.get(venue)
+        return got is None or now_ms - got[0] >= self.refresh_s * MS_PER_S
+
+    def get(self, venue: str) -> list[Instrument] | None:
+        got = self._loaded.get(venue)
+        return None if got is None else list(got[1])
+
+    def put(self, venue: str, now_ms: float, instruments: list[Instrument]) -> None:
+        self._loaded[venue] = (now_ms, list(instruments))
 
 
 class VenueStatus(StrEnum):
@@ -126,11 +153,16 @@ class _Run:
     """State of one collection; keeps partial results when tasks are cancelled."""
 
     def __init__(
-        self, venues: Mapping[str, Venue], progress: Progress | None, clock: Clock
+        self,
+        venues: Mapping[str, Venue],
+        progress: Progress | None,
+        clock: Clock,
+        cache: InstrumentCache | None = None,
     ) -> None:
         self.venues = venues
         self.progress = progress
         self.clock = clock
+        self.cache = cache
         self.results = {name: VenueResult(name) for name in venues}
         self.t0_ms = clock.monotonic_ms()
 
@@ -149,7 +181,9 @@ class _Run:
         venue, result = self.venues[name], self.results[name]
         self.emit(name, "start")
         try:
-            if load_instruments:
+            if self.cache is not None:
+                await self._cached_instruments(name, venue, result)
+            elif load_instruments:
                 result.instruments = await venue.load_instruments()
             result.quotes = await venue.fetch_quotes()
         except Exception as exc:
@@ -159,6 +193,24 @@ class _Run:
             result.status = VenueStatus.OK if result.quotes else VenueStatus.DEGRADED
             result.reason = None if result.quotes else "venue returned no funding quotes"
         self.emit(name, "quotes")
+
+    async def _cached_instruments(self, name: str, venue: Venue, result: VenueResult) -> None:
+        """From the cache; reloaded when due. A failed reload keeps the old list if any."""
+        assert self.cache is not None
+        now_ms = self.clock.monotonic_ms()
+        kept = self.cache.get(name)
+        if kept is not None and not self.cache.due(name, now_ms):
+            result.instruments = kept
+            return
+        try:
+            result.instruments = await venue.load_instruments()
+        except Exception as exc:
+            if kept is None:
+                raise
+            log.warning("%s: instruments not refreshed, previous list kept: %s", name, exc)
+            result.instruments = kept
+            return
+        self.cache.put(name, now_ms, result.instruments)
 
     async def books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
         venue, result = self.venues[name], self.results[name]
@@ -219,6 +271,7 @@ async def collect(
     load_instruments: bool = True,
     quotes_share: float = 0.7,
     clock: Clock = SYSTEM_CLOCK,
+    instruments: InstrumentCache | None = None,
 ) -> Collection:
     """Collect quotes (and candidate books) from every venue concurrently under one deadline.
 
@@ -227,12 +280,13 @@ async def collect(
     fetches no books. Never raises for venue trouble: each venue's status says what happened.
     ``quotes_share`` of the deadline is reserved for phase 1 so that one hanging venue cannot
     eat the time the other venues' books need. ``clock`` stamps the collection and measures
-    latencies and the books' share of the deadline.
+    latencies and the books' share of the deadline. ``instruments``: a session's cache (the
+    instruments are then loaded only when due; ``load_instruments`` is ignored).
     """
     if not 0 < quotes_share <= 1:
         raise ValueError(f"quotes_share must be in (0, 1], got {quotes_share}")
     named = dict(venues) if isinstance(venues, Mapping) else {v.name: v for v in venues}
-    run = _Run(named, progress, clock)
+    run = _Run(named, progress, clock, instruments)
     started_ms = clock.now_ms()
     deadline_ms = clock.monotonic_ms() + deadline_s * MS_PER_S
 

@@ -116,6 +116,20 @@ class FundingQuote:
     volume_24h_usd: float | None = None
     """Quote-currency (USD/USDT/USDC) notional traded over the last 24 h; None when the venue
     did not say (or its volume call failed). A liquidity filter input, never a money amount."""
+    bid_price: float | None = None
+    bid_qty: float | None = None
+    ask_price: float | None = None
+    ask_qty: float | None = None
+    """Top of book from the venue's bulk ticker call, in venue units (the price of the venue's
+    symbol; the quantity as its book counts it: contracts on OKX and Gate, base units elsewhere).
+    None when the venue's bulk endpoints do not carry it (Hyperliquid) or the call failed. It
+    prices every row at least by its spread; candidates also get their full book walked."""
+
+    @property
+    def has_top_of_book(self) -> bool:
+        """Both sides known, with positive prices and sizes."""
+        values = (self.bid_price, self.bid_qty, self.ask_price, self.ask_qty)
+        return all(v is not None and v > 0 for v in values)
 
     @property
     def rate_per_h(self) -> float:
@@ -272,6 +286,23 @@ class Opportunity:
         "rated; few_points (below engine.min_history_points: no score); no_history (nothing "
         "stored for a leg: history not fetched)",
         max_chars=16,
+        default=None,
+    )
+    net_apr_upper: float = _col(
+        "fraction per year",
+        "net APR whose cost is only a lower bound (a book missing, or not known deep enough for "
+        "the notional): an upper bound, shown instead of net_apr (nan when the cost was measured)",
+        default=_NAN,
+    )
+    cost_measured: bool | None = _col(
+        "",
+        "every book walk covered the notional (full books, or a top of book deep enough): "
+        "net_apr is exact; else net_apr is nan and net_apr_upper holds the bound",
+        default=None,
+    )
+    book_top_only: bool | None = _col(
+        "",
+        "a leg was priced by its top of book (bulk ticker) only, not its full book",
         default=None,
     )
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from scanner.budget import ScanBudget
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.collector import Collection, ProgressEvent, VenueStatus, collect
+from scanner.collector import Collection, InstrumentCache, ProgressEvent, VenueStatus, collect
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
 from scanner.recovery import running_note
@@ -44,7 +44,12 @@ from scanner.venues.specs import default_fee_table
 from storage.queries import Queries
 from storage.repository import Repository
 from strategies.costs import FeeSchedule
-from strategies.spread import EngineParams, compute_opportunities, quotes_frame
+from strategies.spread import (
+    EngineParams,
+    compute_opportunities,
+    quotes_frame,
+    top_of_book_books,
+)
 from strategies.spread import select_book_candidates as engine_candidates
 
 log = logging.getLogger(__name__)
@@ -194,22 +199,37 @@ def rank(
     spot_books: Mapping[str, OrderBook] | None = None,
     fees: FeeSchedule | None = None,
 ) -> pd.DataFrame:
-    """The engine over one snapshot (pure; no I/O). ``fees`` default: ``fee_schedule``."""
-    frame = quotes_frame(in_universe(quotes, settings.universe), instruments)
-    book_map = {(b.venue, b.venue_symbol): b for b in books}
+    """The engine over one snapshot (pure; no I/O). ``fees`` default: ``fee_schedule``.
+
+    Every listing's top of book (from the venues' bulk tickers) prices the legs that have no
+    full book, so every row carries at least its spread cost.
+    """
+    kept = in_universe(quotes, settings.universe)
+    frame = quotes_frame(kept, instruments)
+    sizes = {key: float(inst.contract_size) for key, inst in instruments.items()}
+    full = {(b.venue, b.venue_symbol): b for b in books}
+    tops = top_of_book_books(kept, sizes)
     params = EngineParams.from_settings(settings.engine)
     ranked = compute_opportunities(
         frame,
-        book_map,
+        {**tops, **full},
         fees or fee_schedule(settings),
         params,
         now_ms,
         confidence=history,
         spot_books=spot_books,
+        top_only=tops.keys() - full.keys(),
     )
-    # A row without books has a lower-bound cost only; it must not outrank a measured one.
-    order = ranked.sort_values(["executable", "net_apr"], ascending=[False, False], kind="stable")
-    return order.reset_index(drop=True)
+    # A row whose cost is only a lower bound (its net APR an upper bound) must not outrank a
+    # measured one: executable first, then measured, then the figure shown.
+    shown = ranked["net_apr"].fillna(ranked["net_apr_upper"])
+    keys = pd.DataFrame(
+        {"executable": ranked["executable"], "measured": ranked["cost_measured"], "shown": shown}
+    )
+    order = keys.sort_values(
+        ["executable", "measured", "shown"], ascending=False, kind="stable"
+    ).index
+    return ranked.loc[order].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -284,13 +304,15 @@ async def _gather(
     clock: Clock,
     peers: Sequence[FundingQuote] = (),
     budget: ScanBudget | None = None,
+    instrument_cache: InstrumentCache | None = None,
 ) -> _Gathered:
     """Collect, store what was collected, then enrich (spot books, history, fees) and store
     that, each phase within its share of ``budget`` (default: ``collector.deadline_s`` from
     now).
 
     ``peers``: other venues' latest quotes (``--role collect``), so books are fetched for the
-    pairs that are best across every venue, not only across this process's own."""
+    pairs that are best across every venue, not only across this process's own.
+    ``instrument_cache``: the session's cache (instrument lists reloaded only when due)."""
     budget = budget or ScanBudget(clock, settings.collector.deadline_s)
     caps = max_concurrency(settings, list(venues))
     with budget.phase("collect") as collect_s:
@@ -304,6 +326,7 @@ async def _gather(
             max_concurrency=caps,
             progress=progress,
             clock=clock,
+            instruments=instrument_cache,
         )
     with budget.phase("store"):
         now_ms = collection.finished_ms
@@ -338,6 +361,7 @@ async def scan_once(
     progress: Callable[[ProgressEvent], None] | None = None,
     venues: Mapping[str, Venue] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    instruments: InstrumentCache | None = None,
 ) -> ScanOutcome:
     """Collect, store, rank and store the ranking; never loses what was collected.
 
@@ -345,6 +369,7 @@ async def scan_once(
     them, adapters for ``names`` (default: the enabled venues) are built and closed here. A scan
     that fails or is cancelled is still closed in ``scans``, with the reason in its notes.
     ``clock`` stamps the scan and the collection (the session's clock in ``fundscan run``).
+    ``instruments``: the session's instrument cache (None: every venue's list is loaded).
     """
     owned = venues is None
     if venues is None:
@@ -354,7 +379,9 @@ async def scan_once(
     scan_id = repo.start_scan(clock.now_ms(), notes=running_note())
     try:
         try:
-            got = await _gather(settings, repo, venues, progress, clock, budget=budget)
+            got = await _gather(
+                settings, repo, venues, progress, clock, budget=budget, instrument_cache=instruments
+            )
         finally:
             if owned:
                 await close_all(venues)

@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from scanner.clock import Clock
-from scanner.collector import Collection, ProgressEvent, VenueResult, VenueStatus
+from scanner.collector import (
+    Collection,
+    InstrumentCache,
+    ProgressEvent,
+    VenueResult,
+    VenueStatus,
+)
 from scanner.domain import OPPORTUNITY_COLUMNS
 from scanner.pipeline import (
     ScanOutcome,
@@ -60,6 +66,7 @@ async def collect_once(
     venues: Mapping[str, Venue],
     clock: Clock,
     progress: Callable[[ProgressEvent], None] | None = None,
+    instruments: InstrumentCache | None = None,
 ) -> ScanOutcome:
     """Collect this process's venues and store them; no ranking, no alerts."""
     now_ms = clock.now_ms()
@@ -70,7 +77,9 @@ async def collect_once(
     ]
     scan_id = repo.start_scan(now_ms, notes=running_note())
     try:
-        got = await _gather(settings, repo, venues, progress, clock, peers=peers)
+        got = await _gather(
+            settings, repo, venues, progress, clock, peers=peers, instrument_cache=instruments
+        )
     except BaseException as exc:
         repo.finish_scan(scan_id, now_ms, {}, notes=f"failed: {type(exc).__name__}: {exc}"[:500])
         raise

@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from scanner.clock import SYSTEM_CLOCK, Clock
+from scanner.collector import InstrumentCache
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.roles import collect_once, rank_stored
 from scanner.settings import Settings
@@ -61,6 +62,8 @@ class ScanSession:
         if role == "rank":
             self.names = []
         self.venues: dict[str, Venue] = {}
+        self.instruments = InstrumentCache(settings.collector.instruments_refresh_s)
+        """Instrument lists live as long as the adapters: loaded once, refreshed when due."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fundscan-venues", daemon=True
@@ -101,14 +104,22 @@ class ScanSession:
 
     def _scan_coro(self) -> Coroutine[Any, Any, ScanOutcome]:
         if self.role == "collect":
-            return collect_once(self.settings, self.repo, self.venues, self.clock)
+            return collect_once(
+                self.settings, self.repo, self.venues, self.clock, instruments=self.instruments
+            )
         if self.role == "rank":
 
             async def ranked() -> ScanOutcome:
                 return rank_stored(self.settings, self.repo, self.clock.now_ms())
 
             return ranked()
-        return scan_once(self.settings, self.repo, venues=self.venues, clock=self.clock)
+        return scan_once(
+            self.settings,
+            self.repo,
+            venues=self.venues,
+            clock=self.clock,
+            instruments=self.instruments,
+        )
 
     def __exit__(self, *exc: object) -> None:
         """Cancel a scan in flight (Ctrl-C / SIGTERM), then close the adapters and the loop."""

@@ -113,7 +113,7 @@ class VenueSettings(_Frozen):
     maker_fee_bps: Annotated[float, Num, Field(ge=-10, le=100)] | None = None
     timeout_s: Annotated[float, Num, Field(gt=0, le=120)] = 10.0
     recv_window_ms: Annotated[int, Num, Field(gt=0, le=60_000)] = 5000
-    max_concurrency: Annotated[int, Num, Field(ge=1, le=64)] = 8
+    max_concurrency: Annotated[int, Num, Field(ge=1, le=64)] = 40
 
     @field_validator("base_url")
     @classmethod
@@ -195,6 +195,7 @@ class CollectorSettings(_Frozen):
     book_depth: Annotated[int, Num, Field(ge=1, le=1000)] = 50
     book_candidates: Annotated[int, Num, Field(ge=0, le=1000)] = 40
     history_days: Annotated[int, Num, Field(ge=1, le=3650)] = 30
+    instruments_refresh_s: Annotated[float, Num, Field(ge=0, le=86_400)] = 3600.0
 
 
 class ConfidenceWeights(_Frozen):

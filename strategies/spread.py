@@ -23,12 +23,19 @@ Decisions documented here (callers rely on them):
 - Costs: ``fee_frac = 2 (f_a + f_b)`` taker fees; ``slippage_frac`` is the sum of four book
   walks for ``notional_usd``, each relative to its own book's mid: entry buys a's asks and
   sells b's bids, exit (estimated on today's book) sells a's bids and buys b's asks.
-- A missing book (either leg) gives ``slippage_frac`` nan, ``book_missing`` True, cost = fees
-  only (a lower bound) and ``executable`` False. A book too thin for the notional gives the
-  slippage of taking the whole visible book (a lower bound, so cost still grows with size),
-  ``book_thin`` True and ``executable`` False. ``executable`` also needs the legs' canonical
-  prices (mark / multiplier; a spot leg's mid) within ``max_price_gap_frac`` of each other
-  (``price_mismatch``: two tokens sharing a ticker), and the total slippage
+- Every listing is priced at least by its top of book: ``top_of_book_books`` turns the quotes'
+  bulk-ticker best bid/ask (with sizes) into one-level books, used for every leg without a full
+  book (``top_only``: ``book_top_only`` True). A one-level book whose size covers the notional
+  on all four walks prices the pair exactly (a full walk would stop at that level too).
+- ``cost_measured``: every walk covered the notional. Then ``net_apr`` is exact and
+  ``net_apr_upper`` nan. Otherwise the cost is a lower bound and the figure is an upper bound:
+  ``net_apr`` is nan and ``net_apr_upper`` holds it; such rows rank after every measured row.
+  That happens when a leg has no book at all (``book_missing``: ``slippage_frac`` nan, cost =
+  fees only), when a full book is too thin for the notional (``book_thin``: the slippage of
+  taking the whole visible book), or when a top of book alone is smaller than the notional
+  (the depth behind it is unknown). None of these is ``executable``, which also needs the
+  legs' canonical prices (mark / multiplier; a spot leg's mid) within ``max_price_gap_frac``
+  of each other (``price_mismatch``: two tokens sharing a ticker), and the total slippage
   within ``max_slippage_bps``. ``max_notional_usd``: the largest notional all four walks can
   fill; ``max_notional_within_slippage_usd``: the largest whose total slippage stays within
   ``max_slippage_bps`` (exact from the cumulative depth, ``kernels.max_notional_within``).
@@ -52,7 +59,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -275,17 +282,48 @@ class _Legs:
     ts_ms: np.ndarray
     book_row: np.ndarray
     is_spot: np.ndarray
+    top_only: np.ndarray
+    """The leg's book is its top of book only (one level from the bulk ticker)."""
     price: np.ndarray
     """Canonical reference price: a perp's mark / multiplier, a spot leg's book mid."""
+
+
+def top_of_book_books(
+    quotes: Sequence[FundingQuote], contract_sizes: Mapping[tuple[str, str], float]
+) -> dict[tuple[str, str], OrderBook]:
+    """One-level books from the quotes' top of book (bulk tickers), keyed (venue, symbol).
+
+    ``contract_sizes``: venue base units per contract per (venue, venue_symbol) (OKX ctVal,
+    Gate quanto); 1 where absent. Quotes without a complete top of book give no book.
+    """
+    out: dict[tuple[str, str], OrderBook] = {}
+    for q in quotes:
+        if not q.has_top_of_book:
+            continue
+        key = (q.venue, q.venue_symbol)
+        out[key] = OrderBook(
+            venue=q.venue,
+            venue_symbol=q.venue_symbol,
+            canonical=q.canonical,
+            bids=[(float(q.bid_price or 0), float(q.bid_qty or 0))],
+            asks=[(float(q.ask_price or 0), float(q.ask_qty or 0))],
+            ts_ms=q.ts_ms,
+            multiplier=q.multiplier,
+            contract_size=float(contract_sizes.get(key, 1.0)),
+        )
+    return out
 
 
 def _build_legs(
     quotes: pd.DataFrame, books: Mapping[tuple[str, str], OrderBook],
     spot_books: Mapping[str, OrderBook], band_frac: float,
+    top_only: Collection[tuple[str, str]] = frozenset(),
 ) -> tuple[_Legs, BookTable]:  # fmt: skip
     venue = quotes["venue"].to_numpy(dtype=object)
     symbol = quotes["venue_symbol"].to_numpy(dtype=object)
-    used = [books.get((str(v), str(s))) for v, s in zip(venue, symbol, strict=True)]
+    keys = list(zip(venue.tolist(), symbol.tolist(), strict=True))
+    used = [books.get(k) for k in keys]
+    top = np.array([k in top_only and b is not None for k, b in zip(keys, used, strict=True)], bool)
     book_list = [b for b in used if b is not None]
     perp_rows = np.cumsum([b is not None for b in used]) - 1
     perp_rows = np.where([b is not None for b in used], perp_rows, -1).astype(np.int64)
@@ -315,6 +353,7 @@ def _build_legs(
         ts_ms=cat(quotes["ts_ms"].to_numpy(float), table.ts_ms[len(book_list) :]),
         book_row=cat(perp_rows, np.arange(len(book_list), len(book_list) + n_spot)),
         is_spot=cat(np.zeros(len(quotes), bool), np.ones(n_spot, bool)),
+        top_only=cat(top.reshape(-1), np.zeros(n_spot, bool)),
         price=cat(
             quotes["mark_price"].to_numpy(float) / quotes["multiplier"].to_numpy(float),
             table.mid[len(book_list) :],
@@ -367,16 +406,19 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
     slippage = (table.gather(slip["buy"], la) + table.gather(slip["sell"], sb)
                 + table.gather(slip["sell"], la) + table.gather(slip["buy"], sb))  # fmt: skip
     missing = np.isnan(slippage)
-    depth = np.fmin(
-        np.fmin(table.gather(table.asks.depth, la), table.gather(table.bids.depth, la)),
-        np.fmin(table.gather(table.bids.depth, sb), table.gather(table.asks.depth, sb)),
-    )
-    depth = np.where(missing, np.nan, depth)
+    depth_a = np.fmin(table.gather(table.asks.depth, la), table.gather(table.bids.depth, la))
+    depth_b = np.fmin(table.gather(table.bids.depth, sb), table.gather(table.asks.depth, sb))
+    depth = np.where(missing, np.nan, np.fmin(depth_a, depth_b))
+    top_a, top_b = legs.top_only[lo], legs.top_only[sh]
+    short_a, short_b = ~missing & (depth_a < n), ~missing & (depth_b < n)
+    # a full book shorter than the notional is thin; a top of book shorter is only unknown
+    thin = (short_a & ~top_a) | (short_b & ~top_b)
+    unknown = ((short_a & top_a) | (short_b & top_b)) & ~thin
     fee = kernels.round_trip_fee_frac(
         fees.taker_array(legs.fee_venue[lo]), fees.taker_array(legs.fee_venue[sh])
     )
     limit = params.max_slippage_bps * BPS
-    thin = ~missing & (depth < n)
+    measured = ~missing & ~thin & ~unknown
     basis = kernels.basis_frac(
         table.gather(table.best_bid, sb), table.gather(table.best_ask, la),
         table.gather(table.mid, la), table.gather(table.mid, sb),
@@ -388,9 +430,11 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
         "basis_frac": basis,
         "book_missing": missing,
         "book_thin": thin,
+        "book_top_only": ~missing & (top_a | top_b),
+        "cost_measured": measured,
         "max_notional_usd": depth,
         "max_notional_within_slippage_usd": table.max_pair_notional(la, sb, depth, limit),
-        "executable": ~missing & ~thin & (np.nan_to_num(slippage, nan=np.inf) <= limit),
+        "executable": measured & (np.nan_to_num(slippage, nan=np.inf) <= limit),
     }
 
 
@@ -409,6 +453,8 @@ def _confidence(
         np.fmin(table.gather(table.ask_band, la), table.gather(table.bid_band, la)),
         np.fmin(table.gather(table.bid_band, sb), table.gather(table.ask_band, sb)),
     )
+    # a top of book says nothing about the depth behind it: liquidity unknown, not low
+    band = np.where(legs.top_only[lo] | legs.top_only[sh], np.nan, band)
     stamps = np.column_stack(
         [
             legs.ts_ms[lo],
@@ -442,16 +488,19 @@ def compute_opportunities(
     now_ms: int,
     confidence: pd.DataFrame | None = None,
     spot_books: Mapping[str, OrderBook] | None = None,
+    top_only: Collection[tuple[str, str]] = frozenset(),
 ) -> pd.DataFrame:
-    """Ranked opportunities (``OUTPUT_COLUMNS``), best ``net_apr`` first, ``net_apr >= min``.
+    """Ranked opportunities (``OUTPUT_COLUMNS``): rows whose cost was measured first, best
+    ``net_apr`` first; then the rest by ``net_apr_upper``; the figure shown >= ``min_net_apr``.
 
-    ``quotes`` comes from ``quotes_frame``; ``books`` is keyed by (venue, venue_symbol).
-    See the module docstring for every convention.
+    ``quotes`` comes from ``quotes_frame``; ``books`` is keyed by (venue, venue_symbol);
+    ``top_only``: the keys of ``books`` that are one-level top-of-book books
+    (``top_of_book_books``). See the module docstring for every convention.
     """
     _require(quotes, QUOTE_COLUMNS, "quotes frame")
     quotes = quotes.reset_index(drop=True)
     band = params.depth_band_bps * BPS
-    legs, table = _build_legs(quotes, books, spot_books or {}, band)
+    legs, table = _build_legs(quotes, books, spot_books or {}, band, top_only)
     pairs = all_pairs(quotes)
     pairs = pairs[pairs["diff_per_h"] > 0]
     lo, sh = pairs["long_pos"].to_numpy(np.int64), pairs["short_pos"].to_numpy(np.int64)
@@ -463,7 +512,9 @@ def compute_opportunities(
         carry = np.concatenate([carry, np.ones(int(keep.sum()), dtype=bool)])
     frame = _frame(legs, table, lo, sh, carry, fees, params, now_ms)
     comps = _confidence(legs, table, lo, sh, frame, confidence, params, now_ms)
-    order = _ranking(legs, lo, sh, frame["net_apr"].to_numpy(float), params.min_net_apr)
+    measured = frame["cost_measured"].to_numpy(bool)
+    net, upper = frame["net_apr"].to_numpy(float), frame["net_apr_upper"].to_numpy(float)
+    order = _ranking(legs, lo, sh, np.where(measured, net, upper), measured, params.min_net_apr)
     frame, comps = frame.take(order), comps.take(order)
     frame["confidence"] = conf.combine(comps, params.confidence_weights).to_numpy()
     frame["confidence_components"] = _component_dicts(comps)
@@ -484,10 +535,12 @@ def _pair_keys(frame: pd.DataFrame) -> list[str]:
 
 
 def _ranking(
-    legs: _Legs, lo: np.ndarray, sh: np.ndarray, net: np.ndarray, min_net_apr: float
-) -> np.ndarray:
-    """Positions of the rows with ``net_apr >= min``, best net APR first, then symbol, long
-    venue, short venue (ascending). String keys are ranked once per leg, not per pair."""
+    legs: _Legs, lo: np.ndarray, sh: np.ndarray, net: np.ndarray, measured: np.ndarray,
+    min_net_apr: float,
+) -> np.ndarray:  # fmt: skip
+    """Positions of the rows with ``net >= min`` (the figure shown: net APR, or its upper bound),
+    measured rows first, best first, then symbol, long venue, short venue (ascending). String
+    keys are ranked once per leg, not per pair."""
 
     def codes(values: np.ndarray) -> np.ndarray:
         return np.unique(values.astype(str), return_inverse=True)[1].reshape(-1)
@@ -495,7 +548,7 @@ def _ranking(
     kept = np.flatnonzero(net >= min_net_apr)
     lo, sh = lo[kept], sh[kept]
     keys = (codes(legs.venue)[sh], codes(legs.fee_venue)[lo], codes(legs.canonical)[sh])
-    return kept[np.lexsort((*keys, -net[kept]))]
+    return kept[np.lexsort((*keys, -net[kept], ~measured[kept]))]
 
 
 def _component_dicts(comps: pd.DataFrame) -> list[dict[str, float | None]]:
@@ -510,6 +563,7 @@ def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry:
     diff = kernels.diff_per_h(legs.rate_per_h[lo], legs.rate_per_h[sh])
     costs = _costs(legs, table, lo, sh, fees, params)
     horizon = params.horizon_h
+    net = kernels.net_apr(diff, costs["cost_frac"], horizon)
     cols: dict[str, Any] = {
         "symbol": legs.canonical[sh],
         "pair_type": np.where(carry, "carry", "cross"),
@@ -525,7 +579,8 @@ def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry:
         "short_interval_h": legs.interval_h[sh],
         "diff_per_h": diff,
         "gross_apr": kernels.apr(diff),
-        "net_apr": kernels.net_apr(diff, costs["cost_frac"], horizon),
+        "net_apr": np.where(costs["cost_measured"], net, np.nan),
+        "net_apr_upper": np.where(costs["cost_measured"], np.nan, net),
         "breakeven_h": kernels.breakeven_h(costs["cost_frac"], diff),
         "interval_mismatch": ~carry & (legs.interval_h[lo] != legs.interval_h[sh]),
         "settle_mismatch": legs.settle[lo] != legs.settle[sh],

@@ -152,12 +152,16 @@ FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("settle_mismatch", "USDT/USDC", "stl≠", "one leg settles in USDT, the other in USDC"),
     ("price_mismatch", "price≠", "px≠", "leg prices differ: likely different tokens"),
     ("thin", "thin book", "thin", "book too thin for the notional: not executable"),
+    ("top", "top of book", "top", "priced by the top of book only; ≤ marks an upper bound"),
 )
 
 
 def _flag_keys(row: Mapping[str, Any]) -> list[str]:
-    keys = [k for k, *_ in FLAGS if k != "thin" and row.get(k)]
-    if row.get("executable") is False:
+    keys = [k for k, *_ in FLAGS if k not in ("thin", "top") and row.get(k)]
+    unmeasured_top = row.get("book_top_only") is True and row.get("cost_measured") is False
+    if unmeasured_top and not row.get("book_thin") and not row.get("book_missing"):
+        keys.append("top")
+    elif row.get("executable") is False:
         keys.append("thin")
     return keys
 
@@ -206,6 +210,30 @@ def _apr_cell(key: str) -> Callable[[Mapping[str, Any], bool], str]:
     return lambda row, compact: _pct_compact(row[key]) if compact else _pct(row[key])
 
 
+def shown_net_apr(row: Mapping[str, Any]) -> tuple[Any, bool]:
+    """(the net APR figure to show, whether it is only an upper bound).
+
+    A row whose cost was not measured has no ``net_apr``: its ``net_apr_upper`` is shown,
+    marked ``≤``, never as if it were the net return.
+    """
+    net = row.get("net_apr")
+    upper = row.get("net_apr_upper")
+    if _missing(net) and not _missing(upper):
+        return upper, True
+    return net, False
+
+
+def _net_cell(row: Mapping[str, Any], compact: bool) -> str:
+    value, bound = shown_net_apr(row)
+    text = _pct_compact(value) if compact else _pct(value)
+    return f"≤{text}" if bound and text != "-" else text
+
+
+def _net_style(row: Mapping[str, Any]) -> str:
+    value, _ = shown_net_apr(row)
+    return _sign_style("v")({"v": value})
+
+
 TABLE_COLUMNS: tuple[Col, ...] = (
     Col("rank", "#", lambda row, _c: str(row["_rank"])),
     Col("symbol", "symbol", lambda row, _c: str(row["symbol"]), justify="left"),
@@ -220,7 +248,7 @@ TABLE_COLUMNS: tuple[Col, ...] = (
         lambda row, c: _pct(row["cost_frac"], 2 if c else 3),
         priority=3,
     ),
-    Col("net_apr", "net APR", _apr_cell("net_apr"), style=_sign_style("net_apr")),
+    Col("net_apr", "net APR", _net_cell, style=_net_style),
     Col(
         "breakeven",
         "break-even",
@@ -276,7 +304,7 @@ def _has_verdicts(df: pd.DataFrame) -> bool:
 
 def _card(row: Mapping[str, Any], _compact: bool) -> str:
     return (
-        f"{row['_rank']}. {row['symbol']}  net {_pct_compact(row['net_apr'])}\n"
+        f"{row['_rank']}. {row['symbol']}  net {_net_cell(row, True)}\n"
         f"   long {_leg(row, 'long', True)} {_rate_cell('long')(row, True)}  "
         f"short {_leg(row, 'short', True)} {_rate_cell('short')(row, True)}\n"
         f"   gross {_pct_compact(row['gross_apr'])}  cost {_pct(row['cost_frac'], 2)}  "

@@ -61,7 +61,7 @@ def _symbol(canonical: str) -> str:
 
 def opportunity_cells(df: pd.DataFrame) -> list[tuple[str, ...]]:
     """Compact cells for the live table (the scan table's formats; see ``render``)."""
-    from scanner.cli.render import _flags, _leg
+    from scanner.cli.render import _flags, _leg, _net_cell
 
     rows: list[tuple[str, ...]] = []
     for i, row in enumerate(df.to_dict("records"), start=1):
@@ -72,7 +72,7 @@ def opportunity_cells(df: pd.DataFrame) -> list[tuple[str, ...]]:
                 _symbol(str(row["symbol"])),
                 _leg(row, "long", True),
                 _leg(row, "short", True),
-                _pct(row["net_apr"]),
+                _net_cell(row, True),
                 _trend(row.get("trend_apr")),
                 "n/a" if conf is None or not math.isfinite(conf) else f"{conf:.2f}",
                 _flags(row, True),

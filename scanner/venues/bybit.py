@@ -94,7 +94,7 @@ def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> Fundi
     interval_h = hours_from(row.get("fundingIntervalHour"), "h") or instrument.funding_interval_h
     if interval_h is None:
         raise MalformedResponse(VENUE, f"{instrument.venue_symbol}: no funding interval known")
-    return FundingQuote(
+    quote = FundingQuote(
         venue=VENUE,
         venue_symbol=instrument.venue_symbol,
         canonical=instrument.canonical,
@@ -108,6 +108,24 @@ def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> Fundi
         raw=dict(row),
         volume_24h_usd=lenient_volume(row.get("turnover24h")),  # quote-coin notional, 24 h
     )
+    top = _top_of_book(row)
+    if top is None:
+        return quote
+    bid, bid_qty, ask, ask_qty = top
+    return dataclasses.replace(
+        quote, bid_price=bid, bid_qty=bid_qty, ask_price=ask, ask_qty=ask_qty
+    )
+
+
+def _top_of_book(row: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
+    """``bid1Price/bid1Size/ask1Price/ask1Size`` of a ticker, when all four are positive and
+    the book is not crossed (else None: a half-known top prices nothing)."""
+    got = [lenient_volume(row.get(k)) for k in ("bid1Price", "bid1Size", "ask1Price", "ask1Size")]
+    values = [v for v in got if v is not None and v > 0]
+    if len(values) != 4 or values[0] > values[2]:
+        return None
+    bid, bid_qty, ask, ask_qty = values
+    return bid, bid_qty, ask, ask_qty
 
 
 def parse_tickers(

@@ -58,6 +58,24 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True)
+class TopOfBookSpec:
+    """Where a venue's best bid/ask (with sizes) for every listing comes from, in one bulk call.
+
+    ``source``: ``"tickers"`` reads the records of the tickers call the volume already makes
+    (OKX ``bidPx/bidSz``, Bitget ``bidPr/bidSz``, Gate ``highest_bid/highest_size``);
+    ``"bids_asks"`` makes one ``fetch_bids_asks`` call (Binance ``/fapi/v1/ticker/bookTicker``,
+    weight 5 for every symbol). Fields as in ``VolumeSpec`` (``bid`` or ``info.<raw key>``);
+    sizes in the venue's book units (contracts where its book counts contracts).
+    """
+
+    source: Literal["tickers", "bids_asks"]
+    bid: str = "bid"
+    bid_qty: str = "bidVolume"
+    ask: str = "ask"
+    ask_qty: str = "askVolume"
+
+
+@dataclass(frozen=True)
 class VenueQuirks:
     """Everything venue-specific the generic ccxt adapter needs to know."""
 
@@ -79,6 +97,8 @@ class VenueQuirks:
     """Hyperliquid: the symbols parser needs the asset's index in the universe."""
     volume: VolumeSpec | None = None
     """Where 24 h volume comes from (None: the venue's quotes carry no volume)."""
+    top_of_book: TopOfBookSpec | None = None
+    """Where every listing's best bid/ask comes from (None: only candidates' books price)."""
 
     def book_limit(self, depth: int) -> int:
         if not self.book_depths:

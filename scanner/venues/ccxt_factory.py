@@ -4,7 +4,9 @@ Why a factory: pointing unmodified ccxt at the emulator (or at a regional or tes
 a matter of overriding ``urls['api']`` entries, and which entries matter differs per exchange
 class. That knowledge is data in each ``VenueSpec`` (``url_keys``), together with the ccxt
 class name and the options that narrow ``load_markets`` to perpetual swaps (Bybit also spot,
-for same-venue carry). Everything else in ccxt is left alone.
+for same-venue carry), and the venue's real request budget for ccxt's own throttle
+(``RateBudget``: a rolling window instead of a one-request leaky bucket). Everything else in
+ccxt is left alone.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def make_exchange(
     if cls is None:
         raise UnknownVenueError(venue, f"(ccxt has no class {spec.ccxt_class!r})")
     merged: dict[str, Any] = {"options": _plain(spec.ccxt_options)}
+    if spec.rate_budget is not None:
+        merged.update(spec.rate_budget.ccxt_config())
     if base_url is not None:
         merged["urls"] = {"api": _urls(spec.url_keys, base_url.rstrip("/"))}
     _deep_merge(merged, config or {})

@@ -20,10 +20,13 @@ ccxt returns an unparsable body as raw text instead of raising, so a per-respons
 an IP ban (by the venue's own meaning: Bybit 403, Binance 418) the adapter sends nothing
 until it lifts: the venue's header (``Retry-After``) gives the length, else the spec's default.
 
-24 h volume: where the quirk table says the funding payload lacks it, one extra bulk
-``fetch_tickers`` call runs alongside the funding call. Its failure (or a hang beyond
-``volume_grace_s`` after the quotes are in) costs only the volume: the quotes are the
-product, volume is a filter input, so they come back with ``volume_24h_usd=None``.
+24 h volume and top of book: where the quirk table says the funding payload lacks them, one
+extra bulk ``fetch_tickers`` call (and, for Binance, one ``fetch_bids_asks``) runs alongside
+the funding call. Every bulk call of a quote round goes out at once (``asyncio.gather``: the
+funding call per product type, the interval list, the tickers), so a round costs one round
+trip, not one per call. A ticker call's failure (or a hang beyond ``volume_grace_s`` after
+the quotes are in) costs only what it carried: the quotes are the product, volume and top of
+book are inputs, so they come back with ``volume_24h_usd=None`` and no top of book.
 
 Coverage: every *swap* market ccxt loads for the venue (the quirk table narrows market types
 and settle currencies), linear and inverse alike; the user's universe filter (settle USDT /
@@ -65,7 +68,7 @@ from scanner.venues.base import (
 )
 from scanner.venues.capabilities import VenueQuirks
 from scanner.venues.specs import spec_of
-from scanner.venues.volume import usd_volume, volumes_by_symbol
+from scanner.venues.volume import Top, tops_by_symbol, usd_volume, volumes_by_symbol
 
 log = logging.getLogger(__name__)
 
@@ -223,25 +226,42 @@ class CcxtVenue:
         return list(found.values())
 
     async def fetch_quotes(self) -> list[FundingQuote]:
-        """Bulk funding rates (one call per ``funding_calls`` entry), intervals per quirk,
-        24 h volume per the quirk's ``VolumeSpec`` (tickers fetched concurrently)."""
+        """Every bulk call of the venue at once: funding rates (one call per ``funding_calls``
+        entry), the interval list (quirk), the tickers for 24 h volume and top of book
+        (``VolumeSpec``/``TopOfBookSpec``) and Binance's book tickers. One round trip."""
         if not self._by_symbol:
             await self.load_instruments()
-        spec = self.quirks.volume
-        tickers = (
-            asyncio.ensure_future(self._ticker_volumes())
+        spec, top = self.quirks.volume, self.quirks.top_of_book
+        wants_tickers = (spec is not None and spec.source == "tickers") or (
+            top is not None and top.source == "tickers"
+        )
+        tickers = asyncio.ensure_future(self._tickers()) if wants_tickers else None
+        bids_asks = (
+            asyncio.ensure_future(self._bids_asks())
+            if top is not None and top.source == "bids_asks"
+            else None
+        )
+        optional = [t for t in (tickers, bids_asks) if t is not None]
+        try:
+            rates, adjusted = await asyncio.gather(
+                self._funding_rates(), self._adjusted_intervals()
+            )
+        except BaseException:
+            for task in optional:
+                task.cancel()
+            await asyncio.gather(*optional, return_exceptions=True)
+            raise
+        records = await self._optional("tickers", tickers)
+        book_tickers = await self._optional("book tickers", bids_asks)
+        volumes = (
+            volumes_by_symbol(spec, records or {})
             if spec is not None and spec.source == "tickers"
             else None
         )
-        try:
-            rates = await self._funding_rates()
-            adjusted = await self._adjusted_intervals()
-        except BaseException:
-            if tickers is not None:
-                tickers.cancel()
-                await asyncio.gather(tickers, return_exceptions=True)
-            raise
-        volumes = await self._await_volumes(tickers)
+        tops: dict[str, Top] = {}
+        if top is not None:
+            source = book_tickers if top.source == "bids_asks" else records
+            tops = tops_by_symbol(top, source or {})
         now = self.clock.now_ms()
         quotes = []
         for symbol, fr in rates.items():
@@ -254,46 +274,71 @@ class CcxtVenue:
                 volume = usd_volume(spec, fr) if spec is not None else None
             quote = quote_from_unified(self.quirks, inst, fr, adjusted, now, volume)
             if quote is not None:
+                best = tops.get(symbol)
+                if best is not None:
+                    bid, bid_qty, ask, ask_qty = best
+                    quote = replace(
+                        quote, bid_price=bid, bid_qty=bid_qty, ask_price=ask, ask_qty=ask_qty
+                    )
                 quotes.append(quote)
         return quotes
 
     async def _funding_rates(self) -> dict[str, Mapping[str, Any]]:
-        rates: dict[str, Mapping[str, Any]] = {}
-        for params in self.quirks.funding_calls:
-            batch = await self._call(
-                "fetch_funding_rates",
-                partial(self.exchange.fetch_funding_rates, None, dict(params)),
+        batches = await asyncio.gather(
+            *(
+                self._call(
+                    "fetch_funding_rates",
+                    partial(self.exchange.fetch_funding_rates, None, dict(params)),
+                )
+                for params in self.quirks.funding_calls
             )
+        )
+        rates: dict[str, Mapping[str, Any]] = {}
+        for batch in batches:
             rates.update(batch)
         return rates
 
-    async def _ticker_volumes(self) -> dict[str, float]:
-        """``{symbol: USD volume}`` from the bulk tickers call(s); raises VenueError."""
+    async def _tickers(self) -> dict[str, Mapping[str, Any]]:
+        """Unified ticker records of the bulk tickers call(s), all at once; raises VenueError."""
         spec = self.quirks.volume
-        assert spec is not None
-        out: dict[str, float] = {}
-        for params in spec.calls:
-            batch = await self._call(
-                "fetch_tickers", partial(self.exchange.fetch_tickers, None, dict(params))
+        top = self.quirks.top_of_book
+        calls = spec.calls if spec is not None and spec.source == "tickers" else ({},)
+        if spec is None and top is not None:
+            calls = ({},)
+        batches = await asyncio.gather(
+            *(
+                self._call("fetch_tickers", partial(self.exchange.fetch_tickers, None, dict(p)))
+                for p in calls
             )
-            out.update(volumes_by_symbol(spec, batch))
+        )
+        out: dict[str, Mapping[str, Any]] = {}
+        for batch in batches:
+            out.update(batch)
         return out
 
-    async def _await_volumes(
-        self, task: asyncio.Future[dict[str, float]] | None
-    ) -> dict[str, float] | None:
-        """The tickers' volumes, or ``{}`` (all None) when that call failed or hangs on.
+    async def _bids_asks(self) -> dict[str, Mapping[str, Any]]:
+        """Best bid/ask of every symbol in one call (Binance ``ticker/bookTicker``)."""
+        got: dict[str, Mapping[str, Any]] = await self._call(
+            "fetch_bids_asks", lambda: self.exchange.fetch_bids_asks(None)
+        )
+        return got
 
-        None means "no tickers call: read volume from the funding records".
+    async def _optional(
+        self, what: str, task: asyncio.Future[dict[str, Mapping[str, Any]]] | None
+    ) -> dict[str, Mapping[str, Any]] | None:
+        """An optional bulk call's records, or None when it failed or hangs on.
+
+        Waits at most ``volume_grace_s`` after the quotes are in; what it carried (volume, top
+        of book) is then unknown for this scan, and the quotes are kept without it.
         """
         if task is None:
             return None
         try:
             return await asyncio.wait_for(task, self.volume_grace_s)  # cancels it on timeout
         except (VenueError, TimeoutError) as exc:
-            why = exc if isinstance(exc, VenueError) else "tickers still running; not waiting"
-            log.warning("%s: no 24 h volume, quotes kept without it: %s", self.name, why)
-            return {}
+            why = exc if isinstance(exc, VenueError) else f"{what} still running; not waiting"
+            log.warning("%s: no %s, quotes kept without them: %s", self.name, what, why)
+            return None
 
     async def _adjusted_intervals(self) -> Mapping[str, float]:
         if self.quirks.interval_source != "funding_info":

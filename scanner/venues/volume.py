@@ -1,4 +1,5 @@
-"""24 h volume in USD notional from a unified ccxt record, per the venue's ``VolumeSpec``.
+"""24 h volume in USD notional and the top of book from a unified ccxt record, per the venue's
+``VolumeSpec`` / ``TopOfBookSpec``.
 
 Why a module of its own: what ccxt puts in ``quoteVolume``/``baseVolume`` differs per venue
 (OKX's ``baseVolume`` is contracts, its ``quoteVolume`` None for swaps), so the venue's
@@ -13,7 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.venues.base import to_float
-from scanner.venues.capabilities import VolumeSpec
+from scanner.venues.capabilities import TopOfBookSpec, VolumeSpec
+
+Top = tuple[float, float, float, float]
+"""(bid price, bid size, ask price, ask size) in venue units."""
 
 
 def _field(record: Mapping[str, Any], name: str) -> Any:
@@ -57,4 +61,31 @@ def volumes_by_symbol(
         volume = usd_volume(spec, record)
         if volume is not None:
             out[symbol] = volume
+    return out
+
+
+def top_of_book(spec: TopOfBookSpec, record: Mapping[str, Any]) -> Top | None:
+    """Best bid/ask with sizes of one ticker record; None unless all four are known, positive
+    and the book is not crossed (a garbled ticker must not price a row)."""
+    got = [lenient_volume(_field(record, name)) for name in spec_fields(spec)]
+    values = [v for v in got if v is not None and v > 0]
+    if len(values) != 4:
+        return None
+    bid, bid_qty, ask, ask_qty = values
+    if bid > ask:
+        return None
+    return bid, bid_qty, ask, ask_qty
+
+
+def spec_fields(spec: TopOfBookSpec) -> tuple[str, str, str, str]:
+    return spec.bid, spec.bid_qty, spec.ask, spec.ask_qty
+
+
+def tops_by_symbol(spec: TopOfBookSpec, records: Mapping[str, Mapping[str, Any]]) -> dict[str, Top]:
+    """``{unified symbol: top of book}`` for every record whose top of book is known."""
+    out = {}
+    for symbol, record in records.items():
+        top = top_of_book(spec, record)
+        if top is not None:
+            out[symbol] = top
     return out

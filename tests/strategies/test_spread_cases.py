@@ -9,6 +9,7 @@ bybit-spot 10 bp). net_apr = (d*H - cost)/H*8760; breakeven_h = cost/d.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -18,7 +19,12 @@ import pytest
 from scanner.domain import FundingQuote, OrderBook
 from scanner.venues.specs import default_fee_table
 from strategies.costs import FeeSchedule
-from strategies.spread import EngineParams, compute_opportunities, quotes_frame
+from strategies.spread import (
+    EngineParams,
+    compute_opportunities,
+    quotes_frame,
+    top_of_book_books,
+)
 
 FEES = FeeSchedule.from_table(default_fee_table())
 """The registry's default fees, handed to the engine as the pipeline does."""
@@ -39,9 +45,11 @@ def flat_book(venue: str, sym: str, canonical: str, mult: float = 1.0, size: flo
     return OrderBook(venue, sym, canonical, [(99.99, DEEP)], [(100.01, DEEP)], NOW, mult, size)
 
 
-def run(quotes, books=None, spot=None, **params: Any) -> pd.DataFrame:
+def run(quotes, books=None, spot=None, top_only=frozenset(), **params: Any) -> pd.DataFrame:
     p = EngineParams(min_net_apr=-math.inf, **params)
-    return compute_opportunities(quotes_frame(quotes), books or {}, FEES, p, NOW, spot_books=spot)
+    return compute_opportunities(
+        quotes_frame(quotes), books or {}, FEES, p, NOW, spot_books=spot, top_only=top_only
+    )
 
 
 def one(frame: pd.DataFrame, long_venue: str, short_venue: str) -> dict[str, Any]:
@@ -73,7 +81,8 @@ def case_1h_vs_8h():
     quotes = [q("bybit", "BTCUSDT", BTC, 0.0001, 8), q("hyperliquid", "BTC", BTC, 0.0001, 1)]
     row = one(run(quotes), "bybit", "hyperliquid")
     check(row, {"diff_per_h": 8.75e-5, "gross_apr": 0.7665, "fee_frac": 0.002,
-                "slippage_frac": math.nan, "cost_frac": 0.002, "net_apr": 0.5231666666666667,
+                "slippage_frac": math.nan, "cost_frac": 0.002, "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": 0.5231666666666667,
                 "breakeven_h": 22.857142857142858, "interval_mismatch": True,
                 "book_missing": True, "executable": False, "settle_mismatch": False})  # fmt: skip
 
@@ -100,7 +109,8 @@ def case_equal_intervals():
     # breakeven = 0.002/3.75e-5 = 53.333333333333336
     quotes = [q("okx", "BTC-USDT-SWAP", BTC, 0.0001, 8), q("gate", "BTC_USDT", BTC, 0.0004, 8)]
     row = one(run(quotes), "okx", "gate")
-    check(row, {"diff_per_h": 3.75e-5, "gross_apr": 0.3285, "net_apr": 0.08516666666666667,
+    check(row, {"diff_per_h": 3.75e-5, "gross_apr": 0.3285, "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": 0.08516666666666667,
                 "breakeven_h": 53.333333333333336, "interval_mismatch": False})  # fmt: skip
 
 
@@ -112,7 +122,9 @@ def case_negative_rates():
     quotes = [q("bybit", "BTCUSDT", BTC, -0.0003, 8), q("okx", "BTC-USDT-SWAP", BTC, -0.0001, 8)]
     row = one(run(quotes), "bybit", "okx")
     check(row, {"diff_per_h": 2.5e-5, "gross_apr": 0.219, "fee_frac": 0.0021,
-                "net_apr": -0.0365, "breakeven_h": 84.0, "funding_to_next_long": 0.0003,
+                "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": -0.0365, "breakeven_h": 84.0,
+                "funding_to_next_long": 0.0003,
                 "funding_to_next_short": -0.0001})  # fmt: skip
 
 
@@ -150,7 +162,8 @@ def case_thin_book():
     quotes = [q("bybit", "BTCUSDT", BTC, 0.0001, 8), q("okx", "BTC-USDT-SWAP", BTC, 0.0003, 8)]
     books = {("bybit", "BTCUSDT"): bybit, ("okx", "BTC-USDT-SWAP"): flat_book("okx", "x", BTC)}
     row = one(run(quotes, books), "bybit", "okx")
-    check(row, {"slippage_frac": 0.0004, "cost_frac": 0.0025, "net_apr": -0.08516666666666667,
+    check(row, {"slippage_frac": 0.0004, "cost_frac": 0.0025, "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": -0.08516666666666667,
                 "breakeven_h": 100.0, "max_notional_usd": 2999.7,
                 "max_notional_within_slippage_usd": 2999.7, "book_thin": True,
                 "book_missing": False, "executable": False})  # fmt: skip
@@ -232,7 +245,8 @@ def case_usdc_vs_usdt():
     quotes = [q("binanceusdm", "BTCUSDT", BTC, 0.0001, 8),
               q("hyperliquid", "BTC", "BTC/USDC:USDC", 0.00003, 1)]  # fmt: skip
     row = one(run(quotes), "binanceusdm", "hyperliquid")
-    check(row, {"diff_per_h": 1.75e-5, "gross_apr": 0.1533, "net_apr": -0.0778666666666667,
+    check(row, {"diff_per_h": 1.75e-5, "gross_apr": 0.1533, "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": -0.0778666666666667,
                 "breakeven_h": 108.57142857142858, "settle_mismatch": True,
                 "symbol": "BTC/USDC:USDC", "long_canonical": BTC})  # fmt: skip
 
@@ -264,7 +278,8 @@ def case_settlement_alignment():
     quotes = [q("hyperliquid", "BTC", BTC, 0.00002, 1, next_h=0.25),
               q("bybit", "BTCUSDT", BTC, 0.0004, 8, next_h=6.0)]  # fmt: skip
     row = one(run(quotes), "hyperliquid", "bybit")
-    check(row, {"diff_per_h": 3e-5, "gross_apr": 0.2628, "net_apr": 0.019466666666666667,
+    check(row, {"diff_per_h": 3e-5, "gross_apr": 0.2628, "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": 0.019466666666666667,
                 "breakeven_h": 66.66666666666667, "first_cycle_h": 6.0,
                 "collected_first_cycle": 0.00028, "funding_to_next_long": -0.00002,
                 "long_next_funding_ms": NOW + 900_000,
@@ -279,15 +294,64 @@ def case_one_book_missing():
     books = {("bitget", "BTCUSDT"): flat_book("bitget", "BTCUSDT", BTC)}
     row = one(run(quotes, books), "bitget", "okx")
     check(row, {"slippage_frac": math.nan, "cost_frac": 0.0022, "basis_frac": math.nan,
-                "net_apr": -0.04866666666666667, "breakeven_h": 88.0, "book_missing": True,
+                "net_apr": math.nan,
+                "cost_measured": False, "net_apr_upper": -0.04866666666666667, "breakeven_h": 88.0,
+                "book_missing": True,
                 "max_notional_usd": math.nan, "executable": False})  # fmt: skip
+
+
+def _with_top(quote: FundingQuote, qty: float) -> FundingQuote:
+    """The quote with a bulk-ticker top of book: 99.99 / 100.01, ``qty`` on each side."""
+    return dataclasses.replace(quote, bid_price=99.99, bid_qty=qty, ask_price=100.01, ask_qty=qty)
+
+
+def case_top_of_book_prices_the_row():
+    # case_4h_vs_8h_with_books, but both legs priced from their bulk tickers' top of book:
+    # one level 99.99 / 100.01 holding 1e6 each side covers the 10 000 USD notional on all four
+    # walks, so the walk is the full walk: every number as there, measured, executable
+    quotes = [_with_top(q("binanceusdm", "BTCUSDT", BTC, 0.0002, 8), 1e6),
+              _with_top(q("bitget", "BTCUSDT", BTC, 0.0003, 4), 1e6)]  # fmt: skip
+    tops = top_of_book_books(quotes, {})
+    row = one(run(quotes, tops, top_only=set(tops)), "binanceusdm", "bitget")
+    check(row, {"slippage_frac": 0.0004, "cost_frac": 0.0026, "net_apr": 0.12166666666666667,
+                "net_apr_upper": math.nan, "cost_measured": True, "book_top_only": True,
+                "basis_frac": -0.0002, "max_notional_usd": 99.99e6, "executable": True,
+                "book_thin": False, "book_missing": False})  # fmt: skip
+
+
+def case_top_of_book_smaller_than_the_notional():
+    # the same with 50 contracts at the top: 99.99*50 = 4999.5 USD on the bids, 5000.5 on the
+    # asks, less than 10 000: the walks take the visible level (slippage 4*0.0001 = 0.0004, a
+    # lower bound), so 0.12166666666666667 is only an upper bound; the depth behind the top is
+    # unknown, so the book is not called thin; max notional = 4999.5; not executable
+    quotes = [_with_top(q("binanceusdm", "BTCUSDT", BTC, 0.0002, 8), 50.0),
+              _with_top(q("bitget", "BTCUSDT", BTC, 0.0003, 4), 50.0)]  # fmt: skip
+    tops = top_of_book_books(quotes, {})
+    row = one(run(quotes, tops, top_only=set(tops)), "binanceusdm", "bitget")
+    check(row, {"slippage_frac": 0.0004, "cost_frac": 0.0026, "net_apr": math.nan,
+                "net_apr_upper": 0.12166666666666667, "cost_measured": False,
+                "book_top_only": True, "book_thin": False, "book_missing": False,
+                "max_notional_usd": 4999.5, "executable": False})  # fmt: skip
+
+
+def case_top_of_book_contracts_are_rescaled():
+    # OKX counts contracts of ctVal 0.01 BTC: a top of 1e8 contracts is 1e6 BTC, deep enough;
+    # gate's is 1e6 BTC too. Measured, as in case_top_of_book_prices_the_row (fees 5+5 bp:
+    # cost = 2*(0.0005+0.0005) + 0.0004 = 0.0024; net = (0.0036-0.0024)/72*8760 = 0.146)
+    quotes = [_with_top(q("okx", "BTC-USDT-SWAP", BTC, 0.0002, 8), 1e8),
+              _with_top(q("gate", "BTC_USDT", BTC, 0.0003, 4), 1e6)]  # fmt: skip
+    tops = top_of_book_books(quotes, {("okx", "BTC-USDT-SWAP"): 0.01})
+    row = one(run(quotes, tops, top_only=set(tops)), "okx", "gate")
+    check(row, {"cost_frac": 0.0024, "net_apr": 0.146, "cost_measured": True,
+                "max_notional_usd": 99.99e6, "executable": True})  # fmt: skip
 
 
 CASES = [
     case_1h_vs_8h, case_4h_vs_8h_with_books, case_equal_intervals, case_negative_rates,
     case_multi_level_walk, case_thin_book, case_slippage_limit, case_1000_multiplier,
     case_kpepe_vs_gate_quanto, case_usdc_vs_usdt, case_carry, case_settlement_alignment,
-    case_one_book_missing,
+    case_one_book_missing, case_top_of_book_prices_the_row,
+    case_top_of_book_smaller_than_the_notional, case_top_of_book_contracts_are_rescaled,
 ]  # fmt: skip
 
 
@@ -316,7 +380,9 @@ def test_only_positive_orientation_and_ranking() -> None:
         ("okx", "gate"),
         ("bybit", "okx"),
     ]
-    assert frame["net_apr"].tolist() == pytest.approx([0.511, 0.19466666666666668, 0.073])
+    # no books: every cost is a lower bound, so each figure is an upper bound, not a net APR
+    assert frame["net_apr"].isna().all() and not frame["cost_measured"].any()
+    assert frame["net_apr_upper"].tolist() == pytest.approx([0.511, 0.19466666666666668, 0.073])
     # min_net_apr drops the last one: 0.073 < 0.1
     kept = compute_opportunities(quotes_frame(quotes), {}, FEES, EngineParams(min_net_apr=0.1), NOW)
     assert len(kept) == 2

@@ -25,6 +25,7 @@ from scanner.venues.specs.model import (
     Capabilities,
     Fees,
     LiftHeader,
+    RateBudget,
     StatusMeaning,
     VenueSpec,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Capabilities",
     "Fees",
     "LiftHeader",
+    "RateBudget",
     "StatusMeaning",
     "UnknownVenueError",
     "VenueSpec",

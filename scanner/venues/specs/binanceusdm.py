@@ -19,10 +19,11 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.binance import binance_symbol, instrument_from_binance, parse_binance_symbol
-from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
     LiftHeader,
+    RateBudget,
     StatusMeaning,
     VenueSpec,
     frozen,
@@ -88,5 +89,8 @@ SPEC = VenueSpec(
         history_page=1000,
         book_depths=(5, 10, 20, 50, 100, 500, 1000),
         volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "subType": "linear"},)),
+        top_of_book=TopOfBookSpec("bids_asks"),
     ),
+    # 2,400 request weight per minute per IP (REQUEST_WEIGHT); ccxt's binance costs are weights
+    rate_budget=RateBudget(25.0, 60_000.0, _DOCS),
 )

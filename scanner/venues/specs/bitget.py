@@ -15,9 +15,10 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.bitget import bitget_symbol, instrument_from_bitget, parse_bitget_symbol
-from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
+    RateBudget,
     VenueSpec,
     frozen,
     rate_limit_429,
@@ -61,5 +62,10 @@ SPEC = VenueSpec(
             "quoteVolume",
             calls=tuple({"type": "swap", "productType": product} for product in _PRODUCTS),
         ),
+        top_of_book=TopOfBookSpec(
+            "tickers", "info.bidPr", "info.bidSz", "info.askPr", "info.askSz"
+        ),
     ),
+    # 20 requests per second per IP on each public mix market endpoint (ccxt cost 1 = 50 ms)
+    rate_budget=RateBudget(50.0, 1_000.0, "https://www.bitget.com/api-doc/common/intro"),
 )

@@ -15,9 +15,10 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.gate import gate_symbol, instrument_from_gate, parse_gate_symbol
-from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
+    RateBudget,
     VenueSpec,
     frozen,
     rate_limit_429,
@@ -63,5 +64,14 @@ SPEC = VenueSpec(
         funding_calls=({"settle": "usdt"},),
         history_page=1000,
         volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "settle": "usdt"},)),
+        top_of_book=TopOfBookSpec(
+            "tickers",
+            bid="info.highest_bid",
+            bid_qty="info.highest_size",
+            ask="info.lowest_ask",
+            ask_qty="info.lowest_size",
+        ),
     ),
+    # public endpoints: 200 requests per 10 s per IP (ccxt cost 1 = 50 ms)
+    rate_budget=RateBudget(50.0, 10_000.0, _DOCS),
 )

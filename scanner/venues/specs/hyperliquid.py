@@ -27,6 +27,7 @@ from scanner.venues.capabilities import VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Capabilities,
     Fees,
+    RateBudget,
     VenueSpec,
     frozen,
     rate_limit_429,
@@ -73,4 +74,9 @@ SPEC = VenueSpec(
         volume=VolumeSpec("funding", "info.dayNtlVlm"),
     ),
     capabilities=Capabilities(dated_symbols=False),
+    # 1,200 request weight per minute per IP (most info requests weigh 20, l2Book 2); ccxt
+    # costs info at 10 units, so one unit is 2 weight: 600 units per minute (l2Book, 2 units,
+    # is then counted at twice its weight: the safe side). No bulk top of book:
+    # metaAndAssetCtxs carries impact prices only, without sizes.
+    rate_budget=RateBudget(100.0, 60_000.0, _DOCS),
 )

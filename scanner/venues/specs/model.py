@@ -78,6 +78,33 @@ class Capabilities:
     """We speak its signed trading API (Bybit)."""
 
 
+@dataclass(frozen=True)
+class RateBudget:
+    """The venue's real public request budget, as ccxt's throttler should spend it.
+
+    ccxt's default throttle is a leaky bucket with room for one request: a call that costs 40
+    units (Binance's 24 h tickers of every symbol) makes the *next* call wait 40 x
+    ``rateLimit`` ms (2 s), although the venue's budget allows both at once. A rolling window
+    of ``window_ms`` holding ``window_ms / rate_limit_ms`` cost units is how the venues count
+    (Binance: 2,400 weight per minute), so a scan's few bulk calls and its candidate books go
+    out together and the throttle only waits when the real budget is spent.
+
+    ``rate_limit_ms``: ms per ccxt cost unit (the venue's costs in ccxt are per this unit).
+    """
+
+    rate_limit_ms: float
+    window_ms: float
+    source: str = ""
+
+    def ccxt_config(self) -> dict[str, Any]:
+        """Top-level ccxt exchange config that installs this budget."""
+        return {
+            "rateLimit": self.rate_limit_ms,
+            "rateLimiterAlgorithm": "rollingWindow",
+            "rollingWindowSize": self.window_ms,
+        }
+
+
 ParseRow = Callable[..., Instrument]
 ParseList = Callable[..., list[Instrument]]
 
@@ -111,6 +138,8 @@ class VenueSpec:
     hosts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     extra_fees: Mapping[str, Fees] = field(default_factory=lambda: MappingProxyType({}))
     """Fees of other legs this venue offers, keyed by engine venue id (``bybit-spot``)."""
+    rate_budget: RateBudget | None = None
+    """ccxt venues: the real request budget the throttle spends (None: ccxt's default)."""
 
     def __post_init__(self) -> None:
         if self.adapter == "ccxt" and self.quirks is None:

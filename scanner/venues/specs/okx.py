@@ -17,9 +17,10 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.okx import instrument_from_okx, okx_symbol, parse_okx_symbol
-from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
+    RateBudget,
     VenueSpec,
     frozen,
     rate_limit_429,
@@ -51,5 +52,11 @@ SPEC = VenueSpec(
         interval_source="time_gap",
         history_page=100,
         volume=VolumeSpec("tickers", "info.volCcy24h", unit="base", calls=({"type": "swap"},)),
+        top_of_book=TopOfBookSpec(
+            "tickers", "info.bidPx", "info.bidSz", "info.askPx", "info.askSz"
+        ),
     ),
+    # ccxt's okx costs are in 100 ms units (+10 %): 20 per 2 s, e.g. 40 books or 20 tickers
+    # calls per 2 s per IP; OKX counts per endpoint, ccxt's window over all of them (safe side)
+    rate_budget=RateBudget(110.0, 2_000.0, _DOCS),
 )

@@ -1,0 +1,404 @@
+"""How fast fundscan sees the whole market, next to the floor and a per-symbol scanner.
+
+Against the emulator in its own process with a fixed latency on every request (default 50 ms,
+``Emulator(latency_ms=...)``), six venues, full universe:
+
+- one-shot ``collect``: fresh adapters, instruments + quotes + candidate books;
+- steady-state cycle: the collection of the second and later scans of one session (instrument
+  lists cached, adapters and their rate-limit windows kept), median of ``--cycles``;
+- a whole ``scan`` (collect, store, rank, store the ranking) in that session, median;
+- per venue: its time within the collection, its requests, the floor, and a simple bulk-call
+  scanner (fresh ccxt exchange: ``load_markets`` + ``fetch_funding_rates``, default settings);
+- the floor: the longest chain of *dependent* requests each venue needs with its real bulk
+  endpoints (``FLOOR_ROUNDS``), times the latency; venues are concurrent, and the candidate
+  books need every venue's quotes first, so the collection floor is the longest venue chain
+  plus one round of books (all sent at once);
+- the common scanner baseline: ccxt ``fetch_funding_rate`` per symbol, venue after venue, with
+  ccxt's default throttle. It takes minutes, so it runs ``--baseline-symbols`` symbols per venue
+  and extrapolates to the venue's full list (said so in the output: ``baseline_extrapolated``);
+- growth: the steady cycle for 1, 3 and 6 venues and half and full universe (half: the emulator
+  quotes every other base asset; instrument lists stay whole).
+
+Usage: python benchmarks/bench_scan.py [--json] [--latency-ms 50] [--cycles 5]
+       [--baseline-symbols 15] [--no-growth] [--no-baseline]
+Timings are wall-clock on a machine other jobs may share: the load average is printed with
+them, and the ratios (to the floor, to the baseline) are measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scanner.collector import Collection, InstrumentCache, ProgressEvent, collect
+from scanner.pipeline import candidate_selector, in_universe, scan_once
+from scanner.settings import Settings, load_settings
+from scanner.venues.ccxt_factory import make_exchange
+from scanner.venues.registry import build_venues, close_all, max_concurrency
+from storage.db import open_database
+from storage.repository import Repository
+
+ALL = ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
+FLOOR_ROUNDS: dict[str, tuple[int, int]] = {
+    # venue: (rounds to know the instruments, rounds for quotes + volume + top of book once
+    # the instruments are known). Independent calls of one round go out together.
+    "bybit": (1, 1),  # instruments-info (1 page of 1000) | tickers?category=linear
+    "binanceusdm": (1, 1),  # exchangeInfo | premiumIndex + fundingInfo + 24hr + bookTicker
+    "okx": (1, 1),  # instruments?instType=SWAP | funding-rate?instId=ANY + tickers
+    "bitget": (1, 1),  # contracts per productType | current-fund-rate + tickers per productType
+    "gate": (0, 1),  # contracts (carries rate, interval, next time) + tickers: no prior list
+    "hyperliquid": (0, 1),  # metaAndAssetCtxs: the universe and every asset's funding at once
+}
+LAUNCH = """
+import asyncio, sys, zlib
+from emulator import Emulator
+
+class Half(Emulator):
+    def _universe(self):
+        full = super()._universe()
+        keep = lambda x: zlib.crc32(x.asset.encode()) % 2 == 0
+        return {v: [x for x in xs if keep(x)] for v, xs in full.items()}
+
+async def main(latency_ms, half):
+    cls = Half if half else Emulator
+    emu = cls(seed=1, latency_ms=latency_ms, history_days=3)
+    await emu.start(0)
+    sys.stdout.write(f"{emu.url}\\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+asyncio.run(main(float(sys.argv[1]), sys.argv[2] == "half"))
+"""
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    url: str
+
+    def requests(self) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = httpx.get(f"{self.url}/_control/log", timeout=60).json()[
+            "requests"
+        ]
+        return log
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def serve(latency_ms: float, half: bool) -> Served:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, str(latency_ms), "half" if half else "full"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise SystemExit("emulator did not start")
+    return Served(proc, url)
+
+
+def settings_for(url: str, venues: Sequence[str], db_path: Path) -> Settings:
+    config = db_path.parent / "bench.yaml"
+    config.write_text(
+        f"venues:\n  enabled: [{', '.join(venues)}]\nstorage:\n  url: sqlite:///{db_path}\n",
+        encoding="utf-8",
+    )
+    return load_settings(config).with_base_url(url)
+
+
+@dataclass
+class Timed:
+    collection: Collection
+    total_s: float
+    venue_s: dict[str, float] = field(default_factory=dict)
+
+
+async def timed_collect(
+    settings: Settings, venues: dict[str, Any], cache: InstrumentCache
+) -> Timed:
+    """One collection as the pipeline runs it; per venue: when its last stage ended."""
+    t0 = time.perf_counter()
+    ends: dict[str, float] = {}
+
+    def progress(event: ProgressEvent) -> None:
+        if event.stage in ("quotes", "books"):
+            ends[event.venue] = time.perf_counter() - t0
+
+    c = await collect(
+        venues,
+        deadline_s=settings.collector.deadline_s,
+        book_depth=settings.collector.book_depth,
+        book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
+            in_universe(list(qs), settings.universe)
+        ),
+        max_concurrency=max_concurrency(settings, list(venues)),
+        progress=progress,
+        instruments=cache,
+    )
+    return Timed(c, time.perf_counter() - t0, ends)
+
+
+def per_venue_requests(log: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in log:
+        out[r["venue"]] = out.get(r["venue"], 0) + 1
+    return out
+
+
+def floor_s(venues: Sequence[str], latency_s: float, one_shot: bool, books: bool) -> float:
+    """The longest chain of dependent round trips, venues concurrent, plus one book round."""
+    chain = max(FLOOR_ROUNDS[v][1] + (FLOOR_ROUNDS[v][0] if one_shot else 0) for v in venues)
+    return (chain + (1 if books else 0)) * latency_s
+
+
+async def session_run(
+    served: Served, names: Sequence[str], cycles: int, tmp: Path, with_scans: bool
+) -> dict[str, Any]:
+    """One session: a one-shot collection, ``cycles`` steady collections, optionally scans."""
+    settings = settings_for(served.url, names, tmp / f"bench-{len(names)}-{time.time_ns()}.db")
+    venues = build_venues(settings, names)
+    cache = InstrumentCache(settings.collector.instruments_refresh_s)
+    try:
+        before = len(served.requests())
+        first = await timed_collect(settings, venues, cache)
+        log = served.requests()
+        one_shot_requests = per_venue_requests(log[before:])
+        steady: list[Timed] = []
+        steady_requests: dict[str, int] = {}
+        for _ in range(cycles):
+            before = len(log)
+            steady.append(await timed_collect(settings, venues, cache))
+            log = served.requests()
+            steady_requests = per_venue_requests(log[before:])
+        scans: list[float] = []
+        if with_scans:
+            db = open_database(settings.storage.url)
+            repo = Repository(db)
+            try:
+                for _ in range(cycles + 1):
+                    t0 = time.perf_counter()
+                    await scan_once(settings, repo, venues=venues, instruments=cache)
+                    scans.append(time.perf_counter() - t0)
+            finally:
+                db.dispose()
+    finally:
+        await close_all(venues)
+    books = any(r.books for r in first.collection.results.values())
+    return {
+        "one_shot": first,
+        "steady": steady,
+        "one_shot_requests": one_shot_requests,
+        "steady_requests": steady_requests,
+        "scans_s": scans[1:],
+        "books": books,
+    }
+
+
+async def simple_bulk_scanner(url: str, venue: str) -> float:
+    """A fresh ccxt exchange with ccxt's defaults: load_markets, then fetch_funding_rates."""
+    ex = make_exchange("bybit" if venue == "bybit" else venue, base_url=f"{url}/{venue}")
+    try:
+        t0 = time.perf_counter()
+        await ex.load_markets()
+        await ex.fetch_funding_rates()
+        return time.perf_counter() - t0
+    finally:
+        await ex.close()
+
+
+async def sequential_baseline(url: str, venue: str, limit: int) -> dict[str, Any]:
+    """ccxt fetch_funding_rate per symbol, one after another (default throttle)."""
+    ex = make_exchange(venue, base_url=f"{url}/{venue}")
+    try:
+        t0 = time.perf_counter()
+        markets = await ex.load_markets()
+        t_markets = time.perf_counter() - t0
+        symbols = [s for s, m in markets.items() if m.get("swap") and m.get("active", True)]
+        sample = symbols[:limit]
+        t1 = time.perf_counter()
+        for s in sample:
+            with contextlib.suppress(Exception):  # a scanner moves on; the time still counts
+                await ex.fetch_funding_rate(s)
+        per_symbol = (time.perf_counter() - t1) / max(1, len(sample))
+    finally:
+        await ex.close()
+    return {
+        "symbols": len(symbols),
+        "sampled": len(sample),
+        "load_markets_s": t_markets,
+        "per_symbol_s": per_symbol,
+        "estimate_s": t_markets + per_symbol * len(symbols),
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    latency_s = args.latency_ms / 1000
+    tmp = Path(tempfile.mkdtemp(prefix="fundscan-bench-"))
+    full = serve(args.latency_ms, half=False)
+    out: dict[str, Any] = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "load_avg_before": os.getloadavg()[0],
+        "latency_ms": args.latency_ms,
+    }
+    try:
+        main = await session_run(full, ALL, args.cycles, tmp, with_scans=True)
+        first: Timed = main["one_shot"]
+        steady: list[Timed] = main["steady"]
+        cycle = median([t.total_s for t in steady])
+        out.update(
+            collect_s=first.total_s,
+            collect_floor_s=floor_s(ALL, latency_s, one_shot=True, books=main["books"]),
+            cycle_s=cycle,
+            floor_s=floor_s(ALL, latency_s, one_shot=False, books=main["books"]),
+            scan_s=median(main["scans_s"]),
+        )
+        out["ratio_to_floor"] = cycle / out["floor_s"]
+        venues: dict[str, Any] = {}
+        for v in ALL:
+            res = first.collection.results[v]
+            venues[v] = {
+                "one_shot_s": first.venue_s.get(v),
+                "steady_s": median([t.venue_s.get(v, float("nan")) for t in steady]),
+                "quotes": len(res.quotes),
+                "priced_top_of_book": sum(q.has_top_of_book for q in res.quotes),
+                "books": len(res.books),
+                "one_shot_requests": main["one_shot_requests"].get(v, 0),
+                "steady_requests": main["steady_requests"].get(v, 0),
+                "floor_one_shot_s": floor_s([v], latency_s, True, bool(res.books)),
+                "floor_steady_s": floor_s([v], latency_s, False, bool(res.books)),
+                "status": str(res.status),
+            }
+        for v in ALL:
+            venues[v]["simple_bulk_scanner_s"] = await simple_bulk_scanner(full.url, v)
+        out["venues"] = venues
+        if not args.no_baseline:
+            base = {v: await sequential_baseline(full.url, v, args.baseline_symbols) for v in ALL}
+            out["baseline"] = base
+            out["baseline_s"] = sum(b["estimate_s"] for b in base.values())
+            out["baseline_extrapolated"] = any(b["sampled"] < b["symbols"] for b in base.values())
+            out["speedup_vs_sequential"] = out["baseline_s"] / cycle
+        growth = []
+        if not args.no_growth:
+            half = serve(args.latency_ms, half=True)
+            try:
+                for size, served in (("half", half), ("full", full)):
+                    for names in (ALL[:1], ALL[:3], ALL):
+                        got = await session_run(served, names, args.cycles, tmp, with_scans=False)
+                        growth.append(
+                            {
+                                "venues": len(names),
+                                "universe": size,
+                                "quotes": sum(
+                                    len(r.quotes)
+                                    for r in got["one_shot"].collection.results.values()
+                                ),
+                                "one_shot_s": got["one_shot"].total_s,
+                                "cycle_s": median([t.total_s for t in got["steady"]]),
+                                "floor_s": floor_s(names, latency_s, False, got["books"]),
+                            }
+                        )
+            finally:
+                half.stop()
+        out["growth"] = growth
+    finally:
+        full.stop()
+    out["load_avg_after"] = os.getloadavg()[0]
+    return out
+
+
+def _fmt(v: Any, unit: str = "s") -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return f"{v:.2f} {unit}" if isinstance(v, float) else str(v)
+
+
+def report(r: dict[str, Any]) -> str:
+    lines = [
+        f"bench_scan: {r['machine']}, {r['date_utc']} UTC, load average "
+        f"{r['load_avg_before']:.1f} -> {r['load_avg_after']:.1f}; "
+        f"{r['latency_ms']:g} ms per request",
+        "",
+        "| venue | one-shot | steady | requests (one-shot / steady) | priced by top of book | "
+        "books | simple bulk scanner | floor (one-shot / steady) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v, d in r["venues"].items():
+        lines.append(
+            f"| {v} | {_fmt(d['one_shot_s'])} | {_fmt(d['steady_s'])} | "
+            f"{d['one_shot_requests']} / {d['steady_requests']} | "
+            f"{d['priced_top_of_book']}/{d['quotes']} | {d['books']} | "
+            f"{_fmt(d['simple_bulk_scanner_s'])} | "
+            f"{_fmt(d['floor_one_shot_s'])} / {_fmt(d['floor_steady_s'])} |"
+        )
+    lines += [
+        "",
+        f"whole market: one-shot collect {_fmt(r['collect_s'])} "
+        f"(floor {_fmt(r['collect_floor_s'])}); "
+        f"steady-state cycle {_fmt(r['cycle_s'])} (floor {_fmt(r['floor_s'])}, "
+        f"{r['ratio_to_floor']:.2f}x); whole scan (collect, store, rank) {_fmt(r['scan_s'])}",
+    ]
+    if "baseline_s" in r:
+        extra = " (extrapolated from a sample per venue)" if r["baseline_extrapolated"] else ""
+        lines.append(
+            f"sequential per-symbol baseline {_fmt(r['baseline_s'])}{extra}: "
+            f"{r['speedup_vs_sequential']:.0f}x slower than the steady cycle"
+        )
+    if r["growth"]:
+        lines += [
+            "",
+            "| venues | universe | quotes | one-shot | steady cycle | floor |",
+            "|---|---|---|---|---|---|",
+        ]
+        for g in r["growth"]:
+            lines.append(
+                f"| {g['venues']} | {g['universe']} | {g['quotes']} | {_fmt(g['one_shot_s'])} | "
+                f"{_fmt(g['cycle_s'])} | {_fmt(g['floor_s'])} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--cycles", type=int, default=5, help="steady-state cycles measured")
+    parser.add_argument("--baseline-symbols", type=int, default=15, help="sampled per venue")
+    parser.add_argument("--no-growth", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(report(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Top of book from the venues' bulk tickers, read from the real recorded payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from venue_fixtures import load_fixture
+
+from scanner.domain import Instrument, Kind
+from scanner.venues.bybit import parse_ticker
+from scanner.venues.specs import spec_of
+from scanner.venues.volume import top_of_book
+
+
+def _spec(venue: str) -> Any:
+    quirks = spec_of(venue).quirks
+    assert quirks is not None and quirks.top_of_book is not None
+    return quirks.top_of_book
+
+
+def test_bybit_ticker_carries_bid1_and_ask1_with_sizes() -> None:
+    row = load_fixture("bybit", "v5_market_tickers_linear_BTCUSDT.json")["result"]["list"][0]
+    inst = Instrument("bybit", "BTCUSDT", "BTC", "USDT", "USDT", Kind.PERPETUAL,
+                      funding_interval_h=8.0)  # fmt: skip
+    quote = parse_ticker(row, inst, 1)
+    assert quote is not None
+    assert (quote.bid_price, quote.bid_qty, quote.ask_price, quote.ask_qty) == (
+        78468.50, 4.471, 78468.60, 0.473,
+    )  # fmt: skip
+
+
+def test_gate_ticker_top_is_in_contracts() -> None:
+    row = load_fixture("gate", "api_v4_futures_usdt_tickers_BTC_USDT.json")[0]
+    # highest_size / lowest_size count contracts (quanto_multiplier 0.0001 BTC each)
+    assert top_of_book(_spec("gate"), {"info": row}) == (78074.4, 21142.0, 78074.5, 126622.0)
+
+
+def test_bitget_ticker_top() -> None:
+    row = load_fixture("bitget", "docs_example_api_v2_mix_market_ticker.json")["data"][0]
+    assert top_of_book(_spec("bitget"), {"info": row}) == (1829.3, 0.054, 1829.8, 0.785)
+
+
+def test_binance_book_ticker_through_ccxt_unified_fields() -> None:
+    # ccxt's fetch_bids_asks record: bid/bidVolume/ask/askVolume from /fapi/v1/ticker/bookTicker
+    record = {"bid": 4.0, "bidVolume": 431.0, "ask": 4.000002, "askVolume": 9.0}
+    assert top_of_book(_spec("binanceusdm"), record) == (4.0, 431.0, 4.000002, 9.0)
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"bidPx": "", "bidSz": "1", "askPx": "2", "askSz": "1"},  # a side missing
+        {"bidPx": "2", "bidSz": "0", "askPx": "2", "askSz": "1"},  # an empty level
+        {"bidPx": "3", "bidSz": "1", "askPx": "2", "askSz": "1"},  # crossed
+        {"bidPx": "x", "bidSz": "1", "askPx": "2", "askSz": "1"},  # garbled
+    ],
+)
+def test_a_half_known_top_prices_nothing(info: dict[str, str]) -> None:
+    assert top_of_book(_spec("okx"), {"info": info}) is None
