@@ -10,13 +10,12 @@ Exit codes: 0 every venue complete, 1 some symbols or venues failed (run again t
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scanner.backfill import VenueBackfill, backfill
 from scanner.cli.backtest_cmd import parse_moment
 from scanner.cli.collect_cmd import _parse_venues
 from scanner.cli.common import (
@@ -29,11 +28,11 @@ from scanner.cli.common import (
 )
 from scanner.cli.db_cmd import open_db_or_exit
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.settings import Settings
 from scanner.units import MS_PER_DAY
-from scanner.venues.registry import build_venues, close_all, max_concurrency
-from storage.queries import Queries
-from storage.repository import Repository
+
+if TYPE_CHECKING:  # the venues (ccxt, httpx) and storage load only when the command runs
+    from scanner.backfill import VenueBackfill
+    from scanner.settings import Settings
 
 
 def _bases(raw: str | None) -> set[str] | None:
@@ -68,6 +67,11 @@ def run_backfill(
     *,
     show_progress: bool = True,
 ) -> dict[str, VenueBackfill]:
+    from scanner.backfill import backfill
+    from scanner.venues.registry import build_venues, close_all, max_concurrency
+    from storage.queries import Queries
+    from storage.repository import Repository
+
     now_ms = clock.now_ms()
     until_ms = parse_moment(until, "--until", now_ms) if until else now_ms
     default_since = until_ms - settings.collector.history_days * MS_PER_DAY

@@ -22,8 +22,6 @@ from scanner.funding_import import (
     files_under,
     read_file,
 )
-from storage.db import StorageError
-from storage.repository import Repository
 
 
 def parse_all(target: Path, fmt: str) -> list[ImportedFile]:
@@ -49,6 +47,9 @@ def funding(
     Generic CSV: venue,symbol,funding_time_ms,rate,interval_h (UTC epoch ms; the rate per
     interval as a fraction; the interval in hours).
     """
+    from storage.db import StorageError
+    from storage.repository import Repository
+
     settings = settings_or_exit(config)
     parsed = parse_all(target, fmt)
     total_new = 0
