@@ -26,7 +26,8 @@ Decisions documented here (callers rely on them):
 - Every listing is priced at least by its top of book: ``top_of_book_books`` turns the quotes'
   bulk-ticker best bid/ask (with sizes) into one-level books, used for every leg without a full
   book (``top_only``: ``book_top_only`` True). A one-level book whose size covers the notional
-  on all four walks prices the pair exactly (a full walk would stop at that level too).
+  on all four walks prices the pair exactly (a full walk would stop at that level too); its
+  ``max_notional_within_slippage_usd`` is nan (the depth behind the top is unknown).
 - ``cost_measured``: every walk covered the notional. Then ``net_apr`` is exact and
   ``net_apr_upper`` nan. Otherwise the cost is a lower bound and the figure is an upper bound:
   ``net_apr`` is nan and ``net_apr_upper`` holds it; such rows rank after every measured row.
@@ -433,7 +434,10 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
         "book_top_only": ~missing & (top_a | top_b),
         "cost_measured": measured,
         "max_notional_usd": depth,
-        "max_notional_within_slippage_usd": table.max_pair_notional(la, sb, depth, limit),
+        # a top of book knows one level: the depth within the limit is unknown, not computed
+        "max_notional_within_slippage_usd": table.max_pair_notional(
+            la, sb, np.where(top_a | top_b, np.nan, depth), limit
+        ),
         "executable": measured & (np.nan_to_num(slippage, nan=np.inf) <= limit),
     }
 

@@ -316,7 +316,8 @@ def case_top_of_book_prices_the_row():
     check(row, {"slippage_frac": 0.0004, "cost_frac": 0.0026, "net_apr": 0.12166666666666667,
                 "net_apr_upper": math.nan, "cost_measured": True, "book_top_only": True,
                 "basis_frac": -0.0002, "max_notional_usd": 99.99e6, "executable": True,
-                "book_thin": False, "book_missing": False})  # fmt: skip
+                "book_thin": False, "book_missing": False,
+                "max_notional_within_slippage_usd": math.nan})  # fmt: skip
 
 
 def case_top_of_book_smaller_than_the_notional():
