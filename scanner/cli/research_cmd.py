@@ -18,17 +18,10 @@ from typing import Annotated
 
 import typer
 
-from scanner.backfill import backfill
 from scanner.cli.common import err_console, fail
 from scanner.clock import FakeClock
 from scanner.funding_import import FundingImportError, files_under, read_file
-from scanner.pipeline import scan_once
-from scanner.settings import Settings
 from scanner.units import MS_PER_DAY, MS_PER_H
-from scanner.venues.registry import build_venues, close_all, max_concurrency
-from storage.db import open_database
-from storage.queries import Queries
-from storage.repository import Repository
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 DEFAULT_REAL = (SHARED_DATA / "multi-venue-funding", SHARED_DATA / "funding-history")
@@ -50,6 +43,13 @@ def build(
 ) -> dict[str, int]:
     """Fill the database at ``url``; returns row counts of the main tables."""
     from emulator import Emulator  # the CLI is the only layer that starts the emulator
+    from scanner.backfill import backfill  # the venues, storage and pandas load when it runs
+    from scanner.pipeline import scan_once
+    from scanner.settings import Settings
+    from scanner.venues.registry import build_venues, close_all, max_concurrency
+    from storage.db import open_database
+    from storage.queries import Queries
+    from storage.repository import Repository
 
     def note(text: str) -> None:
         if say:
