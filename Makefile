@@ -35,9 +35,9 @@ test: lint typecheck pytest
 research-data: $(STAMP)
 	$(BIN)/fundscan research-data --out data/research.db --days 21 --scans 6
 
+# Every benchmark (collection, engine, storage) in one run; writes benchmarks/RESULTS.md.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_spread.py
-	$(BIN)/python benchmarks/bench_storage.py --rows 200000
+	$(BIN)/python benchmarks/results.py
 
 # The LLM second opinion against a real OpenAI-compatible server: llama.cpp's, from
 # llama-cpp-python[server] built from source (several minutes the first time; pip caches the
