@@ -204,8 +204,8 @@ class MarketModel:
 
     def _live_rates(self, now_ms: int) -> np.ndarray:
         """What each venue shows now for its coming settlement: the score that will settle,
-        blurred by the error of forecasting it from now (the variance the calibrated AR
-        processes leave over the whole minutes still to go; none in the last minute)."""
+        mixed with noise by the share of its variance the calibrated AR processes leave
+        unpredictable over the whole minutes still to go (none in the last minute)."""
         ks = self._next_settlement_hours(now_ms)
         self._ensure_hours(int(ks.max()))
         z = np.array([self._z[int(k)][i] for i, k in enumerate(ks)])
@@ -214,7 +214,9 @@ class MarketModel:
             1 - self._phi_e ** (2 * tau_h)
         )
         noise = np.random.default_rng([self.seed, 7, now_ms // MINUTE_MS]).normal(0, 1, len(z))
-        return self._per_interval(z + np.sqrt(var) * noise)
+        # weights keep the shown score's variance that of the settled one: a forecast is not
+        # more extreme than what settles, it only disagrees with it
+        return self._per_interval(np.sqrt(1 - var) * z + np.sqrt(var) * noise)
 
     def _ix(self, venue: str, symbol: str) -> int:
         try:

@@ -182,6 +182,24 @@ def test_pairs_have_small_persistent_offsets() -> None:
     assert max(offsets) < 0.78
 
 
+def test_predicted_rates_drift_until_the_settlement() -> None:
+    """Issue 10: the live rate is a forecast of the coming settlement, not the settled rate
+    itself (so the confidence's prediction component can be below 1): hours before an 8 h
+    settlement it differs for many listings, in the last minute it is the settled rate, and
+    it is no more extreme than what settles."""
+    m = _model(history_days=1)
+    boundary = START_MS - START_MS % (8 * HOUR_MS) + 8 * HOUR_MS
+    perp8 = np.array([x.perpetual and x.interval_h == 8 for x in m.listings])
+    settled = m._rates_at_hour(boundary // HOUR_MS)[perp8]
+    early = m.funding_rates(boundary - 4 * HOUR_MS)[perp8]
+    late = m.funding_rates(boundary - 30_000)[perp8]
+    assert np.mean(early != settled) > 0.3
+    assert np.array_equal(late, settled)
+    assert np.mean(np.abs(early - settled)) > 0
+    q = np.quantile(np.abs(settled), 0.99)
+    assert np.quantile(np.abs(early), 0.99) < 1.5 * q
+
+
 def test_clock_rules() -> None:
     with pytest.raises(ClockError, match="stepped"):
         EmuClock(speed=10).step(1)
