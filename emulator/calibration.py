@@ -4,7 +4,8 @@ Why constants in code: the emulator must run on a fresh clone without ``../share
 estimators stay here so a test can re-derive every constant from the real files and fail if
 someone edits a number without the data to back it.
 
-Funding (issue 10): quantile functions of real settled rates per venue and tier, the score
+Funding (issue 10): quantile functions of real settled rates per venue and tier (BTC/ETH,
+the other majors, small caps), the score
 correlation across venues, two AR speeds and the persistent-offset spread, from the real
 multi-venue recordings (``derive_funding``; stored in ``data/calibration.json``).
 
@@ -169,6 +170,10 @@ QUANTILE_P = np.concatenate(
 )
 """Probabilities at which the funding quantile functions are stored (dense where the baseline
 mass sits, so a rate at the baseline comes out exactly at it)."""
+TOP_ASSETS = ("BTC", "ETH")
+"""The top liquidity tier, whose own quantile tables (``<venue>_top``) keep their real share of
+settlements exactly at the baseline: 6-12 % on Binance and Bybit in 2025-26, against 25-41 % for
+the other majors (the venue-wide table gave BTC two to four times its real share)."""
 REGIME_YEARS = {"calm": "2023", "hot": "2021"}
 """Which recorded year each non-default regime reproduces (``normal`` is 2025-08..2026-08)."""
 
@@ -398,21 +403,28 @@ def derive_funding(shared: Path) -> dict[str, object]:
     series = real_major_series(shared)
     majors = {a for _, a in series}
     q8: dict[str, list[float]] = {}
-    pooled: list[np.ndarray] = []
+    venue_wide: dict[str, list[float]] = {}  # all majors of a venue: what rho is fitted on
+    pooled: dict[bool, list[np.ndarray]] = {True: [], False: []}  # 8-hourly venues, by tier
     scores: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for venue in VENUE_FILES:
         keys = [k for k in series if k[0] == venue]
         rates = np.concatenate([series[k][1] for k in keys]) * 8
-        q8[venue] = [float(x) for x in np.quantile(rates, QUANTILE_P)]
-        if venue != "hyperliquid":
-            pooled.append(rates)
+        venue_wide[venue] = [float(x) for x in np.quantile(rates, QUANTILE_P)]
+        q8[venue] = venue_wide[venue]
+        if venue != "hyperliquid":  # 8-hourly venues: BTC/ETH apart from the other majors
+            for top in (True, False):
+                tier = [series[k][1] * 8 for k in keys if (k[1] in TOP_ASSETS) == top]
+                pooled[top].append(np.concatenate(tier))
+                name = f"{venue}_top" if top else venue
+                q8[name] = [float(x) for x in np.quantile(pooled[top][-1], QUANTILE_P)]
         z = _normal_scores(rates)
         i = 0
         for k in keys:
             n = len(series[k][1])
             scores[k] = (series[k][0], z[i : i + n])
             i += n
-    q8["cex"] = [float(x) for x in np.quantile(np.concatenate(pooled), QUANTILE_P)]
+    q8["cex"] = [float(x) for x in np.quantile(np.concatenate(pooled[False]), QUANTILE_P)]
+    q8["cex_top"] = [float(x) for x in np.quantile(np.concatenate(pooled[True]), QUANTILE_P)]
     cex_small, hl_small = small_cap_rates_8h(shared, majors)
     q8["cex_small"] = [float(x) for x in np.quantile(cex_small, QUANTILE_P)]
     q8["hyperliquid_small"] = [float(x) for x in np.quantile(hl_small, QUANTILE_P)]
@@ -439,7 +451,7 @@ def derive_funding(shared: Path) -> dict[str, object]:
     offset_sd = float(np.std(deviations))
     target = median(real_rate_correlations(series))
     above_20 = real_share_above(series, 0.2)
-    rho = fit_rho(target, above_20, q8, phi_common, phi_idio, offset_sd)
+    rho = fit_rho(target, above_20, venue_wide, phi_common, phi_idio, offset_sd)
     # regimes: how far BTC/ETH 8 h rates stray from the baseline, relative to the normal year
     majors_8h = np.concatenate(
         [series[(v, a)][1] * 8 for v in ("binanceusdm", "bybit") for a in ("BTC", "ETH")]
@@ -456,8 +468,11 @@ def derive_funding(shared: Path) -> dict[str, object]:
             ]
             for venue, pattern in (
                 ("binanceusdm", "binance"),
+                ("binanceusdm_top", "binance"),
                 ("bybit", "bybit"),
+                ("bybit_top", "bybit"),
                 ("cex", "b*"),
+                ("cex_top", "b*"),
                 ("hyperliquid", "b*"),
             )
         }
@@ -478,6 +493,7 @@ def derive_funding(shared: Path) -> dict[str, object]:
         "phi_idio_per_h": phi_idio,
         "offset_sd": offset_sd,
         "major_assets": sorted(majors),
+        "top_assets": list(TOP_ASSETS),
         "regime_scale": scale,
         "regime_rate_8h_quantiles": regime_q8,
         "regime_rho": regime_rho,

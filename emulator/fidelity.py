@@ -14,7 +14,7 @@ emulator read over HTTP (``tests/emulator/test_emu_fidelity.py``,
   asset and venue pair; the median per venue pair;
 - offset: ``|mean d| * 8760`` per asset and venue pair (the persistent per-pair offset);
 - baseline: the share of a venue's settlements exactly at the 0.01 %/8 h baseline (all the
-  assets; and BTC alone);
+  assets; and BTC and ETH alone);
 - rates: median and p99 of ``|r/h| * 8e4`` (bps per 8 h) per venue.
 """
 
@@ -72,9 +72,12 @@ def funding_table(series: Mapping[tuple[str, str], Series]) -> dict[str, Any]:
             float(np.quantile(np.abs(r), 0.99) * 8e4),
         )
     baseline = {
-        v: float(np.mean(_at_baseline(series[(v, "BTC")][1])))
-        for v in venues
-        if (v, "BTC") in series
+        asset: {
+            v: float(np.mean(_at_baseline(series[(v, asset)][1])))
+            for v in venues
+            if (v, asset) in series
+        }
+        for asset in ("BTC", "ETH")
     }
     at_baseline = {
         v: float(
@@ -93,7 +96,8 @@ def funding_table(series: Mapping[tuple[str, str], Series]) -> dict[str, Any]:
         "correlation": {k: float(np.median(v)) for k, v in corr.items()},
         "offset_median_apr": float(np.median(offsets)),
         "offset_max_apr": float(np.max(offsets)),
-        "btc_at_baseline": baseline,
+        "btc_at_baseline": baseline["BTC"],
+        "eth_at_baseline": baseline["ETH"],
         "at_baseline": at_baseline,
         "rates_median_p99_bps": rates,
     }

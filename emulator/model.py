@@ -6,15 +6,17 @@ every venue, ``e_l`` is the venue's own, both AR(1) with unit variance (a slow c
 venue-specific speed), and ``m_l`` a small persistent offset. The rate per 8 h is the real
 quantile function of the listing's kind of market evaluated at ``z`` (a Gaussian copula):
 Binance's, Bybit's or Hyperliquid's majors, the pooled 8-hourly venues for OKX/Gate/Bitget
-majors, or small caps (heavier tails). Those quantile functions hold the real mass exactly at
-the 0.01 %/8 h baseline, so rates sit at it most of the time and leave it in bursts, and two
-venues at the baseline in the same hour show exactly equal per-hour rates. Every constant
-(quantiles, ``rho``, both speeds, the offset spread, the regime scales) is derived from the
-shared real recordings by ``calibration.derive_funding`` (stored in ``data/calibration.json``;
-a test re-derives it). The rate settled at boundary ``T`` is that rate times ``interval_h / 8``,
-clipped to the listing's cap/floor. The live (predicted) rate shown before ``T`` is the same map
-of ``z(T)`` plus the forecast error the AR processes leave over the minutes still to go, so it
-drifts towards the settled rate and equals it in the last minute.
+majors (on the 8-hourly venues BTC and ETH have tables of their own, ``_top``: they sit at the
+baseline far less often than the other majors), or small caps (heavier tails). Those quantile
+functions hold the real mass exactly at the 0.01 %/8 h baseline, so rates sit at it as often as
+the real ones of their tier and leave it in bursts, and two venues at the baseline in the same
+hour show exactly equal per-hour rates. Every constant (quantiles, ``rho``, both speeds, the
+offset spread, the regime scales) is derived from the shared real recordings by
+``calibration.derive_funding`` (stored in ``data/calibration.json``; a test re-derives it).
+The rate settled at boundary ``T`` is that rate times ``interval_h / 8``, clipped to the
+listing's cap/floor. The live (predicted) rate shown before ``T`` is the same map of ``z(T)``
+plus the forecast error the AR processes leave over the minutes still to go, so it drifts
+towards the settled rate and equals it in the last minute.
 
 Randomness is keyed by ``(seed, hour)`` / ``(seed, minute)``, so the same seed and start
 time give the same market however the clock is driven. History exists from
@@ -63,16 +65,21 @@ def major_assets(listings: list[Listing], recorded: list[str]) -> frozenset[str]
     return frozenset(recorded) | frozenset(ranked[: len(recorded)])
 
 
-def funding_table(listing: Listing, majors: frozenset[str]) -> str:
+def funding_table(
+    listing: Listing, majors: frozenset[str], top: frozenset[str] = frozenset()
+) -> str:
     """Which real quantile function a listing's rates follow: its own venue's where the
     recordings have it (Binance, Bybit, Hyperliquid majors), the pooled 8-hourly venues' for
-    OKX, Gate and Bitget majors, and the small-cap tables (heavier tails) for the rest."""
+    OKX, Gate and Bitget majors, and the small-cap tables (heavier tails) for the rest. On the
+    8-hourly venues the ``top`` assets (BTC, ETH) have tables of their own (``_top``): they sit
+    at the baseline far less often than the other majors."""
     hourly = listing.sig_figs is not None  # Hyperliquid's listings (and clones of them)
     if listing.asset not in majors:
         return "hyperliquid_small" if hourly else "cex_small"
     if hourly:
         return "hyperliquid"
-    return listing.venue if listing.venue in ("binanceusdm", "bybit") else "cex"
+    name = listing.venue if listing.venue in ("binanceusdm", "bybit") else "cex"
+    return f"{name}_top" if listing.asset in top else name
 
 
 class MarketModel:
@@ -135,7 +142,8 @@ class MarketModel:
         ])  # fmt: skip
         majors = major_assets(self.listings, list(f["major_assets"]))
         self.major_assets = majors
-        table_of = np.array([names.index(funding_table(x, majors)) for x in self.listings])
+        top = frozenset(f.get("top_assets", ()))
+        table_of = np.array([names.index(funding_table(x, majors, top)) for x in self.listings])
         self._table_rows = [np.nonzero(table_of == t)[0] for t in range(len(names))]
         self._cap = np.array([x.cap for x in self.listings])
         self._floor = np.array([x.floor for x in self.listings])
