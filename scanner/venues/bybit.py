@@ -294,26 +294,12 @@ class BybitVenue:
     async def fetch_history(
         self, instrument: Instrument, since_ms: int, until_ms: int
     ) -> list[FundingSettlement]:
-        """Page backwards from ``until_ms``: next ``endTime = oldest - 1``, 200 per page."""
-        out: dict[int, FundingSettlement] = {}
-        end = until_ms
-        for _ in range(MAX_PAGES):
-            params = {
-                "category": "linear",
-                "symbol": instrument.venue_symbol,
-                "endTime": end,
-                "limit": HISTORY_PAGE,
-            }
-            page = parse_funding_history(
-                await self.http.get("/v5/market/funding/history", params), instrument
-            )
-            for s in page:
-                if since_ms <= s.funding_time_ms <= until_ms:
-                    out[s.funding_time_ms] = s
-            if len(page) < HISTORY_PAGE or page[0].funding_time_ms <= since_ms:
-                break
-            end = page[0].funding_time_ms - 1
-        return [out[k] for k in sorted(out)]
+        """All settled funding in ``[since_ms, until_ms]``: ``history_pages`` merged (backwards
+        from ``until_ms``: next ``endTime = oldest - 1``, 200 per page)."""
+        seen: dict[int, FundingSettlement] = {}
+        async for page in self.history_pages(instrument, since_ms, until_ms, max_pages=MAX_PAGES):
+            seen.update((s.funding_time_ms, s) for s in page)
+        return [seen[k] for k in sorted(seen)]
 
     async def history_pages(
         self, instrument: Instrument, since_ms: int, until_ms: int, max_pages: int = 1000

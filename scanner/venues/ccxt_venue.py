@@ -362,36 +362,11 @@ class CcxtVenue:
     async def fetch_history(
         self, instrument: Instrument, since_ms: int, until_ms: int
     ) -> list[FundingSettlement]:
-        """Page forward from ``since_ms`` (or by page number where the venue needs it)."""
-        if not self._by_symbol:
-            await self.load_instruments()
-        symbol = self._symbol_of(instrument)
-        q = self.quirks
+        """All settled funding in ``[since_ms, until_ms]``: ``history_pages`` merged (forward
+        from ``since_ms``, or by page number where the venue needs it), at most 50 pages."""
         seen: dict[int, FundingSettlement] = {}
-        cursor = since_ms
-        for _ in range(50):
-            params = (
-                {**q.history_params, "until": until_ms}
-                if q.history_by_time
-                else dict(q.history_params)
-            )
-            since = cursor if q.history_by_time else None
-            rows = await self._call(
-                "fetch_funding_rate_history",
-                partial(
-                    self.exchange.fetch_funding_rate_history, symbol, since, q.history_page, params
-                ),
-            )
-            times = [self._settlement(instrument, r) for r in rows]
-            for s in times:
-                if s is not None and since_ms <= s.funding_time_ms <= until_ms:
-                    seen[s.funding_time_ms] = s
-            last = max((s.funding_time_ms for s in times if s is not None), default=None)
-            if not q.history_by_time or last is None or len(rows) < q.history_page:
-                break
-            if last >= until_ms or last < cursor:
-                break
-            cursor = last + 1
+        async for page in self.history_pages(instrument, since_ms, until_ms, max_pages=50):
+            seen.update((s.funding_time_ms, s) for s in page)
         return [seen[k] for k in sorted(seen)]
 
     async def history_pages(
