@@ -387,7 +387,7 @@ async def scan_once(
                 await close_all(venues)
         with budget.phase("rank"):
             ranked = _rank_and_store(settings, repo, scan_id, got, got.fees)
-        repo.finish_scan(scan_id, clock.now_ms(), _venue_status(got.collection), budget.report())
+        repo.finish_scan(scan_id, clock.now_ms(), venue_status(got.collection), budget.report())
     except BaseException as exc:
         reason = f"failed: {type(exc).__name__}: {exc}"[:500]
         repo.finish_scan(scan_id, clock.now_ms(), {}, notes=reason)
@@ -405,7 +405,8 @@ async def scan_once(
     )
 
 
-def _venue_status(c: Collection) -> dict[str, dict[str, object]]:
+def venue_status(c: Collection) -> dict[str, dict[str, object]]:
+    """Per venue, what ``scans.venue_status`` keeps: status, reason, latency and counts."""
     return {
         n: {
             "status": str(r.status),

@@ -29,6 +29,7 @@ from scanner.pipeline import (
     fee_schedule,
     in_universe,
     rank,
+    venue_status,
 )
 from scanner.recovery import running_note
 from scanner.settings import Settings
@@ -45,19 +46,6 @@ def freshness_ms(settings: Settings) -> int:
     """How old a stored quote or book may be to be ranked: two collection intervals, at
     least the engine's staleness horizon (older quotes score zero freshness anyway)."""
     return int(max(settings.engine.stale_after_s, 2 * settings.schedule.scan_every_s) * MS_PER_S)
-
-
-def _status(collection: Collection) -> dict[str, dict[str, object]]:
-    return {
-        n: {
-            "status": str(r.status),
-            "reason": r.reason,
-            "latency_ms": round(r.latency_ms),
-            "quotes": len(r.quotes),
-            "books": len(r.books),
-        }
-        for n, r in collection.results.items()
-    }
 
 
 async def collect_once(
@@ -84,7 +72,7 @@ async def collect_once(
         repo.finish_scan(scan_id, now_ms, {}, notes=f"failed: {type(exc).__name__}: {exc}"[:500])
         raise
     c = got.collection
-    repo.finish_scan(scan_id, c.finished_ms, _status(c), notes="role collect")
+    repo.finish_scan(scan_id, c.finished_ms, venue_status(c), notes="role collect")
     empty = pd.DataFrame(columns=list(OPPORTUNITY_COLUMNS))
     return ScanOutcome(
         scan_id,
@@ -125,5 +113,5 @@ def rank_stored(settings: Settings, repo: Repository, now_ms: int) -> ScanOutcom
     except BaseException as exc:
         repo.finish_scan(scan_id, now_ms, {}, notes=f"failed: {type(exc).__name__}: {exc}"[:500])
         raise
-    repo.finish_scan(scan_id, now_ms, _status(collection), notes="role rank")
+    repo.finish_scan(scan_id, now_ms, venue_status(collection), notes="role rank")
     return ScanOutcome(scan_id, collection, ranked, 0, 0, 0, now_ms)
