@@ -334,7 +334,9 @@ def demo(
             f"--regime calm|normal|hot). Explore the data:\n"
             f"  FUNDSCAN__STORAGE__URL={url} fundscan export --table opportunities "
             f"--format csv\n"
-            f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}",
+            f"  notebooks/funding_research.ipynb (in Jupyter) reads FUNDSCAN_DB_URL={url}\n"
+            f"  notebooks/01-03 (landscape, persistence, backtest) read the research database "
+            f"that `make research-data` builds",
             highlight=False,
         )
 
