@@ -67,6 +67,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/models", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     python = _llama_python()
@@ -82,13 +89,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + START_DEADLINE_S
-        while True:
+        while not _answers(url):  # bounded: the deadline assertion below ends the wait
             assert proc.poll() is None, f"llama server exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
             assert time.monotonic() < deadline, f"no server in time: {log.read_text()[-2000:]}"
             time.sleep(0.5)
         yield url
