@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -144,12 +145,18 @@ instruments = Table(
     Index(None, "canonical"),
 )
 
+# Clustered on time: the key (venue, venue_symbol, ts_ms) is spelled time first, and on SQLite
+# the table is WITHOUT ROWID, so the rows live in the key's B-tree. Quotes arrive one snapshot
+# (one ts_ms) at a time, so an insert appends at the right edge of that B-tree; time ranges
+# (backtest, retention, export, latest quotes) are key ranges; reads by symbol use the
+# (canonical, ts_ms) index. Two B-trees per row instead of four (rowid table, key, two indexes):
+# the ingest cost (benchmarks/bench_storage.py). Revision 0008.
 funding_quotes = Table(
     "funding_quotes",
     metadata,
-    Column("venue", String(32), primary_key=True),
-    Column("venue_symbol", String(64), primary_key=True),
-    _ms("ts_ms", primary_key=True),
+    Column("venue", String(32), nullable=False),
+    Column("venue_symbol", String(64), nullable=False),
+    _ms("ts_ms"),
     Column("canonical", String(64), nullable=False),
     _f("rate_per_interval", nullable=False),
     _f("interval_h", nullable=False),
@@ -158,8 +165,9 @@ funding_quotes = Table(
     _f("index_price"),
     _f("multiplier", nullable=False),
     Column("is_settled", Boolean, nullable=False),
+    PrimaryKeyConstraint("ts_ms", "venue", "venue_symbol"),
     Index(None, "canonical", "ts_ms"),
-    Index(None, "ts_ms"),
+    sqlite_with_rowid=False,
 )
 
 funding_settlements = Table(

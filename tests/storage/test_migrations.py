@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from _storage_helpers import Backend
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
+from scanner.domain import FundingQuote
 from storage.db import alembic_config, create_db_engine, head_revision, normalize_url
 from storage.repository import Repository
 from storage.tables import metadata
@@ -160,3 +162,75 @@ def test_downgrade_to_0001_restores_the_alert_key_column(backend: Backend) -> No
         engine.dispose()
     assert keys == ["BTC/USDT:USDT|long=okx|short=bybit"]
     assert "book_thin" not in columns and "pair_key" not in columns
+
+
+_OLD_QUOTE = (
+    "INSERT INTO funding_quotes (venue, venue_symbol, ts_ms, canonical, rate_per_interval, "
+    "interval_h, next_funding_ms, mark_price, index_price, multiplier, is_settled) VALUES "
+    "(:venue, :symbol, :ts, 'XRP/USDT:USDT', :rate, 8, :next, :mark, NULL, 1, :settled)"
+)
+_QUOTE_COLUMNS = (
+    "venue, venue_symbol, ts_ms, canonical, rate_per_interval, interval_h, next_funding_ms, "
+    "mark_price, index_price, multiplier, is_settled"
+)
+
+
+def _quote_rows(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        sql = f"SELECT {_QUOTE_COLUMNS} FROM funding_quotes ORDER BY venue, venue_symbol, ts_ms"
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def _quote_key(engine: Engine) -> tuple[list[str], set[str]]:
+    """(key columns in key order, index names) of funding_quotes."""
+    insp = inspect(engine)
+    pk = insp.get_pk_constraint("funding_quotes")["constrained_columns"]
+    return pk, {ix["name"] for ix in insp.get_indexes("funding_quotes")}
+
+
+def test_0008_keeps_every_quote_and_clusters_the_table_on_time(backend: Backend) -> None:
+    """Quotes stored before 0008 survive the rebuild (SQLite) or key swap (PostgreSQL) and
+    back, with the same values; the same rows stay duplicates (re-sending adds nothing)."""
+    cfg = alembic_config(normalize_url(backend.url_with_search_path))
+    command.upgrade(cfg, "0007")
+    engine = create_db_engine(backend.url, schema=backend.schema)
+    try:
+        with engine.begin() as conn:
+            for k in range(40):
+                venue, symbol = [("bybit", "XRPUSDT"), ("okx", "XRP-USDT-SWAP")][k % 2]
+                conn.execute(
+                    text(_OLD_QUOTE),
+                    dict(venue=venue, symbol=symbol, ts=1_700_000_000_000 + k // 2 * 60_000,
+                         rate=1e-4 * (k - 20), next=None if k % 3 else 1_700_028_800_000,
+                         mark=None if k % 5 == 0 else 0.5 + k / 7, settled=k % 4 == 0),
+                )  # fmt: skip
+        before = _quote_rows(engine)
+        assert len(before) == 40
+        assert _quote_key(engine)[0] == ["venue", "venue_symbol", "ts_ms"]
+        command.upgrade(cfg, "head")
+        assert _quote_rows(engine) == before
+        key, indexes = _quote_key(engine)
+        assert key == ["ts_ms", "venue", "venue_symbol"]
+        assert indexes == {"ix_funding_quotes_canonical_ts_ms"}
+        if backend.name == "sqlite":
+            with engine.connect() as conn:
+                ddl = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'funding_quotes'")
+                ).scalar_one()
+            assert ddl.rstrip().upper().endswith("WITHOUT ROWID")
+        with backend.open(create=False) as db:
+            again = [
+                FundingQuote(v, s, c, r, h, t, n, m, i, x, bool(st))
+                for v, s, t, c, r, h, n, m, i, x, st in before
+            ]
+            assert Repository(db).write_quotes(again) == 0
+            assert Repository(db).write_quotes([replace(again[0], ts_ms=1)]) == 1
+        after = sorted([(*before[0][:2], 1, *before[0][3:]), *before])
+        assert _quote_rows(engine) == after
+        command.downgrade(cfg, "0007")
+        assert _quote_rows(engine) == after
+        key, indexes = _quote_key(engine)
+        assert key == ["venue", "venue_symbol", "ts_ms"]
+        assert indexes == {"ix_funding_quotes_canonical_ts_ms", "ix_funding_quotes_ts_ms"}
+    finally:
+        engine.dispose()
