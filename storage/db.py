@@ -36,6 +36,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_CACHE_KIB = 65_536
 _WRITE_OPTION = "fundscan_write"
 
 
@@ -105,6 +106,10 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Up to 64 MiB of page cache (allocated as used; the default is 2 MiB): a batch of
+        # quotes touches the leaf of every symbol in the (canonical, ts_ms) index, and with
+        # 2 MiB those pages spill and are written more than once (bench_storage: ~10-15 %).
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.close()
 
     @event.listens_for(engine, "begin")
