@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Numeric, Table
 from sqlalchemy.dialects import sqlite
 
+from storage.gcpause import gc_paused
 from storage.tables import ExactDecimal
 
 CHUNK_ROWS = 10_000
@@ -55,6 +56,19 @@ def insert_ignore(
     dialect = conn.dialect.name
     if dialect not in ("sqlite", "postgresql"):  # pragma: no cover - normalize_url forbids
         raise ValueError(f"unsupported dialect {dialect}")
+    with gc_paused():
+        return _insert_ignore(conn, table, columns, rows, use_copy=use_copy)
+
+
+def _insert_ignore(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Values],
+    *,
+    use_copy: bool | None,
+) -> int:
+    dialect = conn.dialect.name
     convert = _converter(table, columns, dialect)
     chunks = chunked(rows)
     first = next(chunks, [])
