@@ -305,9 +305,14 @@ def combine(components: pd.DataFrame, weights: Any = None) -> pd.Series:
     ``weights`` is anything ``ConfidenceWeights.from_any`` accepts (None: the defaults).
     Columns of ``components`` not among ``COMPONENTS`` are ignored; absent ones count as nan.
     """
-    w = ConfidenceWeights() if weights is None else ConfidenceWeights.from_any(weights)
     frame = components.reindex(columns=list(COMPONENTS)).astype(float)
-    values = frame.to_numpy()
+    total = combine_values(frame.to_numpy(), weights)
+    return pd.Series(total, index=components.index, name="confidence")
+
+
+def combine_values(values: np.ndarray, weights: Any = None) -> np.ndarray:
+    """``combine`` on a (rows x ``COMPONENTS``) float array, nan where absent (the engine's)."""
+    w = ConfidenceWeights() if weights is None else ConfidenceWeights.from_any(weights)
     w_vec = np.array([getattr(w, c) for c in COMPONENTS])
     present = ~np.isnan(values)
     w_present = (present * w_vec).sum(axis=1)
@@ -315,5 +320,4 @@ def combine(components: pd.DataFrame, weights: Any = None) -> pd.Series:
     hist_cols = [COMPONENTS.index(c) for c in HISTORY_COMPONENTS]
     has_history = present[:, hist_cols].any(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.where(has_history & (w_present > 0), weighted / w_present, np.nan)
-    return pd.Series(total, index=components.index, name="confidence")
+        return np.where(has_history & (w_present > 0), weighted / w_present, np.nan)

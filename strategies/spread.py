@@ -62,7 +62,8 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,9 @@ from scanner.units import MS_PER_H
 from strategies import confidence as conf
 from strategies import kernels
 from strategies.books import BookTable, BookTableCache
+from strategies.columns import LegText, none_for_nan_dicts, nullable_int, text_choice, text_constant
 from strategies.costs import BPS, FeeSchedule
+from strategies.pairs import matching_pairs, same_group_pairs
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +172,17 @@ def _tradable(
     return out
 
 
-def _column(quotes: Sequence[FundingQuote], name: str, dtype: Any) -> np.ndarray:
-    """One attribute of every quote as an array (None -> nan for float columns)."""
-    return np.array([getattr(q, name) for q in quotes], dtype=dtype)
+_QUOTE_FIELDS: tuple[str, ...] = (
+    "venue", "venue_symbol", "canonical", "rate_per_interval", "interval_h", "next_funding_ms",
+    "ts_ms", "mark_price", "index_price", "multiplier", "is_settled",
+)  # fmt: skip
+
+
+def _fields(quotes: Sequence[FundingQuote]) -> dict[str, tuple[Any, ...]]:
+    """The attributes the frame needs, one tuple per attribute, read in one pass."""
+    rows = map(attrgetter(*_QUOTE_FIELDS), quotes)
+    columns = list(zip(*rows, strict=True)) or [()] * len(_QUOTE_FIELDS)
+    return dict(zip(_QUOTE_FIELDS, columns, strict=True))
 
 
 def quotes_frame(
@@ -183,16 +194,18 @@ def quotes_frame(
     ``instruments`` (optional, keyed by (venue, venue_symbol)) lets a venue's own contract
     type exclude dated futures whose canonical id looks perpetual, and drops contracts the
     venue marks inactive (delisting, settling): they cannot be opened, and their funding is
-    often extreme, so they would otherwise top the ranking. Column-wise: one pass per
-    attribute, one regex match per distinct canonical id.
+    often extreme, so they would otherwise top the ranking. Column-wise: one pass over the
+    quotes, one regex match per distinct canonical id; the newest quote per venue x canonical
+    (the last one on equal ``ts_ms``) is found with one lexsort, and the frame is built once.
     """
-    canonical = _column(quotes, "canonical", object)
-    split = {c: perp_parts(c) for c in set(canonical.tolist())}
-    parts = [split[c] for c in canonical.tolist()]
-    rate = _column(quotes, "rate_per_interval", float)
-    interval = _column(quotes, "interval_h", float)
+    col = _fields(quotes)
+    canonical = np.array(col["canonical"], dtype=object)
+    split = {c: perp_parts(c) for c in set(col["canonical"])}
+    parts = [split[c] for c in col["canonical"]]
+    rate = np.array(col["rate_per_interval"], dtype=float)
+    interval = np.array(col["interval_h"], dtype=float)
     keep = np.array([p is not None for p in parts], dtype=bool)
-    keep &= ~_column(quotes, "is_settled", bool) & _tradable(quotes, instruments)
+    keep &= ~np.array(col["is_settled"], dtype=bool) & _tradable(quotes, instruments)
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(rate) & (interval > 0)
     for i in np.flatnonzero(keep & ~usable):
@@ -202,28 +215,44 @@ def quotes_frame(
             q.venue, q.venue_symbol, q.rate_per_interval, q.interval_h,
         )  # fmt: skip
     keep &= usable
-    idx = np.flatnonzero(keep)
+    venue = np.array(col["venue"], dtype=object)
+    ts = np.array(col["ts_ms"], dtype=np.int64)
+    idx = _newest_per_venue_and_canonical(np.flatnonzero(keep), venue, canonical, ts)
     kept_parts = [parts[i] for i in idx]
     columns = list(zip(*kept_parts, strict=True)) or [(), (), ()]
-    base, quote, settle = (np.array(col, dtype=object) for col in columns)
-    frame = pd.DataFrame(
+    base, quote, settle = (np.array(c, dtype=object) for c in columns)
+    return pd.DataFrame(
         {
-            "venue": _column(quotes, "venue", object)[idx],
-            "venue_symbol": _column(quotes, "venue_symbol", object)[idx],
+            "venue": venue[idx],
+            "venue_symbol": np.array(col["venue_symbol"], dtype=object)[idx],
             "canonical": canonical[idx], "base": base, "quote": quote, "settle": settle,
             "rate_per_interval": rate[idx], "interval_h": interval[idx],
             "rate_per_h": kernels.rate_per_h(rate[idx], interval[idx]),
-            "next_funding_ms": _column(quotes, "next_funding_ms", float)[idx],
-            "ts_ms": _column(quotes, "ts_ms", np.int64)[idx],
-            "mark_price": _column(quotes, "mark_price", float)[idx],
-            "index_price": _column(quotes, "index_price", float)[idx],
-            "multiplier": _column(quotes, "multiplier", float)[idx],
+            "next_funding_ms": np.array(col["next_funding_ms"], dtype=float)[idx],
+            "ts_ms": ts[idx],
+            "mark_price": np.array(col["mark_price"], dtype=float)[idx],
+            "index_price": np.array(col["index_price"], dtype=float)[idx],
+            "multiplier": np.array(col["multiplier"], dtype=float)[idx],
         },
         columns=list(QUOTE_COLUMNS),
     )  # fmt: skip
-    frame = frame.sort_values("ts_ms", kind="stable")
-    frame = frame.drop_duplicates(["venue", "canonical"], keep="last")
-    return frame.sort_values(["canonical", "venue"], kind="stable").reset_index(drop=True)
+
+
+def _newest_per_venue_and_canonical(
+    rows: np.ndarray, venue: np.ndarray, canonical: np.ndarray, ts_ms: np.ndarray
+) -> np.ndarray:
+    """Of ``rows``, the newest per (venue, canonical), the later row on a tie; ordered by
+    canonical, then venue (code-point order, as pandas sorts strings)."""
+    if rows.size == 0:
+        return rows
+    _, c_code = np.unique(canonical[rows], return_inverse=True)
+    _, v_code = np.unique(venue[rows], return_inverse=True)
+    c_code, v_code = c_code.reshape(-1), v_code.reshape(-1)
+    order = np.lexsort((np.arange(rows.size), ts_ms[rows], v_code, c_code))
+    c_sorted, v_sorted = c_code[order], v_code[order]
+    last = np.ones(rows.size, dtype=bool)  # the last of each (canonical, venue) run
+    last[:-1] = (c_sorted[1:] != c_sorted[:-1]) | (v_sorted[1:] != v_sorted[:-1])
+    return rows[order[last]]
 
 
 def all_pairs(quotes: pd.DataFrame) -> pd.DataFrame:
@@ -233,11 +262,7 @@ def all_pairs(quotes: pd.DataFrame) -> pd.DataFrame:
     (a, b) is minus that of (b, a).
     """
     _require(quotes, QUOTE_COLUMNS, "quotes frame")
-    keys = pd.DataFrame({"base": quotes["base"].to_numpy(), "pos": np.arange(len(quotes))})
-    merged = keys.merge(keys, on="base", suffixes=("_long", "_short"))
-    merged = merged[merged["pos_long"] != merged["pos_short"]]
-    long_pos = merged["pos_long"].to_numpy(dtype=np.int64)
-    short_pos = merged["pos_short"].to_numpy(dtype=np.int64)
+    long_pos, short_pos = same_group_pairs(quotes["base"].to_numpy(dtype=object))
     rph = quotes["rate_per_h"].to_numpy(dtype=float)
     return pd.DataFrame(
         {"long_pos": long_pos, "short_pos": short_pos, "diff_per_h": rph[short_pos] - rph[long_pos]}
@@ -364,18 +389,21 @@ def _build_legs(
 
 
 def _carry_pairs(quotes: pd.DataFrame, legs: _Legs) -> tuple[np.ndarray, np.ndarray]:
-    """(long spot leg, short perp leg) positions for every perp with a same-venue spot book."""
+    """(long spot leg, short perp leg) positions for every perp with a same-venue spot book:
+    spot legs in their order, each with its perps in theirs."""
     n_perp = len(quotes)
-    spot = pd.DataFrame(
-        {"venue": legs.venue[n_perp:], "key": legs.canonical[n_perp:],
-         "spot_pos": np.arange(n_perp, legs.venue.size)}
-    )  # fmt: skip
-    spot_key = (quotes["base"] + "/" + quotes["quote"]).to_numpy()
-    perp = pd.DataFrame(
-        {"venue": quotes["venue"].to_numpy(), "key": spot_key, "perp_pos": np.arange(n_perp)}
-    )
-    merged = spot.merge(perp, on=["venue", "key"])
-    return merged["spot_pos"].to_numpy(np.int64), merged["perp_pos"].to_numpy(np.int64)
+    spot_keys = list(zip(legs.venue[n_perp:].tolist(), legs.canonical[n_perp:].tolist(),
+                         strict=True))  # fmt: skip
+    if not spot_keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    venue = legs.venue[:n_perp]
+    perp = np.flatnonzero(np.isin(venue, np.array(sorted({v for v, _ in spot_keys}), object)))
+    base = quotes["base"].to_numpy(dtype=object)[perp].tolist()
+    quote = quotes["quote"].to_numpy(dtype=object)[perp].tolist()
+    perp_keys = [(v, f"{b}/{q}") for v, b, q in zip(venue[perp].tolist(), base, quote,
+                                                    strict=True)]  # fmt: skip
+    spot_i, perp_j = matching_pairs(spot_keys, perp_keys)
+    return n_perp + spot_i, perp[perp_j]
 
 
 def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict[str, np.ndarray]:
@@ -398,6 +426,8 @@ def _alignment(legs: _Legs, lo: np.ndarray, sh: np.ndarray, now_ms: int) -> dict
 
 def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: FeeSchedule,
            params: EngineParams) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every cost column but ``max_notional_within_slippage_usd`` (``_max_within``: it is the
+    one that needs a solver, so it runs on the ranked rows only)."""
     n = params.notional_usd
     la, sb = legs.book_row[lo], legs.book_row[sh]
     every = np.arange(table.mid.size)
@@ -415,9 +445,8 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
     # a full book shorter than the notional is thin; a top of book shorter is only unknown
     thin = (short_a & ~top_a) | (short_b & ~top_b)
     unknown = ((short_a & top_a) | (short_b & top_b)) & ~thin
-    fee = kernels.round_trip_fee_frac(
-        fees.taker_array(legs.fee_venue[lo]), fees.taker_array(legs.fee_venue[sh])
-    )
+    taker = fees.taker_array(legs.fee_venue)  # per leg, then gathered per pair
+    fee = kernels.round_trip_fee_frac(taker[lo], taker[sh])
     limit = params.max_slippage_bps * BPS
     measured = ~missing & ~thin & ~unknown
     basis = kernels.basis_frac(
@@ -434,12 +463,27 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
         "book_top_only": ~missing & (top_a | top_b),
         "cost_measured": measured,
         "max_notional_usd": depth,
-        # a top of book knows one level: the depth within the limit is unknown, not computed
-        "max_notional_within_slippage_usd": table.max_pair_notional(
-            la, sb, np.where(top_a | top_b, np.nan, depth), limit
-        ),
         "executable": measured & (np.nan_to_num(slippage, nan=np.inf) <= limit),
     }
+
+
+def _max_within(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray,
+                depth: np.ndarray, params: EngineParams) -> np.ndarray:  # fmt: skip
+    """``max_notional_within_slippage_usd``: solved from the four walks up to ``depth``."""
+    # a top of book knows one level: the depth within the limit is unknown, not computed
+    top = legs.top_only[lo] | legs.top_only[sh]
+    hi = np.where(top, np.nan, depth)
+    limit = params.max_slippage_bps * BPS
+    return table.max_pair_notional(legs.book_row[lo], legs.book_row[sh], hi, limit)
+
+
+class _Confidence(NamedTuple):
+    """Per ranked row: the components (rows x ``conf.COMPONENTS``, nan: not computed), the
+    observed history points and the state (``conf.STATES``)."""
+
+    values: np.ndarray
+    history_points: np.ndarray
+    state: Any
 
 
 def _confidence(
@@ -447,11 +491,12 @@ def _confidence(
     table: BookTable,
     lo: np.ndarray,
     sh: np.ndarray,
-    frame: pd.DataFrame,
+    diff: np.ndarray,
+    carry: np.ndarray,
     history: pd.DataFrame | None,
     params: EngineParams,
     now_ms: int,
-) -> pd.DataFrame:
+) -> _Confidence:
     la, sb = legs.book_row[lo], legs.book_row[sh]
     band = np.fmin(
         np.fmin(table.gather(table.ask_band, la), table.gather(table.bid_band, la)),
@@ -468,20 +513,27 @@ def _confidence(
         ]
     )
     oldest = np.nanmin(stamps, axis=1)
-    comps = pd.DataFrame(index=frame.index, columns=list(conf.COMPONENTS), dtype=float)
-    comps["history_points"] = 0.0
-    comps["state"] = "no_history"
-    comps["liquidity"] = conf.liquidity_component(band, params.notional_usd)
-    comps["freshness"] = conf.freshness_component((now_ms - oldest) / 1000.0, params.stale_after_s)
-    if history is not None:
-        hist = conf.history_components(
-            history, frame, params.lookback_h, params.persistence_points, now_ms=now_ms,
-            min_points=params.min_history_points,
-        )  # fmt: skip
-        comps[list(conf.HISTORY_COMPONENTS)] = hist[list(conf.HISTORY_COMPONENTS)].to_numpy()
-        comps["history_points"] = hist["history_points"].to_numpy()
-        comps["state"] = hist["state"].to_numpy()
-    return comps
+    values = np.full((lo.size, len(conf.COMPONENTS)), np.nan)
+    column = {name: i for i, name in enumerate(conf.COMPONENTS)}
+    values[:, column["liquidity"]] = conf.liquidity_component(band, params.notional_usd)
+    values[:, column["freshness"]] = conf.freshness_component(
+        (now_ms - oldest) / 1000.0, params.stale_after_s
+    )
+    if history is None:
+        return _Confidence(values, np.zeros(lo.size), text_constant("no_history", lo.size))
+    pairs = pd.DataFrame(
+        {"pair_type": np.where(carry, "carry", "cross"), "long_venue": legs.fee_venue[lo],
+         "long_canonical": legs.canonical[lo], "short_venue": legs.venue[sh],
+         "short_canonical": legs.canonical[sh], "diff_per_h": diff}
+    )  # fmt: skip
+    hist = conf.history_components(
+        history, pairs, params.lookback_h, params.persistence_points, now_ms=now_ms,
+        min_points=params.min_history_points,
+    )  # fmt: skip
+    for name in conf.HISTORY_COMPONENTS:
+        values[:, column[name]] = hist[name].to_numpy(dtype=float)
+    state = pd.Series(hist["state"].to_numpy(dtype=object), copy=False).array
+    return _Confidence(values, hist["history_points"].to_numpy(dtype=float), state)
 
 
 def compute_opportunities(
@@ -500,41 +552,81 @@ def compute_opportunities(
     ``quotes`` comes from ``quotes_frame``; ``books`` is keyed by (venue, venue_symbol);
     ``top_only``: the keys of ``books`` that are one-level top-of-book books
     (``top_of_book_books``). See the module docstring for every convention.
+
+    How: numpy arrays per pair throughout; the rows below ``min_net_apr`` are dropped as soon
+    as the figure shown is known, before the slippage-limited notional, the confidence and the
+    text columns are computed; one DataFrame is built at the end.
     """
     _require(quotes, QUOTE_COLUMNS, "quotes frame")
-    quotes = quotes.reset_index(drop=True)
     band = params.depth_band_bps * BPS
     legs, table = _build_legs(quotes, books, spot_books or {}, band, top_only)
-    pairs = all_pairs(quotes)
-    pairs = pairs[pairs["diff_per_h"] > 0]
-    lo, sh = pairs["long_pos"].to_numpy(np.int64), pairs["short_pos"].to_numpy(np.int64)
+    lo, sh = same_group_pairs(quotes["base"].to_numpy(dtype=object))
+    positive = legs.rate_per_h[sh] - legs.rate_per_h[lo] > 0
+    lo, sh = lo[positive], sh[positive]
     carry = np.zeros(lo.size, dtype=bool)
     if params.include_carry:
         c_lo, c_sh = _carry_pairs(quotes, legs)
         keep = legs.rate_per_h[c_sh] > 0
         lo, sh = np.concatenate([lo, c_lo[keep]]), np.concatenate([sh, c_sh[keep]])
         carry = np.concatenate([carry, np.ones(int(keep.sum()), dtype=bool)])
-    frame = _frame(legs, table, lo, sh, carry, fees, params, now_ms)
-    comps = _confidence(legs, table, lo, sh, frame, confidence, params, now_ms)
-    measured = frame["cost_measured"].to_numpy(bool)
-    net, upper = frame["net_apr"].to_numpy(float), frame["net_apr_upper"].to_numpy(float)
-    order = _ranking(legs, lo, sh, np.where(measured, net, upper), measured, params.min_net_apr)
-    frame, comps = frame.take(order), comps.take(order)
-    frame["confidence"] = conf.combine(comps, params.confidence_weights).to_numpy()
-    frame["confidence_components"] = _component_dicts(comps)
-    frame["history_points"] = comps["history_points"].to_numpy(dtype=float)
-    frame["confidence_state"] = comps["state"].to_numpy(dtype=object)
-    frame = frame.astype({"long_next_funding_ms": "Int64", "short_next_funding_ms": "Int64"})
-    frame["pair_key"] = _pair_keys(frame)
-    return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+    cols = _columns(legs, table, lo, sh, carry, fees, params, now_ms)
+    measured = cols["cost_measured"]
+    shown = np.where(measured, cols["net_apr"], cols["net_apr_upper"])
+    order = _ranking(legs, lo, sh, shown, measured, params.min_net_apr)
+    # solved in pair order (pairs of one asset are neighbours, so are their books in memory)
+    kept = np.sort(order)
+    cols["max_notional_within_slippage_usd"] = np.full(lo.size, np.nan)
+    cols["max_notional_within_slippage_usd"][kept] = _max_within(
+        legs, table, lo[kept], sh[kept], cols["max_notional_usd"][kept], params
+    )
+    lo, sh, carry = lo[order], sh[order], carry[order]
+    cols = {name: values[order] for name, values in cols.items()}
+    comps = _confidence(legs, table, lo, sh, cols["diff_per_h"], carry, confidence, params, now_ms)
+    return _output_frame(legs, lo, sh, carry, cols, comps, params)
 
 
-def _pair_keys(frame: pd.DataFrame) -> list[str]:
+def _output_frame(legs: _Legs, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
+                  cols: dict[str, np.ndarray], comps: _Confidence,
+                  params: EngineParams) -> pd.DataFrame:  # fmt: skip
+    """The ranked rows as one DataFrame, columns ``OUTPUT_COLUMNS`` in order."""
+    canonical = LegText(legs.canonical)
+    venue, fee_venue, symbol = LegText(legs.venue), LegText(legs.fee_venue), LegText(legs.symbol)
+    text = {
+        "symbol": canonical.take(sh),
+        "pair_type": text_choice(carry, "carry", "cross"),
+        "long_venue": fee_venue.take(lo),
+        "short_venue": venue.take(sh),
+        "long_symbol": symbol.take(lo),
+        "short_symbol": symbol.take(sh),
+        "long_canonical": canonical.take(lo),
+        "short_canonical": canonical.take(sh),
+    }
+    out: dict[str, Any] = {
+        **cols,
+        **text,
+        "confidence": conf.combine_values(comps.values, params.confidence_weights),
+        "confidence_components": none_for_nan_dicts(comps.values, conf.COMPONENTS),
+        "history_points": comps.history_points,
+        "confidence_state": comps.state,
+        "long_next_funding_ms": nullable_int(cols["long_next_funding_ms"]),
+        "short_next_funding_ms": nullable_int(cols["short_next_funding_ms"]),
+        "pair_key": _pair_keys(legs, lo, sh, carry),
+    }
+    return pd.DataFrame({name: out[name] for name in OUTPUT_COLUMNS}, copy=False)
+
+
+def _pair_keys(legs: _Legs, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray) -> list[str]:
     """``scanner.domain.pair_key`` per row: the one spelling alerts and positions use too."""
-    cols = ("symbol", "long_venue", "short_venue", "pair_type", "long_canonical")
+    symbol = legs.canonical[sh].tolist()
+    long_venue = legs.fee_venue[lo].tolist()
+    short_venue = legs.venue[sh].tolist()
+    long_canonical = legs.canonical[lo].tolist()
+    kinds = np.where(carry, "carry", "cross").tolist()
     return [
         pair_key(s, lv, sv, t, long_canonical=lc)
-        for s, lv, sv, t, lc in zip(*(frame[c].to_numpy() for c in cols), strict=True)
+        for s, lv, sv, t, lc in zip(
+            symbol, long_venue, short_venue, kinds, long_canonical, strict=True
+        )  # fmt: skip
     ]
 
 
@@ -555,28 +647,15 @@ def _ranking(
     return kept[np.lexsort((*keys, -net[kept], ~measured[kept]))]
 
 
-def _component_dicts(comps: pd.DataFrame) -> list[dict[str, float | None]]:
-    """One ``{component: value or None}`` per row (None, not nan: it is "not computed")."""
-    values = comps[list(conf.COMPONENTS)].to_numpy(dtype=float)  # one column per component
-    cells: list[list[float | None]] = np.asarray(np.where(np.isnan(values), None, values)).tolist()
-    return [dict(zip(conf.COMPONENTS, row, strict=False)) for row in cells]  # 5 columns each
-
-
-def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
-           fees: FeeSchedule, params: EngineParams, now_ms: int) -> pd.DataFrame:  # fmt: skip
+def _columns(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry: np.ndarray,
+             fees: FeeSchedule, params: EngineParams,
+             now_ms: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """The numeric and flag columns of every pair, as arrays (text columns come at the end)."""
     diff = kernels.diff_per_h(legs.rate_per_h[lo], legs.rate_per_h[sh])
     costs = _costs(legs, table, lo, sh, fees, params)
     horizon = params.horizon_h
     net = kernels.net_apr(diff, costs["cost_frac"], horizon)
     cols: dict[str, Any] = {
-        "symbol": legs.canonical[sh],
-        "pair_type": np.where(carry, "carry", "cross"),
-        "long_venue": legs.fee_venue[lo],
-        "short_venue": legs.venue[sh],
-        "long_symbol": legs.symbol[lo],
-        "short_symbol": legs.symbol[sh],
-        "long_canonical": legs.canonical[lo],
-        "short_canonical": legs.canonical[sh],
         "long_rate": legs.rate[lo],
         "long_interval_h": legs.interval_h[lo],
         "short_rate": legs.rate[sh],
@@ -597,7 +676,7 @@ def _frame(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, carry:
     basis_off = np.abs(np.nan_to_num(cols["basis_frac"])) > params.max_price_gap_frac
     cols["price_mismatch"] = cols["price_mismatch"] | basis_off
     cols["executable"] = cols["executable"] & ~cols["price_mismatch"]
-    return pd.DataFrame(cols)
+    return cols
 
 
 def _price_gap(legs: _Legs, lo: np.ndarray, sh: np.ndarray, limit: float) -> dict[str, np.ndarray]:

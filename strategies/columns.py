@@ -1,0 +1,58 @@
+"""Output columns built cheaply: the engine assembles its frame once, from per-leg values.
+
+Why: the engine's pairs are indices into a few thousand legs, and most text columns (venue,
+symbol, canonical id) repeat a leg's value. Converting an object array of ten thousand Python
+strings to pandas' string dtype, column after column, cost more than the arithmetic. Here each
+leg-level array is converted once (a few thousand strings) and gathered per pair with the
+array's own ``take``; the frame is built in one call with the dtypes it always had (pandas
+infers them from the leg values exactly as it did from the pair values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class LegText:
+    """Text values of every leg, converted to the frame's string dtype once, gathered per pair."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._array = pd.Series(np.asarray(values, dtype=object), copy=False).array
+
+    def take(self, rows: np.ndarray) -> Any:
+        """The values of legs ``rows`` (an extension array of the inferred string dtype)."""
+        return self._array.take(np.asarray(rows, dtype=np.int64))
+
+
+def text_choice(flag: np.ndarray, if_true: str, if_false: str) -> Any:
+    """``if_true`` where ``flag`` else ``if_false``, as a string column (two values converted)."""
+    return LegText(np.array([if_false, if_true], dtype=object)).take(flag.astype(np.int64))
+
+
+def text_constant(value: str, n: int) -> Any:
+    """``value`` ``n`` times as a string column (no rows: an empty object column, as a frame
+    built from an empty object array has)."""
+    if n == 0:
+        return np.empty(0, dtype=object)
+    return LegText(np.array([value], dtype=object)).take(np.zeros(n, dtype=np.int64))
+
+
+def nullable_int(values: np.ndarray) -> Any:
+    """Float values (nan: unknown) as pandas' nullable Int64, as ``astype("Int64")`` gives."""
+    return pd.Series(np.asarray(values, dtype=float), copy=False).astype("Int64").array
+
+
+def none_for_nan_dicts(values: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
+    """One ``{name: value or None}`` per row of ``values`` (rows x names): None, not nan.
+
+    One object conversion for the whole array, then ``zip`` of the columns into one dict per
+    row: that row loop is the floor here (it allocates the dicts the caller asked for).
+    """
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
+    columns = cells.T.tolist()
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
