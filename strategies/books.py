@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -104,6 +105,10 @@ class BookTable:
     ts_ms: np.ndarray
     ask_band: np.ndarray
     bid_band: np.ndarray
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Answers derived from these books alone (stacked sides, per-book slippage, solved pair
+    notionals), kept for the next snapshot that uses the same table (a replay: see
+    ``BookTableCache``). Entries are replaced whole, never edited in place."""
 
     @classmethod
     def build(cls, books: Sequence[OrderBook], band_frac: float) -> BookTable:
@@ -163,20 +168,72 @@ class BookTable:
         """Round-trip slippage of long on book ``la`` / short on book ``sb``, per pair."""
         return kernels.total_slippage(self.round_trip_walks(la, sb), notional)
 
+    def book_slippage(self, side: Side, notional_usd: float) -> np.ndarray:
+        """Slippage fraction of a ``side`` order of ``notional_usd`` on every book (memoised)."""
+        key = ("slippage", side, notional_usd)
+        found = self.memo.get(key)
+        if found is None:
+            every = np.arange(self.mid.size)
+            found = self.slippage(side, every, np.full(every.size, notional_usd))
+            self.memo[key] = found
+        return found  # type: ignore[no-any-return]
+
     def max_pair_notional(
         self, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float
     ) -> np.ndarray:
         """Largest notional in [0, hi] whose round-trip slippage is <= ``limit``, per pair.
 
         ``kernels.max_notional_within`` over the four walks: exact from the cumulative depth
-        (no bisection). nan where ``hi`` is nan (no book).
+        (no bisection). nan where ``hi`` is nan (no book). A pair solved before on this table
+        with the same ``hi`` and ``limit`` is looked up, not solved again: the answer depends
+        on the books alone, and a replay asks for the same pairs snapshot after snapshot.
         """
         ok = ~np.isnan(hi)
         out = np.full(hi.shape, np.nan)
         if ok.any():
-            walks = self.round_trip_walks(la[ok], sb[ok])
-            out[ok] = kernels.max_notional_within(walks, hi[ok], limit)
+            out[ok] = self._solved_pairs(la[ok], sb[ok], hi[ok], float(limit))
         return out
+
+    def _solved_pairs(
+        self, la: np.ndarray, sb: np.ndarray, hi: np.ndarray, limit: float
+    ) -> np.ndarray:
+        keys = la.astype(np.int64) * max(self.mid.size, 1) + sb
+        known = self.memo.get(("max_notional", limit))
+        out = np.empty(keys.size)
+        hit = np.zeros(keys.size, dtype=bool)
+        if known is not None:
+            k_keys, k_hi, k_values = known
+            pos = np.minimum(np.searchsorted(k_keys, keys), k_keys.size - 1)
+            hit = (k_keys[pos] == keys) & (k_hi[pos] == hi)
+            out[hit] = k_values[pos[hit]]
+        miss = ~hit
+        if miss.any():
+            if "stacked" not in self.memo:
+                self.memo["stacked"] = kernels.stack_sides([self.asks.arrays, self.bids.arrays])
+            walks = self.round_trip_walks(la[miss], sb[miss])
+            out[miss] = kernels.max_notional_within(
+                walks, hi[miss], limit, stacked=self.memo["stacked"]
+            )
+            self.memo[("max_notional", limit)] = _merged(known, keys[miss], hi[miss], out[miss])
+        return out
+
+
+def _merged(
+    known: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    keys: np.ndarray,
+    hi: np.ndarray,
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``known`` (keys sorted) with the new answers added; a new answer replaces an old one."""
+    if known is not None:
+        keys = np.concatenate([known[0], keys])
+        hi = np.concatenate([known[1], hi])
+        values = np.concatenate([known[2], values])
+    order = np.lexsort((np.arange(keys.size), keys))  # by key, the newest last
+    keys, hi, values = keys[order], hi[order], values[order]
+    last = np.ones(keys.size, dtype=bool)
+    last[:-1] = keys[1:] != keys[:-1]
+    return keys[last], hi[last], values[last]
 
 
 class BookTableCache:

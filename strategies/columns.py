@@ -49,10 +49,16 @@ def nullable_int(values: np.ndarray) -> Any:
 def none_for_nan_dicts(values: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
     """One ``{name: value or None}`` per row of ``values`` (rows x names): None, not nan.
 
-    One object conversion for the whole array, then ``zip`` of the columns into one dict per
-    row: that row loop is the floor here (it allocates the dicts the caller asked for).
+    Column-wise conversion to Python objects, then one dict display per row for the five
+    confidence components (about three times faster than ``dict(zip(...))``; the row loop
+    is the floor here: it allocates the dicts the caller asked for).
     """
-    cells = values.astype(object)
-    cells[np.isnan(values)] = None
-    columns = cells.T.tolist()
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    cols = []
+    for j in range(len(names)):
+        cells = values[:, j].astype(object)
+        cells[np.isnan(values[:, j])] = None
+        cols.append(cells.tolist())
+    if len(names) != 5:
+        return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+    a, b, c, d, e = names
+    return [{a: v, b: w, c: x, d: y, e: z} for v, w, x, y, z in zip(*cols, strict=True)]

@@ -228,7 +228,42 @@ def total_slippage(walks: Sequence[Walk], notional_usd: FloatArray) -> FloatArra
     return total
 
 
-def max_notional_within(walks: Sequence[Walk], hi: FloatArray, limit_frac: float) -> FloatArray:
+class StackedSides(NamedTuple):
+    """Several sides as (S, B, W) arrays, with the level coefficients the solver reads.
+
+    ``offset`` and ``inv_price`` (``_level_coefficients``) price a level in one division;
+    built once per set of sides (``stack_sides``) and reusable for any pairs of their books.
+    """
+
+    sides: tuple[SideArrays, ...]
+    price: np.ndarray
+    cum_n: np.ndarray
+    cum_q: np.ndarray
+    offset: np.ndarray
+    inv_price: np.ndarray
+
+
+def stack_sides(sides: Sequence[SideArrays]) -> StackedSides:
+    """``sides`` padded to a common (books, levels) shape and stacked."""
+    width = max(s.price.shape[1] for s in sides)
+    n_books = max(s.price.shape[0] for s in sides)
+
+    def stack(name: str, fill: float) -> np.ndarray:
+        out = np.full((len(sides), n_books, width), fill)
+        for j, s in enumerate(sides):
+            arr = getattr(s, name)
+            out[j, : arr.shape[0], : arr.shape[1]] = arr
+        return out
+
+    price = stack("price", np.nan)
+    cum_n, cum_q = stack("cum_notional", np.inf), stack("cum_qty", np.inf)
+    offset, inv_price = _level_coefficients(price, cum_n, cum_q)
+    return StackedSides(tuple(sides), price, cum_n, cum_q, offset, inv_price)
+
+
+def max_notional_within(
+    walks: Sequence[Walk], hi: FloatArray, limit_frac: float, stacked: StackedSides | None = None
+) -> FloatArray:
     """Largest notional in [0, hi] whose summed slippage stays within ``limit_frac``, per pair.
 
     Solved from the cumulative depth, not searched. Inside level k of a walk the quantity
@@ -240,33 +275,43 @@ def max_notional_within(walks: Sequence[Walk], hi: FloatArray, limit_frac: float
     never overshoot the root and converge quadratically (stop when a step is below 1e-13 of N).
     nan where ``hi`` is nan; 0 when even a tiny order exceeds the limit (the spreads alone
     do); ``hi`` when all of it fits. Compiled with numba: the merge is a per-pair loop.
+    ``stacked``: the walks' sides already stacked (``stack_sides``; a caller solving many
+    batches over the same books builds it once); by default built here.
     """
     hi = np.asarray(hi, dtype=float)
-    sides: list[SideArrays] = []
+    if stacked is None:
+        unique: list[SideArrays] = []
+        for w in walks:
+            if not any(s is w.side for s in unique):
+                unique.append(w.side)
+        stacked = stack_sides(unique)
     side_of = np.empty(len(walks), dtype=np.int64)
     for i, w in enumerate(walks):
-        found = next((j for j, s in enumerate(sides) if s is w.side), None)
+        found = next((j for j, s in enumerate(stacked.sides) if s is w.side), None)
         if found is None:
-            sides.append(w.side)
-            found = len(sides) - 1
+            raise ValueError("a walk's side is not among the stacked sides")
         side_of[i] = found
-    width = max(s.price.shape[1] for s in sides)
-    n_books = max(s.price.shape[0] for s in sides)
-
-    def stack(name: str, fill: float) -> np.ndarray:
-        out = np.full((len(sides), n_books, width), fill)
-        for j, s in enumerate(sides):
-            arr = getattr(s, name)
-            out[j, : arr.shape[0], : arr.shape[1]] = arr
-        return out
-
     rows = np.stack([np.asarray(w.rows, dtype=np.int64) for w in walks])
     mids = np.stack([np.broadcast_to(np.asarray(w.mid, dtype=float), hi.shape) for w in walks])
     buy = np.array([w.buy for w in walks], dtype=np.bool_)
+    st = stacked
     return _max_notional_loop(
-        stack("price", np.nan), stack("cum_notional", np.inf), stack("cum_qty", np.inf),
-        side_of, buy, rows, mids, hi, float(limit_frac),
+        st.price, st.cum_n, st.cum_q, side_of, buy, rows, mids, hi, float(limit_frac), st.offset,
+        st.inv_price,
     )  # fmt: skip
+
+
+def _level_coefficients(
+    price: np.ndarray, cum_n: np.ndarray, cum_q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per level k: ``a_k = Q_{k-1} - C_{k-1}/p_k`` and ``1/p_k``, so that the quantity bought
+    for notional N inside level k is ``a_k + N/p_k`` with one multiplication (padding: nan)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_price = 1.0 / price
+        prev_n = np.concatenate([np.zeros(price.shape[:-1] + (1,)), cum_n[..., :-1]], axis=-1)
+        prev_q = np.concatenate([np.zeros(price.shape[:-1] + (1,)), cum_q[..., :-1]], axis=-1)
+        offset = np.where(np.isfinite(prev_n), prev_q - prev_n * inv_price, np.nan)
+    return offset, inv_price
 
 
 @_compiled
@@ -307,11 +352,12 @@ def _total(book, level, x):  # type: ignore[no-untyped-def]
 
 
 @_compiled
-def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit):  # type: ignore[no-untyped-def]
+def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit, offset, inv_price):  # type: ignore[no-untyped-def]  # noqa: E501
     """The per-pair merge and Newton solve of ``max_notional_within``."""
     n_walks, n_pairs = rows.shape
     out = np.full(n_pairs, np.nan)
     level = np.zeros(n_walks, dtype=np.int64)
+    moved = np.zeros(n_walks, dtype=np.bool_)
     for p in range(n_pairs):
         if np.isnan(hi[p]):
             continue
@@ -321,38 +367,58 @@ def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit)
         if not f <= limit:
             out[p] = 0.0  # the spreads alone exceed the limit
             continue
-        x, f, slope, end = _last_segment(book, level, hi[p], limit, f, slope)
-        out[p] = x if x >= hi[p] else _newton(book, level, limit, x, f, slope, end)
+        coef = (cum_n, offset, inv_price, side_of, buy, rows, mids, p)
+        x, end = _last_segment(coef, level, moved, hi[p], limit)
+        if x >= hi[p]:
+            out[p] = hi[p]
+            continue
+        f, slope, _ = _total(book, level, x)  # exact, at the segment's levels
+        out[p] = _newton(book, level, limit, x, f, slope, end)
     return out
 
 
 @_compiled
-def _last_segment(book, level, top, limit, f, slope):  # type: ignore[no-untyped-def]
+def _last_segment(coef, level, moved, top, limit):  # type: ignore[no-untyped-def]
     """Visit the pair's breakpoints (level ends of any walk) in order up to ``top``.
 
-    Returns (x, f(x), slope, end): the last breakpoint whose total is within the limit and the
-    next one (``level`` left at that segment's levels), or x = ``top`` when all of it fits.
+    Returns (x, end): the last breakpoint whose total is within the limit and the next one,
+    ``level`` left at the levels of the segment [x, end) that holds the root; or x = ``top``
+    when all of it fits. Each breakpoint is priced with one division per walk (the
+    coefficients of ``_level_coefficients``); the caller prices the start of the segment
+    exactly (``_total``), so this only decides which segment holds the root.
     """
-    _, cum_n, _, side_of, _, rows, _, p = book
-    before = level.copy()
+    cum_n, offset, inv_price, side_of, buy, rows, mids, p = coef
+    n_walks = level.size
     x = 0.0
-    _, _, nxt = _total(book, level, x)
-    end = min(nxt, top)
-    while end < top:
-        before[:] = level
-        for w in range(level.size):  # the walks whose level ends here move on (end < top <=
-            if cum_n[side_of[w], rows[w, p], level[w]] <= end:  # each depth: a next one exists)
+    while True:
+        end = top
+        for w in range(n_walks):
+            end = min(end, cum_n[side_of[w], rows[w, p], level[w]])
+        if end >= top:
+            break
+        f_end = 0.0
+        for w in range(n_walks):  # walks whose level ends here move on (end < top <= each
+            j, r = side_of[w], rows[w, p]  # walk's depth: a next level exists)
+            moved[w] = cum_n[j, r, level[w]] <= end
+            if moved[w]:
                 level[w] += 1
-        f_end, slope_end, nxt_end = _total(book, level, end)  # continuous at a breakpoint
+            k = level[w]
+            vwap_over_mid = end / ((offset[j, r, k] + end * inv_price[j, r, k]) * mids[w, p])
+            f_end += vwap_over_mid - 1.0 if buy[w] else 1.0 - vwap_over_mid
         if f_end > limit:
-            level[:] = before  # the root is inside [x, end): that segment's levels
-            return x, f, slope, end
-        x, f, slope = end, f_end, slope_end
-        end = min(nxt_end, top)
-    f_top, _, _ = _total(book, level, top)
+            for w in range(n_walks):
+                if moved[w]:
+                    level[w] -= 1  # the root is inside [x, end): that segment's levels
+            return x, end
+        x = end
+    f_top = 0.0
+    for w in range(n_walks):
+        j, r, k = side_of[w], rows[w, p], level[w]
+        vwap_over_mid = top / ((offset[j, r, k] + top * inv_price[j, r, k]) * mids[w, p])
+        f_top += vwap_over_mid - 1.0 if buy[w] else 1.0 - vwap_over_mid
     if f_top <= limit:
-        return top, f_top, slope, top
-    return x, f, slope, top
+        return top, top
+    return x, top
 
 
 @_compiled

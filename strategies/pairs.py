@@ -13,6 +13,7 @@ in their order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,14 +21,14 @@ import numpy as np
 def same_group_pairs(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every ordered (i, j) with ``group[i] == group[j]`` and i != j: i ascending, then j.
 
-    ``group`` is any array of hashable, sortable labels (the base asset of each quote row).
+    ``group`` is any array of hashable labels (the base asset of each quote row).
     """
-    group = np.asarray(group)
-    n = group.size
+    labels = np.asarray(group).tolist()
+    n = len(labels)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, code = np.unique(group, return_inverse=True)
-    code = code.reshape(-1)
+    first_seen: dict[Any, int] = {}  # codes by first appearance: only equality matters here
+    code = np.array([first_seen.setdefault(v, len(first_seen)) for v in labels], dtype=np.int64)
     members = np.argsort(code, kind="stable")  # rows grouped by label, ascending within
     counts = np.bincount(code)
     starts = np.cumsum(counts) - counts

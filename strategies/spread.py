@@ -199,12 +199,11 @@ def quotes_frame(
     (the last one on equal ``ts_ms``) is found with one lexsort, and the frame is built once.
     """
     col = _fields(quotes)
-    canonical = np.array(col["canonical"], dtype=object)
-    split = {c: perp_parts(c) for c in set(col["canonical"])}
-    parts = [split[c] for c in col["canonical"]]
+    canonical = _Codes(col["canonical"])  # a few hundred distinct ids among thousands
+    parts = [perp_parts(c) for c in canonical.values]  # per distinct id
     rate = np.array(col["rate_per_interval"], dtype=float)
     interval = np.array(col["interval_h"], dtype=float)
-    keep = np.array([p is not None for p in parts], dtype=bool)
+    keep = np.array([p is not None for p in parts], dtype=bool)[canonical.codes]
     keep &= ~np.array(col["is_settled"], dtype=bool) & _tradable(quotes, instruments)
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(rate) & (interval > 0)
@@ -215,17 +214,20 @@ def quotes_frame(
             q.venue, q.venue_symbol, q.rate_per_interval, q.interval_h,
         )  # fmt: skip
     keep &= usable
-    venue = np.array(col["venue"], dtype=object)
+    venue = _Codes(col["venue"])
     ts = np.array(col["ts_ms"], dtype=np.int64)
-    idx = _newest_per_venue_and_canonical(np.flatnonzero(keep), venue, canonical, ts)
-    kept_parts = [parts[i] for i in idx]
-    columns = list(zip(*kept_parts, strict=True)) or [(), (), ()]
-    base, quote, settle = (np.array(c, dtype=object) for c in columns)
+    idx = _newest_per_venue_and_canonical(np.flatnonzero(keep), venue.codes, canonical.codes, ts)
+    c_idx = canonical.codes[idx]
+    split = [p or ("", "", "") for p in parts]
+    base, quote, settle = (
+        LegText(np.array([p[i] for p in split], dtype=object)).take(c_idx) for i in range(3)
+    )
     return pd.DataFrame(
         {
-            "venue": venue[idx],
+            "venue": LegText(venue.values).take(venue.codes[idx]),
             "venue_symbol": np.array(col["venue_symbol"], dtype=object)[idx],
-            "canonical": canonical[idx], "base": base, "quote": quote, "settle": settle,
+            "canonical": LegText(canonical.values).take(c_idx),
+            "base": base, "quote": quote, "settle": settle,
             "rate_per_interval": rate[idx], "interval_h": interval[idx],
             "rate_per_h": kernels.rate_per_h(rate[idx], interval[idx]),
             "next_funding_ms": np.array(col["next_funding_ms"], dtype=float)[idx],
@@ -238,16 +240,24 @@ def quotes_frame(
     )  # fmt: skip
 
 
+class _Codes:
+    """Distinct values in code-point order (as pandas sorts strings) and each item's code."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        values = sorted(set(items))
+        code = {v: i for i, v in enumerate(values)}
+        self.values = np.array(values, dtype=object)
+        self.codes = np.array([code[v] for v in items], dtype=np.int64)
+
+
 def _newest_per_venue_and_canonical(
-    rows: np.ndarray, venue: np.ndarray, canonical: np.ndarray, ts_ms: np.ndarray
+    rows: np.ndarray, venue_code: np.ndarray, canonical_code: np.ndarray, ts_ms: np.ndarray
 ) -> np.ndarray:
     """Of ``rows``, the newest per (venue, canonical), the later row on a tie; ordered by
-    canonical, then venue (code-point order, as pandas sorts strings)."""
+    canonical, then venue (the codes' order)."""
     if rows.size == 0:
         return rows
-    _, c_code = np.unique(canonical[rows], return_inverse=True)
-    _, v_code = np.unique(venue[rows], return_inverse=True)
-    c_code, v_code = c_code.reshape(-1), v_code.reshape(-1)
+    c_code, v_code = canonical_code[rows], venue_code[rows]
     order = np.lexsort((np.arange(rows.size), ts_ms[rows], v_code, c_code))
     c_sorted, v_sorted = c_code[order], v_code[order]
     last = np.ones(rows.size, dtype=bool)  # the last of each (canonical, venue) run
@@ -430,10 +440,7 @@ def _costs(legs: _Legs, table: BookTable, lo: np.ndarray, sh: np.ndarray, fees: 
     one that needs a solver, so it runs on the ranked rows only)."""
     n = params.notional_usd
     la, sb = legs.book_row[lo], legs.book_row[sh]
-    every = np.arange(table.mid.size)
-    slip = {  # per book once, then gathered per pair
-        side: table.slippage(side, every, np.full(every.size, n)) for side in ("buy", "sell")
-    }
+    slip = {side: table.book_slippage(side, n) for side in ("buy", "sell")}  # per book once
     slippage = (table.gather(slip["buy"], la) + table.gather(slip["sell"], sb)
                 + table.gather(slip["sell"], la) + table.gather(slip["buy"], sb))  # fmt: skip
     missing = np.isnan(slippage)
@@ -639,7 +646,7 @@ def _ranking(
     keys are ranked once per leg, not per pair."""
 
     def codes(values: np.ndarray) -> np.ndarray:
-        return np.unique(values.astype(str), return_inverse=True)[1].reshape(-1)
+        return _Codes([str(v) for v in values.tolist()]).codes
 
     kept = np.flatnonzero(net >= min_net_apr)
     lo, sh = lo[kept], sh[kept]

@@ -142,3 +142,27 @@ def test_book_table_cache_reuses_only_the_same_book_objects() -> None:
     other = cache.build([a, twin], 0.001)
     assert other is not first and other.asks.depth[1] == pytest.approx(303.0)
     assert cache.build([a, twin], 0.002) is not other  # another band is another table
+
+
+@SETTINGS
+@given(la=book(), sb=book(mid=100.5), limit_bps=st.floats(0.5, 200.0), cut=st.floats(0.05, 1.0))
+def test_solved_pairs_are_remembered_per_table_hi_and_limit(la, sb, limit_bps, cut) -> None:
+    """A replay asks the same table again: answers come from the memo, and only for the same
+    pair, ``hi`` and limit; anything else is solved (checked against a fresh table)."""
+    table = BookTable.build([la, sb], band_frac=0.001)
+    rows_l, rows_s = np.array([0, 1]), np.array([1, 0])
+    depth = np.array([min(table.asks.depth[0], table.bids.depth[1])] * 2)
+    limit = limit_bps * 1e-4
+
+    def fresh(hi: np.ndarray, lim: float) -> np.ndarray:
+        return BookTable.build([la, sb], 0.001).max_pair_notional(rows_l, rows_s, hi, lim)
+
+    first = table.max_pair_notional(rows_l, rows_s, depth, limit)
+    assert np.array_equal(table.max_pair_notional(rows_l, rows_s, depth, limit), first)
+    lower = depth * cut  # same pairs, another hi: solved again, not the remembered answer
+    assert np.array_equal(table.max_pair_notional(rows_l, rows_s, lower, limit),
+                          fresh(lower, limit))  # fmt: skip
+    assert np.array_equal(table.max_pair_notional(rows_l, rows_s, depth, limit / 2),
+                          fresh(depth, limit / 2))  # fmt: skip
+    assert np.array_equal(table.max_pair_notional(rows_l[:1], rows_s[:1], depth[:1], limit),
+                          first[:1])  # fmt: skip

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.domain import FundingQuote, Instrument, Kind, Opportunity, OrderBook
 from scanner.settings import load_settings
@@ -178,3 +180,28 @@ def test_a_book_basis_beyond_the_limit_also_means_two_assets() -> None:
     row = out.iloc[0]
     assert math.isnan(row["price_gap_frac"])  # no marks
     assert row["basis_frac"] > 0.2 and row["price_mismatch"] and not row["executable"]
+
+
+quote_rows = st.lists(
+    st.tuples(st.sampled_from(["bybit", "okx", "gate"]),
+              st.sampled_from(["A/USDT:USDT", "B/USDT:USDT", "A/USDC:USDC", "Ä/USDT:USDT"]),
+              st.integers(0, 3), st.floats(-1e-3, 1e-3)),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=quote_rows)
+def test_quotes_frame_keeps_the_newest_per_venue_and_canonical_like_pandas(rows) -> None:
+    """The newest quote wins, the later one on equal ``ts_ms``; sorted by canonical, venue."""
+    quotes = [FundingQuote(v, f"{c}-{v}-{i}", c, r, 8.0, ts) for i, (v, c, ts, r) in
+              enumerate(rows)]  # fmt: skip
+    got = quotes_frame(quotes)
+    raw = pd.DataFrame(
+        {name: [getattr(q, name) for q in quotes]
+         for name in ("venue", "canonical", "venue_symbol", "ts_ms")}
+    )  # fmt: skip
+    want = raw.sort_values("ts_ms", kind="stable").drop_duplicates(["venue", "canonical"],
+                                                                   keep="last")  # fmt: skip
+    want = want.sort_values(["canonical", "venue"], kind="stable")
+    assert got["venue_symbol"].tolist() == want["venue_symbol"].tolist()
