@@ -123,18 +123,31 @@ def pad_side(
         book_id, price, qty = book_id[order], price[order], qty[order]
     counts = np.bincount(book_id, minlength=n_books).astype(np.int64)
     width = max(int(counts.max(initial=0)), 1)
-    starts = np.cumsum(counts) - counts
-    pos = np.arange(book_id.size) - starts[book_id]
     padded_price = np.full((n_books, width), np.nan)
-    padded_price[book_id, pos] = price
-    notional = np.zeros((n_books, width))
-    notional[book_id, pos] = price * qty
-    quantity = np.zeros((n_books, width))
-    quantity[book_id, pos] = qty
-    padding = np.arange(width)[None, :] >= counts[:, None]
-    cum_n = np.where(padding, np.inf, np.cumsum(notional, axis=1))
-    cum_q = np.where(padding, np.inf, np.cumsum(quantity, axis=1))
+    cum_n = np.full((n_books, width), np.inf)
+    cum_q = np.full((n_books, width), np.inf)
+    _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q)
     return SideArrays(padded_price, cum_n, cum_q, counts)
+
+
+@_compiled
+def _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q):  # type: ignore[no-untyped-def]
+    """One pass over levels grouped by book, best first: each book's row of prices and running
+    sums of notional (price * qty) and quantity, in level order (as ``numpy.cumsum``)."""
+    current = -1
+    k = 0
+    run_n = 0.0
+    run_q = 0.0
+    for i in range(book_id.size):
+        b = book_id[i]
+        if b != current:
+            current, k, run_n, run_q = b, 0, 0.0, 0.0
+        run_n += price[i] * qty[i]
+        run_q += qty[i]
+        padded_price[b, k] = price[i]
+        cum_n[b, k] = run_n
+        cum_q[b, k] = run_q
+        k += 1
 
 
 def _sorted_per_book(book_id: np.ndarray, price: FloatArray, descending: bool) -> bool:
@@ -358,6 +371,7 @@ def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit,
     out = np.full(n_pairs, np.nan)
     level = np.zeros(n_walks, dtype=np.int64)
     moved = np.zeros(n_walks, dtype=np.bool_)
+    walk_state = np.empty((4, n_walks))  # per walk: level end, a_k, 1/p_k, +-1/mid
     for p in range(n_pairs):
         if np.isnan(hi[p]):
             continue
@@ -368,7 +382,7 @@ def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit,
             out[p] = 0.0  # the spreads alone exceed the limit
             continue
         coef = (cum_n, offset, inv_price, side_of, buy, rows, mids, p)
-        x, end = _last_segment(coef, level, moved, hi[p], limit)
+        x, end = _last_segment(coef, level, moved, walk_state, hi[p], limit)
         if x >= hi[p]:
             out[p] = hi[p]
             continue
@@ -378,44 +392,54 @@ def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit,
 
 
 @_compiled
-def _last_segment(coef, level, moved, top, limit):  # type: ignore[no-untyped-def]
+def _last_segment(coef, level, moved, walk_state, top, limit):  # type: ignore[no-untyped-def]
     """Visit the pair's breakpoints (level ends of any walk) in order up to ``top``.
 
     Returns (x, end): the last breakpoint whose total is within the limit and the next one,
     ``level`` left at the levels of the segment [x, end) that holds the root; or x = ``top``
     when all of it fits. Each breakpoint is priced with one division per walk (the
     coefficients of ``_level_coefficients``); the caller prices the start of the segment
-    exactly (``_total``), so this only decides which segment holds the root.
+    exactly (``_total``), so this only decides which segment holds the root. Each walk's
+    current level end and coefficients are kept in small local arrays, read from the books'
+    arrays only when the walk moves to its next level (``walk_state``: that workspace).
     """
     cum_n, offset, inv_price, side_of, buy, rows, mids, p = coef
     n_walks = level.size
+    ends, offs, invs, scale = walk_state  # scale: +1/mid for a buy walk, -1/mid for a sell
+    constant = 0.0  # the -1 of each buy walk, the +1 of each sell walk
+    for w in range(n_walks):
+        j, r = side_of[w], rows[w, p]
+        ends[w] = cum_n[j, r, 0]
+        offs[w] = offset[j, r, 0]
+        invs[w] = inv_price[j, r, 0]
+        scale[w] = 1.0 / mids[w, p] if buy[w] else -1.0 / mids[w, p]
+        constant += -1.0 if buy[w] else 1.0
     x = 0.0
     while True:
         end = top
         for w in range(n_walks):
-            end = min(end, cum_n[side_of[w], rows[w, p], level[w]])
+            end = min(end, ends[w])
         if end >= top:
             break
-        f_end = 0.0
+        f_end = constant
         for w in range(n_walks):  # walks whose level ends here move on (end < top <= each
-            j, r = side_of[w], rows[w, p]  # walk's depth: a next level exists)
-            moved[w] = cum_n[j, r, level[w]] <= end
+            moved[w] = ends[w] <= end  # walk's depth: a next level exists)
             if moved[w]:
                 level[w] += 1
-            k = level[w]
-            vwap_over_mid = end / ((offset[j, r, k] + end * inv_price[j, r, k]) * mids[w, p])
-            f_end += vwap_over_mid - 1.0 if buy[w] else 1.0 - vwap_over_mid
+                j, r, k = side_of[w], rows[w, p], level[w]
+                ends[w] = cum_n[j, r, k]
+                offs[w] = offset[j, r, k]
+                invs[w] = inv_price[j, r, k]
+            f_end += scale[w] * (end / (offs[w] + end * invs[w]))
         if f_end > limit:
             for w in range(n_walks):
                 if moved[w]:
                     level[w] -= 1  # the root is inside [x, end): that segment's levels
             return x, end
         x = end
-    f_top = 0.0
+    f_top = constant
     for w in range(n_walks):
-        j, r, k = side_of[w], rows[w, p], level[w]
-        vwap_over_mid = top / ((offset[j, r, k] + top * inv_price[j, r, k]) * mids[w, p])
-        f_top += vwap_over_mid - 1.0 if buy[w] else 1.0 - vwap_over_mid
+        f_top += scale[w] * (top / (offs[w] + top * invs[w]))
     if f_top <= limit:
         return top, top
     return x, top
