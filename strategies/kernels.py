@@ -387,7 +387,7 @@ def _max_notional_loop(price, cum_n, cum_q, side_of, buy, rows, mids, hi, limit,
             out[p] = hi[p]
             continue
         f, slope, _ = _total(book, level, x)  # exact, at the segment's levels
-        out[p] = _newton(book, level, limit, x, f, slope, end)
+        out[p] = _newton(coef, level, walk_state, limit, x, f, slope, end)
     return out
 
 
@@ -446,14 +446,33 @@ def _last_segment(coef, level, moved, walk_state, top, limit):  # type: ignore[n
 
 
 @_compiled
-def _newton(book, level, limit, x, f, slope, end):  # type: ignore[no-untyped-def]
-    """Newton from the left inside one concave segment [x, end]: never overshoots the root."""
+def _newton(coef, level, walk_state, limit, x, f, slope, end):  # type: ignore[no-untyped-def]
+    """Newton from the left inside one concave segment [x, end]: never overshoots the root.
+
+    The walks' levels are fixed inside the segment, so each step prices the total from the
+    level coefficients with one division per walk: ``Q = a_k + N/p_k``, vwap ``N/Q``, its
+    slope ``a_k/Q^2``.
+    """
+    cum_n, offset, inv_price, side_of, buy, rows, mids, p = coef
+    _, offs, invs, scale = walk_state
+    constant = 0.0
+    for w in range(level.size):
+        j, r, k = side_of[w], rows[w, p], level[w]
+        offs[w] = offset[j, r, k]
+        invs[w] = inv_price[j, r, k]
+        scale[w] = 1.0 / mids[w, p] if buy[w] else -1.0 / mids[w, p]
+        constant += -1.0 if buy[w] else 1.0
     for _ in range(100):
         if not (slope > 0 and f < limit):
             break
         step = (limit - f) / slope
         x = min(x + step, end)
-        f, slope, _ = _total(book, level, x)
+        f = constant
+        slope = 0.0
+        for w in range(level.size):
+            inv_q = 1.0 / (offs[w] + x * invs[w])
+            f += scale[w] * (x * inv_q)
+            slope += scale[w] * (offs[w] * inv_q * inv_q)
         if step <= 1e-13 * x:
             break
     return x

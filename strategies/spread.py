@@ -178,11 +178,9 @@ _QUOTE_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _fields(quotes: Sequence[FundingQuote]) -> dict[str, tuple[Any, ...]]:
-    """The attributes the frame needs, one tuple per attribute, read in one pass."""
-    rows = map(attrgetter(*_QUOTE_FIELDS), quotes)
-    columns = list(zip(*rows, strict=True)) or [()] * len(_QUOTE_FIELDS)
-    return dict(zip(_QUOTE_FIELDS, columns, strict=True))
+def _fields(quotes: Sequence[FundingQuote]) -> dict[str, list[Any]]:
+    """The attributes the frame needs, one list per attribute (no tuple per quote)."""
+    return {name: list(map(attrgetter(name), quotes)) for name in _QUOTE_FIELDS}
 
 
 def quotes_frame(
@@ -358,11 +356,13 @@ def _build_legs(
     venue = quotes["venue"].to_numpy(dtype=object)
     symbol = quotes["venue_symbol"].to_numpy(dtype=object)
     keys = list(zip(venue.tolist(), symbol.tolist(), strict=True))
-    used = [books.get(k) for k in keys]
-    top = np.array([k in top_only and b is not None for k, b in zip(keys, used, strict=True)], bool)
+    used = list(map(books.get, keys))
+    has = np.array([b is not None for b in used], dtype=bool)
+    top = np.zeros(len(keys), dtype=bool)
+    if top_only:
+        top = np.array([k in top_only for k in keys], dtype=bool) & has
     book_list = [b for b in used if b is not None]
-    perp_rows = np.cumsum([b is not None for b in used]) - 1
-    perp_rows = np.where([b is not None for b in used], perp_rows, -1).astype(np.int64)
+    perp_rows = np.where(has, np.cumsum(has) - 1, -1).astype(np.int64)
     spot_keys = list(spot_books)
     spot_list = [spot_books[k] for k in spot_keys]
     n_spot = len(spot_list)
