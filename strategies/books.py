@@ -113,13 +113,12 @@ class BookTable:
     @classmethod
     def build(cls, books: Sequence[OrderBook], band_frac: float) -> BookTable:
         n = len(books)
-        tables = []
+        flat = []
         for side, descending in (("asks", False), ("bids", True)):
             book_id, lv = _flat_levels(books, side)
-            tables.append(
-                SideTable.of(kernels.pad_side(book_id, lv[:, 0], lv[:, 1], n, descending))
-            )
-        ask_table, bid_table = tables
+            flat.append((book_id, lv[:, 0], lv[:, 1], descending))
+        stacked = kernels.pad_sides(flat, n)  # asks and bids, as the solver reads them
+        ask_table, bid_table = (SideTable.of(side) for side in stacked.sides)
         best_ask = np.where(ask_table.n_levels > 0, ask_table.price[:, 0], np.nan)
         best_bid = np.where(bid_table.n_levels > 0, bid_table.price[:, 0], np.nan)
         with np.errstate(invalid="ignore"):
@@ -135,7 +134,9 @@ class BookTable:
         ask_band = np.where(np.isnan(mid), np.nan, ask_band)
         bid_band = np.where(np.isnan(mid), np.nan, bid_band)
         ts = np.fromiter((b.ts_ms for b in books), float, n)
-        return cls(ask_table, bid_table, mid, best_bid, best_ask, ts, ask_band, bid_band)
+        table = cls(ask_table, bid_table, mid, best_bid, best_ask, ts, ask_band, bid_band)
+        table.memo["stacked"] = stacked
+        return table
 
     def slippage(self, side: Side, rows: np.ndarray, notional_usd: np.ndarray) -> np.ndarray:
         """Slippage fraction of a ``side`` order per row; nan where ``rows`` is -1 (no book)."""

@@ -23,9 +23,28 @@ class LegText:
     def __init__(self, values: np.ndarray) -> None:
         self._array = pd.Series(np.asarray(values, dtype=object), copy=False).array
 
+    @classmethod
+    def joined(cls, converted: Any, more: np.ndarray) -> LegText:
+        """A column already in the frame's dtype (a quotes frame's), then ``more`` values
+        converted here: only the few extra values are converted."""
+        text = cls.__new__(cls)
+        first = pd.Series(converted, copy=False)
+        if first.dtype == object:  # a hand-built frame: infer as from any object array
+            first = pd.Series(first.to_numpy(dtype=object), copy=False)
+        if len(more) == 0:
+            text._array = first.array
+        else:
+            rest = pd.Series(np.asarray(more, dtype=object), copy=False)
+            text._array = pd.concat([first, rest], ignore_index=True).array
+        return text
+
     def take(self, rows: np.ndarray) -> Any:
         """The values of legs ``rows`` (an extension array of the inferred string dtype)."""
         return self._array.take(np.asarray(rows, dtype=np.int64))
+
+    def codes(self) -> np.ndarray:
+        """Per leg, the rank of its value among the distinct values (code-point order)."""
+        return np.asarray(pd.factorize(self._array, sort=True)[0], dtype=np.int64)
 
 
 def text_choice(flag: np.ndarray, if_true: str, if_false: str) -> Any:

@@ -83,9 +83,10 @@ class FeeSchedule:
 
     def taker_array(self, venues: np.ndarray) -> np.ndarray:
         """Taker fee for each venue id in ``venues`` (one lookup per distinct venue)."""
-        uniq, inverse = np.unique(np.asarray(venues, dtype=object), return_inverse=True)
-        per_venue = np.array([self.taker_of(str(v)) for v in uniq], dtype=float)
-        return per_venue[inverse].reshape(np.shape(venues))
+        values = np.asarray(venues, dtype=object)
+        flat = values.ravel().tolist()
+        rate = {v: self.taker_of(str(v)) for v in set(flat)}  # no sort of the strings
+        return np.array([rate[v] for v in flat], dtype=float).reshape(values.shape)
 
 
 def _check_fee(venue: str, kind: str, value: float, allow_negative: bool = False) -> float:

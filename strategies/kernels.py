@@ -111,29 +111,51 @@ def pad_side(
 
     Levels with a non-finite or non-positive price or quantity are dropped (as
     ``costs.as_levels`` does); each book's levels are sorted best first (stable, so equal prices
-    keep their order). No per-book Python: one lexsort and scatters.
+    keep their order). No per-book Python: one lexsort (only if the levels are not already
+    best first) and one compiled pass.
     """
+    return pad_sides([(book_id, price, qty, descending)], n_books).sides[0]
+
+
+def pad_sides(
+    sides: Sequence[tuple[np.ndarray, FloatArray, FloatArray, bool]], n_books: int
+) -> StackedSides:
+    """Several sides of the same books (``pad_side``'s arguments each), padded to one width
+    and filled straight into stacked arrays with their level coefficients: the solver's
+    input (``max_notional_within``) without a copy. ``.sides`` are views, one per side."""
+    prepared = [_best_first(*side) for side in sides]
+    counts = [np.bincount(b, minlength=n_books).astype(np.int64) for b, _, _ in prepared]
+    width = max([int(c.max(initial=0)) for c in counts] + [1])
+    shape = (len(sides), n_books, width)
+    price, offset, inv_price = (np.full(shape, np.nan) for _ in range(3))
+    cum_n, cum_q = np.full(shape, np.inf), np.full(shape, np.inf)
+    for j, (b, p, q) in enumerate(prepared):
+        _fill_padded(b, p, q, price[j], cum_n[j], cum_q[j], offset[j], inv_price[j])
+    views = tuple(SideArrays(price[j], cum_n[j], cum_q[j], counts[j]) for j in range(len(sides)))
+    return StackedSides(views, price, cum_n, cum_q, offset, inv_price)
+
+
+def _best_first(
+    book_id: np.ndarray, price: FloatArray, qty: FloatArray, descending: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Valid levels only, grouped by book and best first within each (stable)."""
     book_id = np.asarray(book_id, dtype=np.int64)
     price = np.asarray(price, dtype=float)
     qty = np.asarray(qty, dtype=float)
     keep = np.isfinite(price) & np.isfinite(qty) & (price > 0) & (qty > 0)
-    book_id, price, qty = book_id[keep], price[keep], qty[keep]
+    if not keep.all():
+        book_id, price, qty = book_id[keep], price[keep], qty[keep]
     if not _sorted_per_book(book_id, price, descending):  # venues send books best first
         order = np.lexsort((-price if descending else price, book_id))
         book_id, price, qty = book_id[order], price[order], qty[order]
-    counts = np.bincount(book_id, minlength=n_books).astype(np.int64)
-    width = max(int(counts.max(initial=0)), 1)
-    padded_price = np.full((n_books, width), np.nan)
-    cum_n = np.full((n_books, width), np.inf)
-    cum_q = np.full((n_books, width), np.inf)
-    _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q)
-    return SideArrays(padded_price, cum_n, cum_q, counts)
+    return book_id, price, qty
 
 
 @_compiled
-def _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q):  # type: ignore[no-untyped-def]
-    """One pass over levels grouped by book, best first: each book's row of prices and running
-    sums of notional (price * qty) and quantity, in level order (as ``numpy.cumsum``)."""
+def _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q, offset, inv_price):  # type: ignore[no-untyped-def]  # noqa: E501
+    """One pass over levels grouped by book, best first: each book's row of prices, running
+    sums of notional (price * qty) and quantity in level order (as ``numpy.cumsum``), and the
+    level coefficients of ``_level_coefficients`` (the same operations, so the same bits)."""
     current = -1
     k = 0
     run_n = 0.0
@@ -142,6 +164,9 @@ def _fill_padded(book_id, price, qty, padded_price, cum_n, cum_q):  # type: igno
         b = book_id[i]
         if b != current:
             current, k, run_n, run_q = b, 0, 0.0, 0.0
+        inv = 1.0 / price[i]
+        inv_price[b, k] = inv
+        offset[b, k] = run_q - run_n * inv
         run_n += price[i] * qty[i]
         run_q += qty[i]
         padded_price[b, k] = price[i]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -205,3 +206,45 @@ def test_quotes_frame_keeps_the_newest_per_venue_and_canonical_like_pandas(rows)
                                                                    keep="last")  # fmt: skip
     want = want.sort_values(["canonical", "venue"], kind="stable")
     assert got["venue_symbol"].tolist() == want["venue_symbol"].tolist()
+
+
+def test_the_collector_is_paused_while_ranking_and_restored_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """compute_opportunities pauses the cyclic GC while it ranks (acyclic objects only) and
+    leaves it as it found it: back on after a call and after an error, off if it was off."""
+    import gc
+
+    import strategies.spread as spread
+
+    seen: list[bool] = []
+    build = spread._build_legs
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(spread, "_build_legs", spy)
+    quotes = [
+        FundingQuote("bybit", "A", BTC, 1e-4, 8, NOW),
+        FundingQuote("okx", "B", BTC, 3e-4, 8, NOW),
+    ]
+    assert gc.isenabled()
+    assert (
+        len(
+            compute_opportunities(
+                quotes_frame(quotes), {}, FEES, EngineParams(min_net_apr=-math.inf), NOW
+            )
+        )
+        == 1
+    )
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError):
+        compute_opportunities(pd.DataFrame({"venue": []}), {}, FEES, EngineParams(), NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compute_opportunities(quotes_frame(quotes), {}, FEES, EngineParams(), NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
