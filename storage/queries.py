@@ -161,15 +161,28 @@ class Queries:
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> pd.DataFrame:
-        """Funding quotes in ``[since_ms, until_ms)``, ordered by time; see ``QUOTE_DTYPES``."""
+        """Funding quotes in ``[since_ms, until_ms)``, ordered by time; see ``QUOTE_DTYPES``.
+
+        Only stored columns that vary are fetched (a year of one symbol is 52,560 rows, and
+        the driver's cost is per value): ``canonical`` is filled in when it is the filter,
+        ``rate_per_h`` is divided here (the same IEEE division SQL would do).
+        """
         q = T.funding_quotes.c
-        stmt = self._quote_select()
+        fetched = [c for c in QUOTE_DTYPES if c != "rate_per_h"]
+        if canonical is not None:
+            fetched.remove("canonical")
+        stmt = select(*[q[c] for c in fetched])
         if canonical is not None:
             stmt = stmt.where(q.canonical == canonical)
         if venue is not None:
             stmt = stmt.where(q.venue == venue)
         stmt = _between(stmt, q.ts_ms, since_ms, until_ms)
-        return self._fetch_plain(stmt.order_by(q.ts_ms, q.venue, q.venue_symbol), QUOTE_DTYPES)
+        stmt = stmt.order_by(q.ts_ms, q.venue, q.venue_symbol)
+        df = self._fetch_plain(stmt, {c: QUOTE_DTYPES[c] for c in fetched})
+        if canonical is not None:
+            df["canonical"] = pd.Series(canonical, index=df.index, dtype=QUOTE_DTYPES["canonical"])
+        df["rate_per_h"] = df["rate_per_interval"] / df["interval_h"]
+        return df[list(QUOTE_DTYPES)]
 
     def latest_quotes(
         self, canonical: str | None = None, since_ms: int | None = None

@@ -148,6 +148,28 @@ def test_quotes_filters_and_latest_live_quote_per_symbol(db: Database) -> None:
     assert len(q.latest_quotes(canonical="C1/USDT:USDT")) == 2
 
 
+def test_one_symbols_quotes_are_the_same_rows_as_all_quotes_filtered(db: Database) -> None:
+    """quotes(canonical=...) fills the symbol in and divides rate_per_h itself instead of
+    fetching them: the frame must be what the unfiltered read gives for that symbol."""
+    repo = Repository(db)
+    repo.write_quotes(quotes(120, symbols=3, venue="bybit", interval_h=8.0, rate=8e-4))
+    repo.write_quotes(quotes(90, symbols=3, venue="okx", interval_h=4.0, rate=-3e-5))
+    repo.write_quotes([FundingQuote("gate", "C1_USDT", "C1/USDT:USDT", 1e-3, 1.0, 5)])
+    q = Queries(db)
+    everything = q.quotes()
+    for symbol in ("C1/USDT:USDT", "C2/USDT:USDT", "NONE/USDT:USDT"):
+        one = q.quotes(canonical=symbol)
+        expected = everything[everything["canonical"] == symbol].reset_index(drop=True)
+        pd.testing.assert_frame_equal(one, expected, check_exact=True)
+    assert len(q.quotes(canonical="C1/USDT:USDT")) == 40 + 30 + 1
+    per_h = everything.groupby("venue")["rate_per_h"].unique().to_dict()
+    assert {v: list(r) for v, r in per_h.items()} == {
+        "bybit": [8e-4 / 8.0],
+        "okx": [-3e-5 / 4.0],
+        "gate": [1e-3],
+    }
+
+
 def test_empty_results_have_the_same_columns_and_dtypes(db: Database) -> None:
     repo = Repository(db)
     q = Queries(db)
