@@ -9,7 +9,8 @@ runs the same comparison on a smaller universe.
 
 Second case: a replay of 30 days of hourly snapshots of the same universe (720 engine runs):
 rates move every hour (a random walk per quote), settlement times roll forward, the books stay
-the same objects (book history is sparse), so the engine converts them once.
+the same objects (book history is sparse), so the engine converts them once and solves each
+pair's slippage-limited notional once (``BookTable.memo``).
 
 Run: .venv/bin/python benchmarks/bench_spread.py [--days 30] [--no-loop]
 (prints stage timings, wall and CPU, and ratios measured in this one run; not a test)

@@ -85,7 +85,7 @@ def targets(scan: dict[str, Any], spread: str, storage: str) -> list[str]:
     if snap is not None:
         rows.append(
             (
-                "engine, 6 venues x 600 (best of 5)",
+                "engine, 6 venues x 600, books new to the engine (best of 5)",
                 "<= 50 ms",
                 f"{snap:.0f} ms wall, {snap_cpu:.0f} ms CPU",
                 snap <= 50,
