@@ -5,10 +5,24 @@ Against the emulator in its own process with a fixed latency on every request (d
 
 - one-shot ``collect``: fresh adapters, instruments + quotes + candidate books;
 - steady-state cycle: the collection of the second and later scans of one session (instrument
-  lists cached, adapters and their rate-limit windows kept), median of ``--cycles``;
-- a whole ``scan`` (collect, store, rank, store the ranking) in that session, median;
+  lists cached, adapters and their rate-limit windows kept), median of ``--cycles``. Cycles
+  start ``--pace-s`` apart (default 5 s, the shortest ``schedule.scan_every_s`` that ``fundscan
+  run`` accepts), as the scheduler starts them; the same session then runs ``--cycles`` more
+  back to back (``cycle_back_to_back_s``), which ``fundscan run`` never does: there the venues'
+  request budgets, not the round trips, set the pace (OKX's throttle holds 18 cost units per
+  2 s for all endpoints, a cycle spends ~14, so a cycle that starts right after the previous
+  one waits ~1-1.7 s for its books);
+- client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
+  over the same cycle (its process's user + system time from ``/proc``, Linux only), so the
+  figures can be read on a loaded machine;
+- a whole ``scan`` (collect, store, rank, store the ranking) in that session, paced the same
+  way, median;
 - per venue: its time within the collection, its requests, the floor, and a simple bulk-call
-  scanner (fresh ccxt exchange: ``load_markets`` + ``fetch_funding_rates``, default settings);
+  scanner (fresh ccxt exchange: ``load_markets`` + ``fetch_funding_rates``, default settings,
+  one venue in the process); next to it fundscan's one-shot quotes of that venue alone in the
+  process too (fresh adapter, instruments + quotes: ``one_shot_alone_s``), the like-for-like
+  comparison - within the six-venue collection a venue's time also holds the other five
+  venues' parsing, which runs on the same event loop;
 - the floor: the longest chain of *dependent* requests each venue needs with its real bulk
   endpoints (``FLOOR_ROUNDS``), times the latency; venues are concurrent, and the candidate
   books need every venue's quotes first, so the collection floor is the longest venue chain
@@ -19,7 +33,7 @@ Against the emulator in its own process with a fixed latency on every request (d
 - growth: the steady cycle for 1, 3 and 6 venues and half and full universe (half: the emulator
   quotes every other base asset; instrument lists stay whole).
 
-Usage: python benchmarks/bench_scan.py [--json] [--latency-ms 50] [--cycles 5]
+Usage: python benchmarks/bench_scan.py [--json] [--latency-ms 50] [--cycles 5] [--pace-s 5]
        [--baseline-symbols 15] [--no-growth] [--no-baseline]
 Timings are wall-clock on a machine other jobs may share: the load average is printed with
 them, and the ratios (to the floor, to the baseline) are measured in one run.
@@ -97,12 +111,25 @@ class Served:
         ]
         return log
 
+    def cpu_s(self) -> float | None:
+        """The emulator process's CPU time so far (user + system), None off Linux."""
+        return process_cpu_s(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` from ``/proc`` (None where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def serve(latency_ms: float, half: bool) -> Served:
@@ -133,12 +160,21 @@ class Timed:
     collection: Collection
     total_s: float
     venue_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = float("nan")
+    """This process's CPU time over the collection."""
+    emulator_cpu_s: float = float("nan")
+    """The emulator process's CPU time over the collection (nan where unknown)."""
 
 
 async def timed_collect(
-    settings: Settings, venues: dict[str, Any], cache: InstrumentCache
+    settings: Settings,
+    venues: dict[str, Any],
+    cache: InstrumentCache,
+    served: Served | None = None,
 ) -> Timed:
     """One collection as the pipeline runs it; per venue: when its last stage ended."""
+    emu0 = served.cpu_s() if served is not None else None
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     ends: dict[str, float] = {}
 
@@ -157,7 +193,16 @@ async def timed_collect(
         progress=progress,
         instruments=cache,
     )
-    return Timed(c, time.perf_counter() - t0, ends)
+    total_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0
+    emu1 = served.cpu_s() if served is not None else None
+    emu_s = emu1 - emu0 if emu0 is not None and emu1 is not None else float("nan")
+    return Timed(c, total_s, ends, cpu_s, emu_s)
+
+
+async def paced(started: float, pace_s: float) -> None:
+    """Sleep until ``pace_s`` after ``started`` (``perf_counter``), as a scheduler would."""
+    await asyncio.sleep(max(0.0, started + pace_s - time.perf_counter()))
 
 
 def per_venue_requests(log: list[dict[str, Any]]) -> dict[str, int]:
@@ -174,33 +219,50 @@ def floor_s(venues: Sequence[str], latency_s: float, one_shot: bool, books: bool
 
 
 async def session_run(
-    served: Served, names: Sequence[str], cycles: int, tmp: Path, with_scans: bool
+    served: Served,
+    names: Sequence[str],
+    cycles: int,
+    tmp: Path,
+    with_scans: bool,
+    pace_s: float,
+    back_to_back: bool = False,
 ) -> dict[str, Any]:
-    """One session: a one-shot collection, ``cycles`` steady collections, optionally scans."""
+    """One session: a one-shot collection, ``cycles`` steady collections started ``pace_s``
+    apart, optionally ``cycles`` more back to back and ``cycles`` whole scans (paced)."""
     settings = settings_for(served.url, names, tmp / f"bench-{len(names)}-{time.time_ns()}.db")
     venues = build_venues(settings, names)
     cache = InstrumentCache(settings.collector.instruments_refresh_s)
     try:
         before = len(served.requests())
-        first = await timed_collect(settings, venues, cache)
+        started = time.perf_counter()
+        first = await timed_collect(settings, venues, cache, served)
         log = served.requests()
         one_shot_requests = per_venue_requests(log[before:])
         steady: list[Timed] = []
         steady_requests: dict[str, int] = {}
         for _ in range(cycles):
+            await paced(started, pace_s)
             before = len(log)
-            steady.append(await timed_collect(settings, venues, cache))
+            started = time.perf_counter()
+            steady.append(await timed_collect(settings, venues, cache, served))
             log = served.requests()
             steady_requests = per_venue_requests(log[before:])
+        unpaced: list[Timed] = []
+        if back_to_back:
+            await paced(started, pace_s)
+            for _ in range(cycles + 1):  # the first starts with the budgets refilled
+                unpaced.append(await timed_collect(settings, venues, cache, served))
+            started = time.perf_counter()
         scans: list[float] = []
         if with_scans:
             db = open_database(settings.storage.url)
             repo = Repository(db)
             try:
                 for _ in range(cycles + 1):
-                    t0 = time.perf_counter()
+                    await paced(started, pace_s)
+                    started = time.perf_counter()
                     await scan_once(settings, repo, venues=venues, instruments=cache)
-                    scans.append(time.perf_counter() - t0)
+                    scans.append(time.perf_counter() - started)
             finally:
                 db.dispose()
     finally:
@@ -209,6 +271,7 @@ async def session_run(
     return {
         "one_shot": first,
         "steady": steady,
+        "back_to_back": unpaced[1:],
         "one_shot_requests": one_shot_requests,
         "steady_requests": steady_requests,
         "scans_s": scans[1:],
@@ -226,6 +289,14 @@ async def simple_bulk_scanner(url: str, venue: str) -> float:
         return time.perf_counter() - t0
     finally:
         await ex.close()
+
+
+async def one_shot_alone(served: Served, venue: str, tmp: Path) -> float:
+    """fundscan's one-shot quotes of one venue alone in the process (fresh adapter), as the
+    simple bulk scanner runs: until its instruments and quotes are in."""
+    got = await session_run(served, [venue], 0, tmp, with_scans=False, pace_s=0.0)
+    first: Timed = got["one_shot"]
+    return first.collection.results[venue].latency_ms / 1000
 
 
 async def sequential_baseline(url: str, venue: str, limit: int) -> dict[str, Any]:
@@ -268,14 +339,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": args.latency_ms,
     }
     try:
-        main = await session_run(full, ALL, args.cycles, tmp, with_scans=True)
+        main = await session_run(
+            full, ALL, args.cycles, tmp, with_scans=True, pace_s=args.pace_s, back_to_back=True
+        )
         first: Timed = main["one_shot"]
         steady: list[Timed] = main["steady"]
+        unpaced: list[Timed] = main["back_to_back"]
         cycle = median([t.total_s for t in steady])
         out.update(
+            pace_s=args.pace_s,
             collect_s=first.total_s,
+            collect_cpu_s=first.cpu_s,
+            collect_emulator_cpu_s=first.emulator_cpu_s,
             collect_floor_s=floor_s(ALL, latency_s, one_shot=True, books=main["books"]),
             cycle_s=cycle,
+            cycle_cpu_s=median([t.cpu_s for t in steady]),
+            cycle_emulator_cpu_s=median([t.emulator_cpu_s for t in steady]),
+            cycle_back_to_back_s=median([t.total_s for t in unpaced]),
+            cycle_back_to_back_cpu_s=median([t.cpu_s for t in unpaced]),
             floor_s=floor_s(ALL, latency_s, one_shot=False, books=main["books"]),
             scan_s=median(main["scans_s"]),
         )
@@ -301,6 +382,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         for v in ALL:
             venues[v]["simple_bulk_scanner_s"] = await simple_bulk_scanner(full.url, v)
+            venues[v]["one_shot_alone_s"] = await one_shot_alone(full, v, tmp)
         out["venues"] = venues
         if not args.no_baseline:
             base = {v: await sequential_baseline(full.url, v, args.baseline_symbols) for v in ALL}
@@ -314,7 +396,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 for size, served in (("half", half), ("full", full)):
                     for names in (ALL[:1], ALL[:3], ALL):
-                        got = await session_run(served, names, args.cycles, tmp, with_scans=False)
+                        got = await session_run(
+                            served, names, args.cycles, tmp, with_scans=False, pace_s=args.pace_s
+                        )
                         growth.append(
                             {
                                 "venues": len(names),
@@ -325,6 +409,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 ),
                                 "one_shot_s": got["one_shot"].total_s,
                                 "cycle_s": median([t.total_s for t in got["steady"]]),
+                                "cycle_cpu_s": median([t.cpu_s for t in got["steady"]]),
                                 "floor_s": floor_s(names, latency_s, False, got["books"]),
                             }
                         )
@@ -349,14 +434,16 @@ def report(r: dict[str, Any]) -> str:
         f"{r['load_avg_before']:.1f} -> {r['load_avg_after']:.1f}; "
         f"{r['latency_ms']:g} ms per request",
         "",
-        "| venue | quotes one-shot | quotes steady | with books one-shot / steady | "
+        "| venue | quotes one-shot (alone / in six) | quotes steady | "
+        "with books one-shot / steady | "
         "requests (one-shot / steady) | priced by top of book | books | simple bulk scanner | "
         "floor (one-shot / steady, with books) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for v, d in r["venues"].items():
         lines.append(
-            f"| {v} | {_fmt(d['one_shot_s'])} | {_fmt(d['steady_s'])} | "
+            f"| {v} | {_fmt(d.get('one_shot_alone_s'))} / {_fmt(d['one_shot_s'])} | "
+            f"{_fmt(d['steady_s'])} | "
             f"{_fmt(d['one_shot_with_books_s'])} / {_fmt(d['steady_with_books_s'])} | "
             f"{d['one_shot_requests']} / {d['steady_requests']} | "
             f"{d['priced_top_of_book']}/{d['quotes']} | {d['books']} | "
@@ -366,9 +453,14 @@ def report(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"whole market: one-shot collect {_fmt(r['collect_s'])} "
-        f"(floor {_fmt(r['collect_floor_s'])}); "
-        f"steady-state cycle {_fmt(r['cycle_s'])} (floor {_fmt(r['floor_s'])}, "
-        f"{r['ratio_to_floor']:.2f}x); whole scan (collect, store, rank) {_fmt(r['scan_s'])}",
+        f"(floor {_fmt(r['collect_floor_s'])}; CPU {_fmt(r.get('collect_cpu_s'))} here, "
+        f"{_fmt(r.get('collect_emulator_cpu_s'))} in the emulator); "
+        f"steady-state cycle {_fmt(r['cycle_s'])} (cycles {r.get('pace_s', 0):g} s apart; "
+        f"floor {_fmt(r['floor_s'])}, {r['ratio_to_floor']:.2f}x; "
+        f"CPU {_fmt(r.get('cycle_cpu_s'))} here, {_fmt(r.get('cycle_emulator_cpu_s'))} in the "
+        f"emulator); back to back {_fmt(r.get('cycle_back_to_back_s'))} "
+        f"(CPU {_fmt(r.get('cycle_back_to_back_cpu_s'))}); "
+        f"whole scan (collect, store, rank) {_fmt(r['scan_s'])}",
     ]
     if "baseline_s" in r:
         extra = " (extrapolated from a sample per venue)" if r["baseline_extrapolated"] else ""
@@ -379,13 +471,13 @@ def report(r: dict[str, Any]) -> str:
     if r["growth"]:
         lines += [
             "",
-            "| venues | universe | quotes | one-shot | steady cycle | floor |",
-            "|---|---|---|---|---|---|",
+            "| venues | universe | quotes | one-shot | steady cycle | its CPU here | floor |",
+            "|---|---|---|---|---|---|---|",
         ]
         for g in r["growth"]:
             lines.append(
                 f"| {g['venues']} | {g['universe']} | {g['quotes']} | {_fmt(g['one_shot_s'])} | "
-                f"{_fmt(g['cycle_s'])} | {_fmt(g['floor_s'])} |"
+                f"{_fmt(g['cycle_s'])} | {_fmt(g.get('cycle_cpu_s'))} | {_fmt(g['floor_s'])} |"
             )
     return "\n".join(lines)
 
@@ -395,6 +487,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--cycles", type=int, default=5, help="steady-state cycles measured")
+    parser.add_argument(
+        "--pace-s",
+        type=float,
+        default=5.0,
+        help="steady cycles start this far apart (fundscan run's shortest scan_every_s)",
+    )
     parser.add_argument("--baseline-symbols", type=int, default=15, help="sampled per venue")
     parser.add_argument("--no-growth", action="store_true")
     parser.add_argument("--no-baseline", action="store_true")
