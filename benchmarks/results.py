@@ -67,14 +67,19 @@ def targets(scan: dict[str, Any], spread: str, storage: str) -> list[str]:
                 speedup >= 20,
             )
         )
+    # like for like: the bulk scanner runs one venue alone in its process, so fundscan's
+    # one-shot of that venue alone is compared with it (within the six-venue collection a
+    # venue's time also holds the other venues' parsing on the same event loop)
     slow = [
         v
         for v, d in scan["venues"].items()
-        if d["one_shot_s"] is not None and d["one_shot_s"] > d["simple_bulk_scanner_s"]
+        if d.get("one_shot_alone_s") is None  # not measured: not met
+        or d["one_shot_alone_s"] > d["simple_bulk_scanner_s"]
     ]
     rows.append(
         (
-            "every venue (one-shot) at least as fast as a simple bulk scanner",
+            "every venue (one-shot, alone like the bulk scanner) at least as fast as a simple "
+            "bulk scanner",
             "all venues",
             "slower: " + ", ".join(slow) if slow else "all",
             not slow,
