@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
 
+try:  # optional speed-up (ccxt depends on it); the emulator imports nothing of the project
+    import orjson
+except ImportError:  # pragma: no cover - json does the same, slower
+    orjson = None  # type: ignore[assignment]
 
+
+@lru_cache(maxsize=4096)
 def decimals_of(step: float) -> int:
-    """Number of decimals a tick/lot implies (0.0001 -> 4, 0.5 -> 1, 10 -> 0)."""
+    """Number of decimals a tick/lot implies (0.0001 -> 4, 0.5 -> 1, 10 -> 0).
+
+    Cached: a venue has a few hundred distinct ticks and lots, and every number a tickers or
+    book body prints asks again (the Decimal round trip was ~40 % of a tickers body's CPU)."""
     if step <= 0:
         return 8
     exp = Decimal(repr(step)).normalize().as_tuple().exponent
@@ -40,13 +50,26 @@ def volume_str(x: float) -> str:
     return f"{x:.{places}f}"
 
 
+def json_bytes(body: Any) -> bytes:
+    """Compact JSON. orjson where it can (a 570 kB tickers body took ~25 ms in ``json``);
+    ``json`` for what orjson refuses (numpy scalars). The two agree on every value; they
+    spell a few floats differently (``1e-05`` / ``0.00001``), both valid JSON."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            pass
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(
-        text=json.dumps(body, separators=(",", ":")),
+        body=json_bytes(body),
         status=status,
         content_type="application/json",
+        charset="utf-8",
         headers=headers,
     )
 
