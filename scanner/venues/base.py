@@ -203,6 +203,11 @@ def to_int(value: Any) -> int | None:
     A timestamp of 0 is returned as 0; callers decide whether 0 means 'none' (Binance dated
     contracts report ``nextFundingTime: 0``).
     """
+    # plain digits (every timestamp on the wire) skip the Decimal: ~3,000 per scan
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     dec = to_decimal(value)
     if dec is None:
         return None

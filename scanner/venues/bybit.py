@@ -94,7 +94,8 @@ def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> Fundi
     interval_h = hours_from(row.get("fundingIntervalHour"), "h") or instrument.funding_interval_h
     if interval_h is None:
         raise MalformedResponse(VENUE, f"{instrument.venue_symbol}: no funding interval known")
-    quote = FundingQuote(
+    bid, bid_qty, ask, ask_qty = _top_of_book(row) or (None, None, None, None)
+    return FundingQuote(
         venue=VENUE,
         venue_symbol=instrument.venue_symbol,
         canonical=instrument.canonical,
@@ -107,13 +108,10 @@ def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> Fundi
         multiplier=float(instrument.multiplier),
         raw=dict(row),
         volume_24h_usd=lenient_volume(row.get("turnover24h")),  # quote-coin notional, 24 h
-    )
-    top = _top_of_book(row)
-    if top is None:
-        return quote
-    bid, bid_qty, ask, ask_qty = top
-    return dataclasses.replace(
-        quote, bid_price=bid, bid_qty=bid_qty, ask_price=ask, ask_qty=ask_qty
+        bid_price=bid,
+        bid_qty=bid_qty,
+        ask_price=ask,
+        ask_qty=ask_qty,
     )
 
 

@@ -66,9 +66,15 @@ from scanner.venues.base import (
     to_float,
     to_int,
 )
-from scanner.venues.capabilities import VenueQuirks
+from scanner.venues.capabilities import RawTickersSpec, VenueQuirks
 from scanner.venues.specs import spec_of
-from scanner.venues.volume import Top, tops_by_symbol, usd_volume, volumes_by_symbol
+from scanner.venues.volume import (
+    Top,
+    raw_ticker_records,
+    tops_by_symbol,
+    usd_volume,
+    volumes_by_symbol,
+)
 
 log = logging.getLogger(__name__)
 
@@ -272,14 +278,10 @@ class CcxtVenue:
                 volume = volumes.get(symbol)
             else:
                 volume = usd_volume(spec, fr) if spec is not None else None
-            quote = quote_from_unified(self.quirks, inst, fr, adjusted, now, volume)
+            quote = quote_from_unified(
+                self.quirks, inst, fr, adjusted, now, volume, tops.get(symbol)
+            )
             if quote is not None:
-                best = tops.get(symbol)
-                if best is not None:
-                    bid, bid_qty, ask, ask_qty = best
-                    quote = replace(
-                        quote, bid_price=bid, bid_qty=bid_qty, ask_price=ask, ask_qty=ask_qty
-                    )
                 quotes.append(quote)
         return quotes
 
@@ -300,6 +302,9 @@ class CcxtVenue:
 
     async def _tickers(self) -> dict[str, Mapping[str, Any]]:
         """Unified ticker records of the bulk tickers call(s), all at once; raises VenueError."""
+        raw = self.quirks.raw_tickers
+        if raw is not None:
+            return await self._call("fetch_tickers", partial(self._raw_tickers, raw))
         spec = self.quirks.volume
         top = self.quirks.top_of_book
         calls = spec.calls if spec is not None and spec.source == "tickers" else ({},)
@@ -315,6 +320,11 @@ class CcxtVenue:
         for batch in batches:
             out.update(batch)
         return out
+
+    async def _raw_tickers(self, raw: RawTickersSpec) -> dict[str, Mapping[str, Any]]:
+        """One raw tickers request through ccxt's implicit method; rows read by us."""
+        body = await getattr(self.exchange, raw.method)(dict(raw.params))
+        return dict(raw_ticker_records(raw, body, self._symbol_by_id))
 
     async def _bids_asks(self) -> dict[str, Mapping[str, Any]]:
         """Best bid/ask of every symbol in one call (Binance ``ticker/bookTicker``)."""
@@ -488,13 +498,15 @@ def quote_from_unified(
     adjusted: Mapping[str, float],
     now_ms: int,
     volume_24h_usd: float | None = None,
+    top: Top | None = None,
 ) -> FundingQuote | None:
-    """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate).
+    """ccxt funding-rate structure -> FundingQuote (None when the venue shows no rate), with
+    the top of book of the venue's bulk tickers when known.
 
     A field that is not a number (ccxt passes the venue's ``info`` through as sent) raises
     ``MalformedResponse`` naming the symbol."""
     try:
-        return _quote(quirks, inst, fr, adjusted, now_ms, volume_24h_usd)
+        return _quote(quirks, inst, fr, adjusted, now_ms, volume_24h_usd, top)
     except (ValueError, TypeError) as exc:
         raise MalformedResponse(inst.venue, f"funding rate {inst.venue_symbol}: {exc}") from None
 
@@ -506,6 +518,7 @@ def _quote(
     adjusted: Mapping[str, float],
     now_ms: int,
     volume_24h_usd: float | None,
+    top: Top | None,
 ) -> FundingQuote | None:
     rate = to_float(fr.get("fundingRate"))
     if rate is None or not inst.is_perpetual:
@@ -514,6 +527,7 @@ def _quote(
     if interval_h is None:
         log.warning("%s: no funding interval for %s; skipped", inst.venue, inst.venue_symbol)
         return None
+    bid, bid_qty, ask, ask_qty = top or (None, None, None, None)
     return FundingQuote(
         venue=inst.venue,
         venue_symbol=inst.venue_symbol,
@@ -527,4 +541,8 @@ def _quote(
         multiplier=float(inst.multiplier),
         raw=fr.get("info"),
         volume_24h_usd=volume_24h_usd,
+        bid_price=bid,
+        bid_qty=bid_qty,
+        ask_price=ask,
+        ask_qty=ask_qty,
     )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.venues.base import to_float
-from scanner.venues.capabilities import TopOfBookSpec, VolumeSpec
+from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VolumeSpec
 
 Top = tuple[float, float, float, float]
 """(bid price, bid size, ask price, ask size) in venue units."""
@@ -88,4 +88,30 @@ def tops_by_symbol(spec: TopOfBookSpec, records: Mapping[str, Mapping[str, Any]]
         top = top_of_book(spec, record)
         if top is not None:
             out[symbol] = top
+    return out
+
+
+def raw_ticker_records(
+    spec: RawTickersSpec, body: Any, symbols: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """``{unified symbol: {"info": row, <unified key>: row[<raw field>]}}`` of a raw tickers
+    body (``RawTickersSpec``); ``symbols`` maps a venue symbol to its unified symbol, rows of
+    other symbols are left out. A body without its row list raises KeyError/TypeError (the
+    adapter reports it as a malformed response)."""
+    node = body
+    for key in spec.rows:
+        node = node[key]
+    if not isinstance(node, list):
+        raise TypeError(f"tickers rows at {'.'.join(spec.rows)} are not a list")
+    out: dict[str, dict[str, Any]] = {}
+    for row in node:
+        if not isinstance(row, Mapping):
+            continue
+        symbol = symbols.get(str(row.get(spec.id_field)))
+        if symbol is None:
+            continue
+        record: dict[str, Any] = {"info": row}
+        for unified, raw in spec.unified.items():
+            record[unified] = row.get(raw)
+        out[symbol] = record
     return out

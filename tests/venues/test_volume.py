@@ -9,6 +9,7 @@ The extra tickers call failing must cost only the volume, never the quotes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import ccxt.async_support as ccxt_async
 import pytest
@@ -200,3 +201,40 @@ async def test_a_funding_failure_is_not_masked_by_the_volume_call(clean: Emulato
             await venue.fetch_quotes()
     finally:
         await venue.close()
+
+
+# --- OKX's tickers read from its rows (RawTickersSpec), not ccxt's parse_ticker ---------------
+
+
+async def test_okx_raw_tickers_read_the_same_volume_and_top_as_ccxt_unified(
+    clean: Emulator,
+) -> None:
+    """The raw rows and ccxt's unified tickers give every quote the same volume and top of
+    book (the same request: only who parses the rows differs)."""
+    quirks = spec_of("okx").quirks
+    assert quirks is not None and quirks.raw_tickers is not None
+    ours = build_venue("okx", settings(clean), retries=0)
+    exchange = make_exchange("okx", clean.venue_url("okx"))
+    unified = CcxtVenue("okx", exchange, quirks=replace(quirks, raw_tickers=None), retries=0)
+    try:
+        got = {q.venue_symbol: q for q in await ours.fetch_quotes()}
+        want = {q.venue_symbol: q for q in await unified.fetch_quotes()}
+    finally:
+        await ours.close()
+        await unified.close()
+    assert set(got) == set(want) and len(got) == len(clean.market.perpetual_symbols("okx"))
+    fields = ("volume_24h_usd", "bid_price", "bid_qty", "ask_price", "ask_qty")
+    for symbol, q in got.items():
+        assert q.has_top_of_book, symbol
+        assert [getattr(q, f) for f in fields] == [getattr(want[symbol], f) for f in fields]
+
+
+async def test_okx_tickers_body_without_rows_costs_only_volume_and_top(clean: Emulator) -> None:
+    clean.faults.set("okx", TICKER_PATHS["okx"], FaultSpec("empty_fields", fields=("data",)))
+    venue = build_venue("okx", settings(clean), retries=0)
+    try:
+        quotes = await venue.fetch_quotes()
+    finally:
+        await venue.close()
+    assert len(quotes) == len(clean.market.perpetual_symbols("okx"))
+    assert not any(q.has_top_of_book or q.volume_24h_usd is not None for q in quotes)

@@ -17,7 +17,7 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.okx import instrument_from_okx, okx_symbol, parse_okx_symbol
-from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -54,6 +54,14 @@ SPEC = VenueSpec(
         volume=VolumeSpec("tickers", "info.volCcy24h", unit="base", calls=({"type": "swap"},)),
         top_of_book=TopOfBookSpec(
             "tickers", "info.bidPx", "info.bidSz", "info.askPx", "info.askSz"
+        ),
+        # the same GET market/tickers?instType=SWAP, its rows read without ccxt's parse_ticker
+        raw_tickers=RawTickersSpec(
+            "publicGetMarketTickers",
+            frozen({"instType": "SWAP"}),
+            rows=("data",),
+            id_field="instId",
+            unified=frozen({"last": "last"}),
         ),
     ),
     # ccxt's okx costs are in 100 ms units (+10 %): 20 per 2 s, e.g. 40 books or 20 tickers
