@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IO_LIBS = {"ccxt", "httpx", "aiohttp", "requests", "websockets"}
+IO_LIBS = {"ccxt", "httpx", "httpx_aiohttp", "aiohttp", "requests", "websockets"}
 
 
 def _imported_roots(path: Path) -> set[str]:

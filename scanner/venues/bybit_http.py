@@ -59,6 +59,7 @@ from scanner.venues.base import (
     to_int,
 )
 from scanner.venues.bybit_errors import TIMESTAMP_CODE, error_for_code, error_for_status
+from scanner.venues.http_transport import AiohttpPoolTransport
 from scanner.venues.specs.bybit import SPEC
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,9 @@ class BybitHttp:
         self._limits = _LimitState()
         self.gate = BanGate(venue, SPEC.statuses, clock)
         """Bybit's 403 is an IP ban: nothing is sent until it lifts (Bybit's spec)."""
-        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        self._client = httpx.AsyncClient(
+            timeout=timeout_s, transport=transport or AiohttpPoolTransport()
+        )
 
     def __repr__(self) -> str:
         keyed = "with key" if self._credentials else "public only"
