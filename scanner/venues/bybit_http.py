@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 from tenacity import (
@@ -360,10 +361,7 @@ class BybitHttp:
             )
         if failure is not None:
             raise failure
-        try:
-            envelope = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise MalformedResponse(self.venue, f"{where}: body is not JSON ({exc})") from None
+        envelope = _json(resp.content, self.venue, where)
         if not isinstance(envelope, dict) or "retCode" not in envelope:
             raise MalformedResponse(self.venue, f"{where}: no retCode in the response envelope")
         code = to_int(envelope.get("retCode"))
@@ -376,3 +374,16 @@ class BybitHttp:
         if not isinstance(result, dict):
             raise MalformedResponse(self.venue, f"{where}: result is {type(result).__name__}")
         return result, envelope
+
+
+def _json(body: bytes, venue: str, where: str) -> Any:
+    """A response body as JSON: orjson (a tickers body is ~570 kB, ~3x faster than ``json``),
+    ``json`` for what orjson refuses but is JSON (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedResponse(venue, f"{where}: body is not JSON ({exc})") from None

@@ -5,14 +5,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from venue_fixtures import load_fixture
 
 from scanner.domain import Kind
 from scanner.venues.base import MalformedResponse
 from scanner.venues.bybit import (
+    _checked_levels,
+    _levels,
     index_by_symbol,
     parse_funding_history,
     parse_instruments,
@@ -141,3 +146,28 @@ def test_a_book_with_no_timestamp_at_all_is_malformed_not_stamped_by_another_clo
 def test_missing_list_is_malformed():
     with pytest.raises(MalformedResponse, match="result.list"):
         parse_instruments({"category": "linear"})
+
+
+_NUMBERS = st.one_of(
+    st.from_regex(r"-?\d{1,5}(\.\d{1,4})?", fullmatch=True),
+    st.sampled_from(["", " 1", "nan", "inf", "-inf", "1e3", "0", "x", "1_0"]),
+    st.floats(allow_nan=True),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(st.lists(st.lists(_NUMBERS, max_size=3), max_size=4), _NUMBERS))
+def test_the_one_pass_level_parse_agrees_with_the_checked_one(raw: object) -> None:
+    """``_levels`` takes a one-pass parse for plain decimal-string pairs and falls back to the
+    checked parse otherwise: the same levels, or MalformedResponse from both."""
+
+    def outcome(parse: Callable[[], object]) -> object:
+        try:
+            return parse()
+        except MalformedResponse:
+            return "malformed"
+
+    assert outcome(lambda: _levels(raw, "b")) == outcome(lambda: _checked_levels(raw, "b"))
