@@ -28,12 +28,17 @@ def decimals_of(step: float) -> int:
     return max(0, -int(exp))
 
 
+_FIXED = tuple(f"%.{n}f" for n in range(32))
+"""``%``-formats by number of decimals: the same text as ``f"{x:.{n}f}"`` at a third of its
+cost (a tickers body prints ~10 numbers a row, a book ~100 levels)."""
+
+
 def fmt(x: float, step: float | None = None, places: int | None = None) -> str:
     """A venue-style decimal string: rounded to ``step``'s decimals (or ``places``)."""
     if not math.isfinite(x):
         return "0"
     n = places if places is not None else (decimals_of(step) if step else 8)
-    return f"{x:.{n}f}"
+    return _FIXED[n] % x if 0 <= n < len(_FIXED) else f"{x:.{n}f}"
 
 
 def rate_str(x: float, places: int = 8) -> str:
