@@ -279,24 +279,27 @@ async def session_run(
     }
 
 
-async def simple_bulk_scanner(url: str, venue: str) -> float:
-    """A fresh ccxt exchange with ccxt's defaults: load_markets, then fetch_funding_rates."""
+async def simple_bulk_scanner(url: str, venue: str) -> tuple[float, float]:
+    """A fresh ccxt exchange with ccxt's defaults: load_markets, then fetch_funding_rates.
+    (wall s, CPU s of this process)."""
     ex = make_exchange("bybit" if venue == "bybit" else venue, base_url=f"{url}/{venue}")
     try:
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         await ex.load_markets()
         await ex.fetch_funding_rates()
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         await ex.close()
 
 
-async def one_shot_alone(served: Served, venue: str, tmp: Path) -> float:
+async def one_shot_alone(served: Served, venue: str, tmp: Path) -> tuple[float, float]:
     """fundscan's one-shot quotes of one venue alone in the process (fresh adapter), as the
-    simple bulk scanner runs: until its instruments and quotes are in."""
+    simple bulk scanner runs: (s until its instruments and quotes are in, CPU s of the
+    collection)."""
     got = await session_run(served, [venue], 0, tmp, with_scans=False, pace_s=0.0)
     first: Timed = got["one_shot"]
-    return first.collection.results[venue].latency_ms / 1000
+    return first.collection.results[venue].latency_ms / 1000, first.cpu_s
 
 
 async def sequential_baseline(url: str, venue: str, limit: int) -> dict[str, Any]:
@@ -381,8 +384,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "status": str(res.status),
             }
         for v in ALL:
-            venues[v]["simple_bulk_scanner_s"] = await simple_bulk_scanner(full.url, v)
-            venues[v]["one_shot_alone_s"] = await one_shot_alone(full, v, tmp)
+            wall, cpu = await simple_bulk_scanner(full.url, v)
+            venues[v]["simple_bulk_scanner_s"] = wall
+            venues[v]["simple_bulk_scanner_cpu_s"] = cpu
+            wall, cpu = await one_shot_alone(full, v, tmp)
+            venues[v]["one_shot_alone_s"] = wall
+            venues[v]["one_shot_alone_cpu_s"] = cpu
         out["venues"] = venues
         if not args.no_baseline:
             base = {v: await sequential_baseline(full.url, v, args.baseline_symbols) for v in ALL}
@@ -442,12 +449,14 @@ def report(r: dict[str, Any]) -> str:
     ]
     for v, d in r["venues"].items():
         lines.append(
-            f"| {v} | {_fmt(d.get('one_shot_alone_s'))} / {_fmt(d['one_shot_s'])} | "
+            f"| {v} | {_fmt(d.get('one_shot_alone_s'))} "
+            f"({_fmt(d.get('one_shot_alone_cpu_s'))} CPU) / {_fmt(d['one_shot_s'])} | "
             f"{_fmt(d['steady_s'])} | "
             f"{_fmt(d['one_shot_with_books_s'])} / {_fmt(d['steady_with_books_s'])} | "
             f"{d['one_shot_requests']} / {d['steady_requests']} | "
             f"{d['priced_top_of_book']}/{d['quotes']} | {d['books']} | "
-            f"{_fmt(d['simple_bulk_scanner_s'])} | "
+            f"{_fmt(d['simple_bulk_scanner_s'])} "
+            f"({_fmt(d.get('simple_bulk_scanner_cpu_s'))} CPU) | "
             f"{_fmt(d['floor_one_shot_s'])} / {_fmt(d['floor_steady_s'])} |"
         )
     lines += [
