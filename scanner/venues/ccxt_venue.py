@@ -97,8 +97,16 @@ def _guard_responses(exchange: ccxt_async.Exchange, gate: BanGate) -> None:
     as raw text instead of raising. ``on_rest_response`` is ccxt's hook that
     sees each response before both; raising there is per request (no shared state, so
     concurrent calls on one instance cannot see each other's bodies).
+
+    The JSON this hook parses to check a body is handed to ccxt's ``parse_json``, which ccxt
+    calls on the same body right after the hook (no await in between, so no other request
+    can come between them): every body is parsed once, not twice (a tickers body is
+    ~150 kB).
     """
     inner = exchange.on_rest_response
+    parse_json = exchange.parse_json
+    checked: list[tuple[str, Any]] = []
+    """The body the hook just parsed and its JSON, until ccxt's parse_json takes it."""
 
     def on_rest_response(*args: Any) -> Any:
         code, reason, url, method = args[:4]
@@ -116,11 +124,21 @@ def _guard_responses(exchange: ccxt_async.Exchange, gate: BanGate) -> None:
         if isinstance(code, int) and code >= 500:
             raise cx.ExchangeNotAvailable(where)
         body = inner(*args)
-        if isinstance(body, str) and body and exchange.parse_json(body) is None:
-            raise cx.BadResponse(f"{where}: body is not JSON: {body[:80]!r}")
+        checked.clear()
+        if isinstance(body, str) and body:
+            found = parse_json(body)
+            if found is None:
+                raise cx.BadResponse(f"{where}: body is not JSON: {body[:80]!r}")
+            checked.append((body, found))
         return body
 
+    def parse_json_once(text: Any) -> Any:
+        if checked and checked[0][0] is text:
+            return checked.pop()[1]
+        return parse_json(text)
+
     exchange.on_rest_response = on_rest_response
+    exchange.parse_json = parse_json_once
 
 
 def translate_ccxt_error(venue: str, what: str, exc: BaseException) -> VenueError:

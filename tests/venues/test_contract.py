@@ -26,8 +26,9 @@ from scanner.venues.base import (
     VenueUnavailable,
 )
 from scanner.venues.bybit import BybitVenue
+from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venue
-from scanner.venues.specs import all_specs, spec_of, venue_ids
+from scanner.venues.specs import all_specs, ccxt_venue_ids, spec_of, venue_ids
 
 ADAPTERS = venue_ids()
 HOUR_MS = 3_600_000
@@ -147,6 +148,31 @@ async def test_faults_map_onto_the_error_tree(
             assert isinstance(info.value, TemporaryVenueError)
     finally:
         await adapter.close()
+
+
+@pytest.mark.parametrize("venue", ccxt_venue_ids())
+async def test_every_ccxt_response_body_is_parsed_once(emu: Emulator, venue: str):
+    """The response hook checks each body is JSON and hands that parse to ccxt, which would
+    otherwise parse the body a second time."""
+    adapter = build_venue(venue, settings_for(emu, venue), retries=0)
+    assert isinstance(adapter, CcxtVenue)
+    exchange = adapter.exchange
+    parses: list[int] = []
+    parse = exchange.on_json_response
+
+    def counted(text: str) -> object:
+        parses.append(len(text))
+        return parse(text)
+
+    exchange.on_json_response = counted
+    before = len(emu.request_log)
+    try:
+        await adapter.load_instruments()
+        await adapter.fetch_quotes()
+    finally:
+        await adapter.close()
+    sent = [r for r in emu.request_log[before:] if r["venue"] == venue]
+    assert sent and len(parses) == len(sent)
 
 
 @pytest.mark.parametrize("venue", ADAPTERS)
