@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Connection, Double, Integer, Numeric, Table
 from sqlalchemy.dialects import sqlite
 
-from storage.gcpause import gc_paused
+from scanner.gcpause import gc_paused
 from storage.tables import ExactDecimal
 
 CHUNK_ROWS = 10_000

@@ -23,11 +23,11 @@ import pandas as pd
 from sqlalchemy import Select, and_, func, select
 
 from scanner.domain import OPPORTUNITY_SCHEMA
+from scanner.gcpause import gc_paused
 from scanner.units import MS_PER_H
 from storage import tables as T
 from storage.db import Database
 from storage.execution_store import CLOSED_POSITION_STATES
-from storage.gcpause import gc_paused
 
 MAX_INTERVAL_H = 24
 

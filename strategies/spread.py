@@ -57,12 +57,10 @@ Decisions documented here (callers rely on them):
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -81,6 +79,7 @@ from scanner.domain import (
     OrderBook,
     pair_key,
 )
+from scanner.gcpause import gc_paused
 from scanner.units import MS_PER_H
 from strategies import confidence as conf
 from strategies import kernels
@@ -555,29 +554,6 @@ def _confidence(
     return _Confidence(values, hist["history_points"].to_numpy(dtype=float), state)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while one snapshot is ranked.
-
-    Why: a snapshot allocates tens of thousands of acyclic objects (a dict of confidence
-    components and a pair key per row, the quotes' values), and every ~700 of them trigger a
-    collection; the older-generation sweeps walk every tracked object in the process (every
-    book level tuple a scan holds). None of the engine's objects is part of a cycle, so
-    reference counting frees them anyway. Measured on the 6 x 600 bench: ~6 ms of CPU per
-    snapshot, and no 300+ ms full sweep landing inside a scan. ``storage.gcpause`` does the
-    same around bulk rows (strategies and storage do not import each other, hence the twin).
-    The collector is switched back on when the block ends, whatever happened inside; a block
-    inside another (or a caller that switched it off) leaves it as it was.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def compute_opportunities(
     quotes: pd.DataFrame,
     books: Mapping[tuple[str, str], OrderBook],
@@ -599,7 +575,10 @@ def compute_opportunities(
     as the figure shown is known, before the slippage-limited notional, the confidence and the
     text columns are computed; one DataFrame is built at the end.
     """
-    with _collector_paused():
+    # the cyclic GC off while a snapshot is ranked: tens of thousands of acyclic objects per
+    # snapshot would trigger sweeps of every tracked object (every book level a scan holds);
+    # ~6 ms of CPU per 6 x 600 snapshot, and no 300+ ms full sweep inside a scan
+    with gc_paused():
         return _ranked(quotes, books, fees, params, now_ms, confidence, spot_books or {},
                        top_only)  # fmt: skip
 
@@ -614,7 +593,7 @@ def _ranked(
     spot_books: Mapping[str, OrderBook],
     top_only: Collection[tuple[str, str]],
 ) -> pd.DataFrame:
-    """``compute_opportunities``' body (under ``_collector_paused``)."""
+    """``compute_opportunities``' body (under ``gc_paused``)."""
     _require(quotes, QUOTE_COLUMNS, "quotes frame")
     band = params.depth_band_bps * BPS
     legs, table = _build_legs(quotes, books, spot_books, band, top_only)

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from storage.gcpause import gc_paused
+from scanner.gcpause import gc_paused
 
 
 def test_the_collector_is_back_on_after_the_block_even_on_error() -> None:
