@@ -6,20 +6,25 @@ summary, metrics, alerts) on a ``ScanSession`` with the alert sender delivering 
 webhook, cycle after cycle with no wait between them. The accelerated clock: the session, the
 ban gates and the alert service run on a ``FakeClock`` and the emulator is stepped, both moved
 ``STEP_S`` per cycle, so bans lift, funding settles and cooldowns expire as in hours of
-operation while the soak takes minutes. Used by ``test_soak.py`` (a short run in ``make test``,
-the long one behind ``-m soak_long``) and by ``python tests/reliability/soak.py --cycles N``
-for the figures in ``benchmarks/RESULTS.md``.
+operation while the soak takes minutes. The emulator runs in its own process, so the
+resident memory measured here is the scanner's alone (the emulator's request log and settled
+history grow by design and are reported separately). Used by ``test_soak.py`` (a short run
+in ``make test``, the long one behind ``-m soak_long``) and by
+``python tests/reliability/soak.py --cycles N`` for the figures in ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,6 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import text
 
-from emulator import Emulator
 from emulator.faults import AFTER, BEFORE
 from scanner.alerts.runtime import alert_service
 from scanner.cli.run_cmd import _Run
@@ -119,11 +123,68 @@ def _config(tmp: Path, sinks: ChatSinks) -> Path:
     return cfg
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
+LAUNCH = """
+import asyncio, json, sys
+from emulator import Emulator
+
+async def main(seed, faults):
+    emu = Emulator(seed=seed, stepped=True, faults=faults)
+    await emu.start(0)
+    sys.stdout.write(emu.url + "\\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+asyncio.run(main(int(sys.argv[1]), json.loads(sys.argv[2])))
+"""
+"""The emulator's own process: stepped clock, the soak's fault plan, served until killed."""
+
+
+@dataclass
+class EmulatorProcess:
+    """The emulator served from a child process, driven over its ``/_control`` endpoints."""
+
+    proc: subprocess.Popen[str]
+    url: str
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = httpx.get(f"{self.url}/_control/state", timeout=30).json()
+        return state
+
+    def request_log(self) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = httpx.get(f"{self.url}/_control/log", timeout=120).json()[
+            "requests"
+        ]
+        return log
+
+
+@contextlib.contextmanager
+def emulator_process(seed: int) -> Iterator[EmulatorProcess]:
+    """Start the emulator in a child process; killed on the way out, whatever happened."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, str(seed), json.dumps(fault_plan(seed))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()  # bounded: the child prints or exits
+        if not url.startswith("http"):
+            raise RuntimeError(f"emulator process did not start (exit code {proc.poll()})")
+        yield EmulatorProcess(proc, url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 @dataclass
@@ -142,6 +203,9 @@ class SoakResult:
     alerts_accepted: int
     duplicate_alerts: int
     rss_mb: list[float] = field(default_factory=list)
+    """The scanner process's resident memory after each cycle (the emulator is not in it)."""
+    emulator_rss_mb: list[float] = field(default_factory=list)
+    """The emulator process's, after each cycle: grows by design (request log, history)."""
 
     @property
     def rss_growth_mb(self) -> float:
@@ -172,7 +236,13 @@ class SoakResult:
             "rss_first_mb": round(self.rss_mb[0], 1) if self.rss_mb else None,
             "rss_last_mb": round(self.rss_mb[-1], 1) if self.rss_mb else None,
             "rss_growth_mb": round(self.rss_growth_mb, 1),
+            "emulator_rss_first_mb": _first(self.emulator_rss_mb),
+            "emulator_rss_last_mb": _first(self.emulator_rss_mb[::-1]),
         }
+
+
+def _first(values: list[float]) -> float | None:
+    return round(values[0], 1) if values else None
 
 
 def _symbol(r: dict[str, Any], spec: tuple[str, str]) -> str | None:
@@ -228,15 +298,13 @@ def _cut_off(scans: list[Any]) -> set[tuple[int, str]]:
 def run_soak(cycles: int, tmp: Path, seed: int = 7, report_every: int = 0) -> SoakResult:
     """``report_every``: print a progress line (cycle, wall time, RSS, failures) to stderr
     every that many cycles (0: never)."""
-    with (
-        ChatSinks().running() as sinks,
-        Emulator(seed=seed, stepped=True, faults=fault_plan(seed)).run_in_thread() as emu,
-    ):
+    with ChatSinks().running() as sinks, emulator_process(seed) as emu:
         settings = load_settings(_config(tmp, sinks), env=sinks.env).with_base_url(emu.url)
-        clock = FakeClock(start_ms=emu.clock.now_ms())
+        clock = FakeClock(start_ms=int(emu.state()["now_ms"]))
         db = open_database(settings.storage.url)
         metrics = Metrics()
         rss: list[float] = []
+        emu_rss: list[float] = []
         t0 = time.monotonic()
         try:
             with (
@@ -250,19 +318,21 @@ def run_soak(cycles: int, tmp: Path, seed: int = 7, report_every: int = 0) -> So
                     clock.advance(STEP_S)
                     control.post("/_control/advance", params={"ms": STEP_S * 1000})
                     rss.append(rss_mb())
+                    emu_rss.append(rss_mb(emu.proc.pid))
                     if report_every and n % report_every == 0:
                         print(
                             f"soak: cycle {n} wall {time.monotonic() - t0:.0f} s "
-                            f"rss {rss[-1]:.1f} MB failed {job.failed} "
-                            f"requests {len(emu.request_log)}",
+                            f"rss {rss[-1]:.1f} MB (emulator {emu_rss[-1]:.1f} MB) "
+                            f"failed {job.failed}",
                             file=sys.stderr,
                             flush=True,
                         )
                 if service is not None and service.sender is not None:
                     service.sender.drain(60)
             wall_s = time.monotonic() - t0
-            log = list(emu.request_log)
-            return _verify(db, job, metrics, log, sinks, cycles, wall_s, rss)
+            result = _verify(db, job, metrics, emu.request_log(), sinks, cycles, wall_s, rss)
+            result.emulator_rss_mb = emu_rss
+            return result
         finally:
             db.dispose()
 
