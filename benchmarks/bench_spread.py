@@ -44,10 +44,11 @@ def _book(rng, venue, sym, canonical, mid, mult, size, ts) -> OrderBook:
     steps = np.cumsum(np.r_[half, rng.uniform(0.2, 3, LEVELS - 1) * 1e-4])
     usd = rng.lognormal(np.log(3000), 1.0, LEVELS)  # USD per level: some books thin for 10k
     qty_canon = usd / mid
-    # Python floats, as the venue adapters build levels (``float(p)``); same values
-    steps_f, qty_f = steps.tolist(), qty_canon.tolist()
-    asks = [(mid * (1 + s) * mult, q / (mult * size)) for s, q in zip(steps_f, qty_f, strict=True)]
-    bids = [(mid * (1 - s) * mult, q / (mult * size)) for s, q in zip(steps_f, qty_f, strict=True)]
+    # (n, 2) float64 arrays, as the venue adapters now build levels; the same values as the
+    # Python-float tuples built here before (the same operations in the same order)
+    qty = qty_canon / (mult * size)
+    asks = np.column_stack((mid * (1 + steps) * mult, qty))
+    bids = np.column_stack((mid * (1 - steps) * mult, qty))
     return OrderBook(venue, sym, canonical, bids, asks, ts, mult, size)
 
 
@@ -92,8 +93,9 @@ def _bisect(total, hi: float, limit: float, iterations: int = 60) -> float:
 
 
 def _legs_of(book: OrderBook):
-    asks = np.array(sorted(book.canonical_side("asks")))
-    bids = np.array(sorted(book.canonical_side("bids"), reverse=True))
+    a, b = book.canonical_side("asks"), book.canonical_side("bids")
+    asks = a[np.lexsort((a[:, 1], a[:, 0]))]  # ascending (price, qty), as sorted() did on tuples
+    bids = b[np.lexsort((-b[:, 1], -b[:, 0]))]  # descending
     return asks, bids, (asks[0, 0] + bids[0, 0]) / 2.0
 
 
@@ -197,13 +199,13 @@ class Stopwatch:
 
 
 def _fresh(books: dict) -> dict:
-    """The same books as new objects (new level lists too): what a live scan hands the engine.
+    """The same books as new objects (new level arrays too): what a live scan hands the engine.
 
     The engine keeps the table of the last books it converted (``BookTableCache``, for
     replays); new objects make every timed run convert and solve from scratch.
     """
     return {
-        k: dataclasses.replace(b, bids=list(b.bids), asks=list(b.asks)) for k, b in books.items()
+        k: dataclasses.replace(b, bids=b.bids.copy(), asks=b.asks.copy()) for k, b in books.items()
     }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -155,11 +155,45 @@ class FundingSettlement:
 Level = tuple[float, float]
 """(price, quantity) in venue units."""
 
+if typing.TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-@dataclass(frozen=True, slots=True)
+    Levels = npt.NDArray[np.float64]
+    """(n, 2) float64 array of (price, quantity) rows in venue units, best first, read-only."""
+
+
+def book_levels(levels: object, where: str = "book levels") -> Levels:
+    """``levels`` as an ``OrderBook`` side: a read-only (n, 2) float64 array.
+
+    Why arrays: the engine stacks thousands of book sides into padded arrays per scan, and
+    reading the floats back out of per-level Python tuples cost more than all of its
+    arithmetic. Adapters parse straight into arrays; anything else (stored top levels, a
+    test's list of pairs) is converted here once. An array that is already float64 and
+    (n, 2) is not copied: the book takes it as given (its own view is read-only), so the
+    caller must not write to it afterwards. numpy is imported here, not at module level:
+    ``fundscan --help`` imports this module and must not pay for numpy.
+    """
+    import numpy as np
+
+    arr = np.asarray(levels, dtype=np.float64)
+    if arr.size == 0:
+        arr = np.empty((0, 2), dtype=np.float64)
+    elif arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{where} must be (price, qty) pairs; got an array of shape {arr.shape}")
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class OrderBook:
     """A book snapshot: bids best-first (descending), asks best-first (ascending), venue units.
 
+    ``bids``/``asks`` are read-only (n, 2) float64 arrays of (price, qty) (``book_levels``;
+    any sequence of pairs given is converted once, here). Test emptiness with ``len()``, not
+    truthiness, and compare books with ``==`` (defined here: equal fields, equal levels).
     ``multiplier``/``contract_size`` travel with the book so the engine can rescale without
     looking the instrument up again.
     """
@@ -167,32 +201,48 @@ class OrderBook:
     venue: str
     venue_symbol: str
     canonical: str
-    bids: Sequence[Level]
-    asks: Sequence[Level]
+    bids: Levels
+    asks: Levels
     ts_ms: int
     multiplier: float = 1.0
     contract_size: float = 1.0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bids", book_levels(self.bids, "bids"))
+        object.__setattr__(self, "asks", book_levels(self.asks, "asks"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrderBook):
+            return NotImplemented
+        scalars = ("venue", "venue_symbol", "canonical", "ts_ms", "multiplier", "contract_size")
+        return all(getattr(self, f) == getattr(other, f) for f in scalars) and all(
+            a.shape == b.shape and bool((a == b).all())
+            for a, b in ((self.bids, other.bids), (self.asks, other.asks))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking arrays: not hashable, as before
+
     @property
     def best_bid(self) -> float | None:
-        return self.bids[0][0] if self.bids else None
+        return float(self.bids[0, 0]) if len(self.bids) else None
 
     @property
     def best_ask(self) -> float | None:
-        return self.asks[0][0] if self.asks else None
+        return float(self.asks[0, 0]) if len(self.asks) else None
 
     @property
     def mid(self) -> float | None:
-        if not self.bids or not self.asks:
+        if not len(self.bids) or not len(self.asks):
             return None
-        return (self.bids[0][0] + self.asks[0][0]) / 2.0
+        return (float(self.bids[0, 0]) + float(self.asks[0, 0])) / 2.0
 
-    def canonical_side(self, side: str) -> list[Level]:
-        """``"bids"`` or ``"asks"`` in canonical price and base-unit quantity."""
+    def canonical_side(self, side: str) -> Levels:
+        """``"bids"`` or ``"asks"`` in canonical price and base-unit quantity, (n, 2)."""
         levels = self.bids if side == "bids" else self.asks
-        price_div = self.multiplier
-        qty_mul = self.contract_size * self.multiplier
-        return [(p / price_div, q * qty_mul) for p, q in levels]
+        import numpy as np
+
+        qty_mul = self.contract_size * self.multiplier  # the product BookTable uses too
+        return np.column_stack((levels[:, 0] / self.multiplier, levels[:, 1] * qty_mul))
 
 
 def _col(unit: str, doc: str, *, max_chars: int | None = None, **default: Any) -> Any:

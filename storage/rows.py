@@ -181,7 +181,7 @@ def book_row(book: OrderBook) -> dict[str, Any]:
         },
     }
     for side, prefix in (("bids", "bid"), ("asks", "ask")):
-        levels = book.canonical_side(side)
+        levels = book.canonical_side(side).tolist()  # Python floats, as before arrays
         canonical_mid = mid / book.multiplier if mid is not None else None
         for bps in DEPTH_BANDS_BPS:
             if canonical_mid is None:

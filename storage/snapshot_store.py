@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
 
-from scanner.domain import FundingQuote, OrderBook
+from scanner.domain import FundingQuote, OrderBook, book_levels
 from storage import tables as T
 from storage.db import Database
 from storage.queries import Queries
@@ -100,8 +100,8 @@ class SnapshotStore:
                 venue=r.venue,
                 venue_symbol=r.venue_symbol,
                 canonical=r.canonical,
-                bids=[(float(p), float(q)) for p, q in r.top_levels.get("bids", [])],
-                asks=[(float(p), float(q)) for p, q in r.top_levels.get("asks", [])],
+                bids=book_levels(r.top_levels.get("bids", []), "stored bids"),
+                asks=book_levels(r.top_levels.get("asks", []), "stored asks"),
                 ts_ms=int(r.ts_ms),
                 multiplier=float(r.multiplier),
                 contract_size=float(r.contract_size),

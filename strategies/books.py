@@ -2,9 +2,9 @@
 
 Why: the engine needs the same four walks (ask/bid of each leg) for thousands of pairs, and the
 largest notional within the slippage limit per pair. ``BookTable.build`` turns every book's
-levels into one flat array in a single pass (``numpy.fromiter`` over the level tuples), rescales
-them to canonical units and pads them with ``kernels.pad_side``: no per-book numpy calls, no
-per-level Python beyond reading the floats. The arithmetic lives in ``strategies.kernels``;
+level arrays into one flat array (``numpy.concatenate``: books hold (n, 2) arrays), rescales
+them to canonical units and pads them with ``kernels.pad_side``: no per-book numpy calls
+beyond the concatenation, no per-level Python. The arithmetic lives in ``strategies.kernels``;
 these classes only hold the arrays and name the sides.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -69,19 +68,12 @@ class SideTable:
 def _flat_levels(books: Sequence[OrderBook], side: str) -> tuple[np.ndarray, np.ndarray]:
     """(book index per level, (n, 2) canonical levels) of one side of every book.
 
-    One ``fromiter`` over all level tuples; if a level is not a (price, qty) pair the count
-    does not add up and the per-book path raises the clear error of ``costs.as_levels``.
+    Every side is already an (n, 2) float64 array (``OrderBook`` holds its levels so): one
+    ``numpy.concatenate``, no per-level Python.
     """
     sides = [b.asks if side == "asks" else b.bids for b in books]
-    counts = np.fromiter((len(s) for s in sides), dtype=np.int64, count=len(sides))
-    total = int(counts.sum())
-    try:
-        flat = np.fromiter(chain.from_iterable(chain.from_iterable(sides)), float, 2 * total)
-    except (ValueError, TypeError):
-        for s in sides:
-            as_levels(s)  # names the malformed book side
-        raise
-    levels = flat.reshape(total, 2)
+    counts = np.fromiter(map(len, sides), dtype=np.int64, count=len(sides))
+    levels = np.concatenate(sides) if sides else np.empty((0, 2))
     book_id = np.repeat(np.arange(len(books)), counts)
     mult = np.fromiter((b.multiplier for b in books), float, len(books))
     size = np.fromiter((b.contract_size for b in books), float, len(books))
@@ -241,9 +233,10 @@ class BookTableCache:
     """The last ``BookTable`` built, reused while the same book objects come back.
 
     Why: a replay ranks hundreds of snapshots against books that do not change between them
-    (book history is sparse), and converting thousands of Python level tuples dominates a
-    snapshot. ``OrderBook`` is frozen, so the same objects in the same order mean the same
-    table; anything else rebuilds. One entry: a live scan's books are new every time.
+    (book history is sparse), and padding thousands of book sides and solving every pair's
+    notional again would be most of a snapshot. ``OrderBook`` is frozen (its level arrays
+    read-only), so the same objects in the same order mean the same table; anything else
+    rebuilds. One entry: a live scan's books are new every time.
     """
 
     def __init__(self) -> None:

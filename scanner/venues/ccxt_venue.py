@@ -41,9 +41,10 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ccxt.async_support as ccxt_async
+import numpy as np
 from ccxt.base import errors as cx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -75,6 +76,9 @@ from scanner.venues.volume import (
     usd_volume,
     volumes_by_symbol,
 )
+
+if TYPE_CHECKING:
+    from scanner.domain import Levels
 
 log = logging.getLogger(__name__)
 
@@ -458,8 +462,8 @@ class CcxtVenue:
         book = await self._call(
             "fetch_order_book", lambda: self.exchange.fetch_order_book(symbol, limit)
         )
-        bids = [(float(p), float(a)) for p, a, *_ in book.get("bids") or []][:depth]
-        asks = [(float(p), float(a)) for p, a, *_ in book.get("asks") or []][:depth]
+        bids = _ccxt_side(book.get("bids"), depth)
+        asks = _ccxt_side(book.get("asks"), depth)
         return OrderBook(
             venue=self.name,
             venue_symbol=instrument.venue_symbol,
@@ -564,3 +568,14 @@ def _quote(
         ask_price=ask,
         ask_qty=ask_qty,
     )
+
+
+def _ccxt_side(levels: Any, depth: int) -> Levels:
+    """ccxt's parsed ``[[price, amount, (count)], ...]`` (floats) -> the book's (n, 2) array.
+
+    Levels beyond ``depth`` are dropped (some venues send more than asked for); a third
+    element (Bitget/OKX order count) is ignored. Built row by row from ccxt's floats, so a
+    level that is not at least a pair raises here, as the tuple unpacking did before.
+    """
+    rows = [(float(p), float(a)) for p, a, *_ in (levels or [])[:depth]]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), 2)

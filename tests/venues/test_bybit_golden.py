@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,12 +123,16 @@ def test_funding_history_real_capture_sorted_oldest_first(instruments):
 def test_orderbook_docs_example_and_ws_snapshot(instruments):
     body = load_fixture("bybit", "docs_example_v5_market_orderbook.json")
     book = parse_orderbook(body["result"], instruments["BTCUSDT"])
-    assert book.bids[0] == (float(body["result"]["b"][0][0]), float(body["result"]["b"][0][1]))
+    assert book.bids[0].tolist() == [float(x) for x in body["result"]["b"][0]]
     assert book.ts_ms == body["result"]["ts"]
     frame = load_fixture("bybit", "ws_v5_public_linear_orderbook200_snapshot_BTCUSDT.json")
     big = parse_orderbook(frame["data"], instruments["BTCUSDT"], frame["ts"])  # ts on the frame
     assert big.ts_ms == frame["ts"]
     assert len(big.bids) == len(big.asks) == 200
+    # every level as sent, price then size, in Bybit's order, into read-only float64 arrays
+    for got, raw in ((big.bids, frame["data"]["b"]), (big.asks, frame["data"]["a"])):
+        assert got.dtype == np.float64 and not got.flags.writeable
+        assert got.tolist() == [[float(p), float(q)] for p, q in raw]
     assert [p for p, _ in big.bids] == sorted((p for p, _ in big.bids), reverse=True)
     assert [p for p, _ in big.asks] == sorted(p for p, _ in big.asks)
     assert big.best_bid is not None and big.best_ask is not None and big.best_bid < big.best_ask
@@ -166,8 +171,10 @@ def test_the_one_pass_level_parse_agrees_with_the_checked_one(raw: object) -> No
 
     def outcome(parse: Callable[[], object]) -> object:
         try:
-            return parse()
+            levels = parse()
         except MalformedResponse:
             return "malformed"
+        assert isinstance(levels, np.ndarray) and levels.shape == (len(levels), 2)
+        return levels.tolist()
 
     assert outcome(lambda: _levels(raw, "b")) == outcome(lambda: _checked_levels(raw, "b"))

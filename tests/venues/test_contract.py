@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 
 from emulator import Emulator, FaultSpec
@@ -102,6 +103,27 @@ async def test_books_are_sorted_and_match_the_model_top(adapter: Venue, emu: Emu
         asks[0][0]
     )
     assert book.canonical == inst.canonical
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, indirect=True)
+async def test_every_book_level_is_the_models_price_and_size_in_venue_units(
+    adapter: Venue, emu: Emulator
+):
+    """Level by level, not only the top: a parse that swapped price and size, reversed a side,
+    mixed contracts with base units or dropped a level would pass the top-of-book check above
+    on some venue, not this one. Levels are the book's read-only (n, 2) float64 arrays."""
+    instruments = [i for i in await adapter.load_instruments() if i.is_perpetual]
+    for inst in sorted(instruments, key=lambda i: i.venue_symbol)[:3]:
+        book = await adapter.fetch_book(inst, 10)
+        # the emulator draws a book for the depth it serves: the depth asked, except
+        # Hyperliquid's l2Book, which (as the real one) always holds 20 levels a side
+        served = 20 if adapter.name == "hyperliquid" else 10
+        bids, asks = emu.market.book(adapter.name, inst.venue_symbol, served)
+        bids, asks = bids[:10], asks[:10]
+        for got, want in ((book.bids, bids), (book.asks, asks)):
+            assert isinstance(got, np.ndarray) and got.dtype == np.float64
+            assert got.shape == (len(want), 2) and not got.flags.writeable
+            np.testing.assert_allclose(got, np.asarray(want, dtype=float)[:, :2], rtol=1e-9)
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, indirect=True)
