@@ -65,20 +65,22 @@ class SideTable:
         return kernels.walk(self.arrays, rows, notional_usd)
 
 
-def _flat_levels(books: Sequence[OrderBook], side: str) -> tuple[np.ndarray, np.ndarray]:
-    """(book index per level, (n, 2) canonical levels) of one side of every book.
+def _flat_side(
+    sides: list[np.ndarray], price_div: np.ndarray, qty_mul: np.ndarray, descending: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``pad_sides``' arguments for one side of every book: (book index per level, canonical
+    price, canonical quantity, descending).
 
     Every side is already an (n, 2) float64 array (``OrderBook`` holds its levels so): one
-    ``numpy.concatenate``, no per-level Python.
+    ``numpy.concatenate``, no per-level Python; each book's divisor and factor are repeated
+    over its levels (the same operations as ``OrderBook.canonical_side``).
     """
-    sides = [b.asks if side == "asks" else b.bids for b in books]
     counts = np.fromiter(map(len, sides), dtype=np.int64, count=len(sides))
     levels = np.concatenate(sides) if sides else np.empty((0, 2))
-    book_id = np.repeat(np.arange(len(books)), counts)
-    mult = np.fromiter((b.multiplier for b in books), float, len(books))
-    size = np.fromiter((b.contract_size for b in books), float, len(books))
-    qty_mul = size * mult  # the same product OrderBook.canonical_side uses
-    return book_id, np.column_stack([levels[:, 0] / mult[book_id], levels[:, 1] * qty_mul[book_id]])
+    book_id = np.repeat(np.arange(len(sides)), counts)
+    price = levels[:, 0] / np.repeat(price_div, counts)
+    qty = levels[:, 1] * np.repeat(qty_mul, counts)
+    return book_id, price, qty, descending
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,12 @@ class BookTable:
     @classmethod
     def build(cls, books: Sequence[OrderBook], band_frac: float) -> BookTable:
         n = len(books)
-        flat = []
-        for side, descending in (("asks", False), ("bids", True)):
-            book_id, lv = _flat_levels(books, side)
-            flat.append((book_id, lv[:, 0], lv[:, 1], descending))
+        mult = np.array([b.multiplier for b in books], dtype=float)
+        qty_mul = np.array([b.contract_size for b in books], dtype=float) * mult
+        flat = [
+            _flat_side([b.asks for b in books], mult, qty_mul, False),
+            _flat_side([b.bids for b in books], mult, qty_mul, True),
+        ]
         stacked = kernels.pad_sides(flat, n)  # asks and bids, as the solver reads them
         ask_table, bid_table = (SideTable.of(side) for side in stacked.sides)
         best_ask = np.where(ask_table.n_levels > 0, ask_table.price[:, 0], np.nan)
@@ -125,7 +129,7 @@ class BookTable:
         bid_band = kernels.band_notional(bid_table.arrays, mid * (1 - band_frac), buy=False)
         ask_band = np.where(np.isnan(mid), np.nan, ask_band)
         bid_band = np.where(np.isnan(mid), np.nan, bid_band)
-        ts = np.fromiter((b.ts_ms for b in books), float, n)
+        ts = np.array([b.ts_ms for b in books], dtype=float).reshape(n)
         table = cls(ask_table, bid_table, mid, best_bid, best_ask, ts, ask_band, bid_band)
         table.memo["stacked"] = stacked
         return table
