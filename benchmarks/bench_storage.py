@@ -8,9 +8,14 @@ Prints, per backend:
 - on PostgreSQL both insert paths (COPY + INSERT SELECT, and executemany);
 - re-ingesting the same rows (all conflicts, nothing added);
 - seconds to load one symbol's year of hourly history across six venues (52,560 rows)
-  through ``Queries.quotes`` and ``Queries.quote_history_for_confidence``.
+  through ``Queries.quotes`` and ``Queries.quote_history_for_confidence``; then the same
+  after ``--dense-symbols`` other symbols' quotes were stored at the same hours (the table is
+  clustered on time, so a real database, with many symbols a snapshot, spreads one symbol's
+  rows over many more pages than the first figures, where the year is alone after its first
+  hour).
 
 Usage: python benchmarks/bench_storage.py [--rows 1000000] [--batch 100000] [--pg-url URL]
+       [--dense-symbols 9]
 PostgreSQL runs in a throw-away schema that is dropped afterwards.
 """
 
@@ -66,12 +71,12 @@ def make_quotes(n: int, symbols: int = 500) -> list[FundingQuote]:
     return out
 
 
-def year_of_one_symbol() -> list[FundingQuote]:
+def year_of_one_symbol(name: str = "YEAR") -> list[FundingQuote]:
     return [
         FundingQuote(
             v,
-            "YEARUSDT",
-            "YEAR/USDT:USDT",
+            f"{name}USDT",
+            f"{name}/USDT:USDT",
             1e-4 * (1 + k % 5),
             8.0,
             START_MS + k * HOUR_MS,
@@ -124,7 +129,9 @@ def ingest(repo: Repository, quotes: list[FundingQuote], batch: int, use_copy: b
     return added
 
 
-def bench_backend(name: str, db: Database, quotes: list[FundingQuote], batch: int) -> None:
+def bench_backend(
+    name: str, db: Database, quotes: list[FundingQuote], batch: int, dense_symbols: int
+) -> None:
     n = len(quotes)
     repo = Repository(db)
     print(f"\n== {name}: {n:,} quote rows, batches of {batch:,}")
@@ -157,19 +164,27 @@ def bench_backend(name: str, db: Database, quotes: list[FundingQuote], batch: in
 
     year = year_of_one_symbol()
     repo.write_quotes(year)
-    q = Queries(db)
+    load_year(Queries(db), len(year), "")
+    for k in range(dense_symbols):
+        ingest(repo, year_of_one_symbol(f"DENSE{k}"), batch, None)
+    print(f"after {dense_symbols} other symbols' years at the same hours (a denser table):")
+    load_year(Queries(db), len(year), "  ")
+
+
+def load_year(q: Queries, n: int, label: str) -> None:
     first, best, best_cpu, rows = best_of(3, lambda: q.quotes(canonical="YEAR/USDT:USDT"))
-    assert rows == len(year), rows
+    assert rows == n, rows
     print(
-        f"{'load 1 symbol x 6 venues x 1 year':32s} {best:12.3f} s  "
+        f"{label + 'load 1 symbol x 6 venues x 1 year':32s} {best:12.3f} s  "
         f"({rows:,} rows via quotes(); best of 3, first call {first:.3f} s; "
         f"best cpu {best_cpu:.3f} s)"
     )
     first, best, best_cpu, rows = best_of(
         3, lambda: q.quote_history_for_confidence(["YEAR/USDT:USDT"], START_MS)
     )
+    assert rows == n, rows
     print(
-        f"{'same via history_for_confidence':32s} {best:12.3f} s  "
+        f"{label + 'same via history_for_confidence':32s} {best:12.3f} s  "
         f"({rows:,} rows; best of 3; best cpu {best_cpu:.3f} s)"
     )
 
@@ -200,7 +215,7 @@ def _keyed_copy(conn: Connection, name: str) -> None:
     # Index and key names are schema-wide (SQLite indexes, PostgreSQL's key index): rename.
     keyed.primary_key.name = f"pk_{name}"
     for ix in keyed.indexes:
-        ix.name = f"ix_{name}_" + "_".join(c.name for c in ix.columns)
+        ix.name = str(ix.name).replace("funding_quotes", name)
     assert [c.name for c in keyed.primary_key] == [c.name for c in T.funding_quotes.primary_key]
     assert len(keyed.indexes) == len(T.funding_quotes.indexes)
     meta.drop_all(conn)
@@ -233,6 +248,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100_000)
     ap.add_argument("--pg-url", default=os.environ.get("FUNDSCAN_TEST_PG_URL", DEFAULT_PG))
     ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument("--dense-symbols", type=int, default=9)
     args = ap.parse_args()
     secs, quotes = timed(lambda: make_quotes(args.rows))
     print(f"built {args.rows:,} FundingQuote objects in {secs:.2f} s (not counted below)")
@@ -240,10 +256,12 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         open_database(f"sqlite:///{Path(tmp) / 'b.db'}") as db,
     ):
-        bench_backend("SQLite (WAL, synchronous=NORMAL)", db, quotes, args.batch)  # type: ignore[arg-type]
+        bench_backend(
+            "SQLite (WAL, synchronous=NORMAL)", db, quotes, args.batch, args.dense_symbols
+        )  # type: ignore[arg-type]
     if not args.skip_pg:
         with pg_schema(args.pg_url) as schema, open_database(args.pg_url, schema=schema) as db:
-            bench_backend("PostgreSQL", db, quotes, args.batch)  # type: ignore[arg-type]
+            bench_backend("PostgreSQL", db, quotes, args.batch, args.dense_symbols)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
