@@ -148,9 +148,26 @@ instruments = Table(
 # Clustered on time: the key (venue, venue_symbol, ts_ms) is spelled time first, and on SQLite
 # the table is WITHOUT ROWID, so the rows live in the key's B-tree. Quotes arrive one snapshot
 # (one ts_ms) at a time, so an insert appends at the right edge of that B-tree; time ranges
-# (backtest, retention, export, latest quotes) are key ranges; reads by symbol use the
-# (canonical, ts_ms) index. Two B-trees per row instead of four (rowid table, key, two indexes):
-# the ingest cost (benchmarks/bench_storage.py). Revision 0008.
+# (backtest, retention, export, latest quotes) are key ranges. Reads by symbol use the symbol
+# index, which holds every column (revision 0009): a symbol's rows are contiguous in it, so a
+# read by symbol never visits the time-clustered table, where one symbol's rows are spread over
+# as many pages as there are snapshots. Still two B-trees per row, as since revision 0008.
+QUOTE_SYMBOL_INDEX = "ix_funding_quotes_symbol"
+QUOTE_SYMBOL_INDEX_COLUMNS: tuple[str, ...] = (
+    "canonical",
+    "ts_ms",
+    "venue",
+    "venue_symbol",
+    "rate_per_interval",
+    "interval_h",
+    "next_funding_ms",
+    "is_settled",
+    "mark_price",
+    "index_price",
+    "multiplier",
+)
+"""(canonical, ts_ms) then the key's other columns, then every other column: a covering index."""
+
 funding_quotes = Table(
     "funding_quotes",
     metadata,
@@ -166,7 +183,7 @@ funding_quotes = Table(
     _f("multiplier", nullable=False),
     Column("is_settled", Boolean, nullable=False),
     PrimaryKeyConstraint("ts_ms", "venue", "venue_symbol"),
-    Index(None, "canonical", "ts_ms"),
+    Index(QUOTE_SYMBOL_INDEX, *QUOTE_SYMBOL_INDEX_COLUMNS),
     sqlite_with_rowid=False,
 )
 

@@ -207,11 +207,14 @@ def test_0008_keeps_every_quote_and_clusters_the_table_on_time(backend: Backend)
         before = _quote_rows(engine)
         assert len(before) == 40
         assert _quote_key(engine)[0] == ["venue", "venue_symbol", "ts_ms"]
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "0008")
         assert _quote_rows(engine) == before
         key, indexes = _quote_key(engine)
         assert key == ["ts_ms", "venue", "venue_symbol"]
         assert indexes == {"ix_funding_quotes_canonical_ts_ms"}
+        command.upgrade(cfg, "head")
+        assert _quote_rows(engine) == before
+        assert _quote_key(engine) == (key, {"ix_funding_quotes_symbol"})  # revision 0009
         if backend.name == "sqlite":
             with engine.connect() as conn:
                 ddl = conn.execute(
@@ -232,5 +235,61 @@ def test_0008_keeps_every_quote_and_clusters_the_table_on_time(backend: Backend)
         key, indexes = _quote_key(engine)
         assert key == ["venue", "venue_symbol", "ts_ms"]
         assert indexes == {"ix_funding_quotes_canonical_ts_ms", "ix_funding_quotes_ts_ms"}
+    finally:
+        engine.dispose()
+
+
+def test_0009_index_covers_every_quote_column_and_keeps_every_value(backend: Backend) -> None:
+    """0009 swaps the (canonical, ts_ms) index for one holding every column, and back: the
+    rows keep every value, re-sending them adds nothing, and on SQLite a read by symbol is
+    answered from the index alone (it never visits the table)."""
+    cfg = alembic_config(normalize_url(backend.url_with_search_path))
+    command.upgrade(cfg, "0008")
+    engine = create_db_engine(backend.url, schema=backend.schema)
+    try:
+        with engine.begin() as conn:
+            for k in range(60):
+                venue, symbol = [("bybit", "XRPUSDT"), ("okx", "XRP-USDT-SWAP"), ("gate", "X")][
+                    k % 3
+                ]
+                conn.execute(
+                    text(_OLD_QUOTE),
+                    dict(venue=venue, symbol=symbol, ts=1_700_000_000_000 + k // 3 * 60_000,
+                         rate=1.7e-4 * (k - 30) / 3, next=None if k % 4 else 1_700_028_800_000,
+                         mark=None if k % 5 == 0 else 0.5 + k / 7, settled=k % 6 == 0),
+                )  # fmt: skip
+        before = _quote_rows(engine)
+        assert len(before) == 60
+        assert _quote_key(engine)[1] == {"ix_funding_quotes_canonical_ts_ms"}
+        command.upgrade(cfg, "0009")
+        assert _quote_rows(engine) == before
+        key, indexes = _quote_key(engine)
+        assert key == ["ts_ms", "venue", "venue_symbol"]
+        assert indexes == {"ix_funding_quotes_symbol"}
+        ix = next(i for i in inspect(engine).get_indexes("funding_quotes"))
+        assert set(ix["column_names"]) == {c.strip() for c in _QUOTE_COLUMNS.split(",")}
+        assert ix["column_names"][:4] == ["canonical", "ts_ms", "venue", "venue_symbol"]
+        if backend.name == "sqlite":
+            with engine.connect() as conn:
+                plan = conn.execute(
+                    text(
+                        f"EXPLAIN QUERY PLAN SELECT {_QUOTE_COLUMNS} FROM funding_quotes "
+                        "WHERE canonical = 'XRP/USDT:USDT' AND ts_ms >= 0"
+                    )
+                ).all()
+            assert "COVERING INDEX ix_funding_quotes_symbol" in " / ".join(r[3] for r in plan)
+        with backend.open(create=False) as db:
+            again = [
+                FundingQuote(v, s, c, r, h, t, n, m, i, x, bool(st))
+                for v, s, t, c, r, h, n, m, i, x, st in before
+            ]
+            assert Repository(db).write_quotes(again) == 0
+        assert _quote_rows(engine) == before
+        command.downgrade(cfg, "0008")
+        assert _quote_rows(engine) == before
+        assert _quote_key(engine) == (key, {"ix_funding_quotes_canonical_ts_ms"})
+        command.upgrade(cfg, "head")
+        assert _quote_rows(engine) == before
+        assert _diff(backend) == []
     finally:
         engine.dispose()

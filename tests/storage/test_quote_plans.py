@@ -1,8 +1,10 @@
 """Every read of funding_quotes the program makes is served by an index or the key, on SQLite.
 
-Why: revision 0008 clusters the table on time and keeps one index, (canonical, ts_ms). A query
-that no longer matched either would silently become a scan of the biggest table. The SQL is
-captured as the read API sends it, then asked for SQLite's plan.
+Why: revision 0008 clusters the table on time and keeps one index, the symbol index (canonical,
+ts_ms, ...; since revision 0009 it holds every column). A query that no longer matched either
+would silently become a scan of the biggest table, and a read by symbol that needed a column
+the index lacked would visit the table once per row, on as many pages as there are snapshots.
+The SQL is captured as the read API sends it, then asked for SQLite's plan.
 """
 
 from __future__ import annotations
@@ -87,3 +89,21 @@ def test_quote_reads_use_the_key_or_the_symbol_index(name: str, tmp_path: Path) 
         for (sql, _), plan in zip(sent, _plans(db, sent), strict=True):
             assert "funding_quotes" in plan, (sql, plan)
             assert "SCAN funding_quotes" not in plan, f"{name} scans the table: {plan}\n{sql}"
+
+
+SYMBOL_READS = (
+    "quotes of a symbol",
+    "quotes of a symbol on a venue since",
+    "history for confidence",
+)
+
+
+@pytest.mark.parametrize("name", SYMBOL_READS)
+def test_reads_by_symbol_are_answered_from_the_symbol_index_alone(
+    name: str, tmp_path: Path
+) -> None:
+    with _sqlite() as db:
+        sent = _quote_statements(db, lambda: READS[name](db, tmp_path))
+        assert len(sent) >= 2, sent  # the names, then the rows
+        for (sql, _), plan in zip(sent, _plans(db, sent), strict=True):
+            assert "COVERING INDEX ix_funding_quotes_symbol" in plan, f"{name}: {plan}\n{sql}"
