@@ -189,8 +189,19 @@ class Queries:
         two reads can add a name the first did not see; its rows have no code and
         ``_NameUnknown`` is raised for the caller to read the text instead.
         """
+        with gc_paused():  # also while the rows become columns: see scanner/gcpause.py
+            return self._fetch_quotes_coded_gc_paused(where, values, dtypes, canonicals, order_by)
+
+    def _fetch_quotes_coded_gc_paused(
+        self,
+        where: Sequence[Any],
+        values: dict[str, Any],
+        dtypes: dict[str, str],
+        canonicals: Sequence[str],
+        order_by: Sequence[Any],
+    ) -> dict[str, Any] | None:
         q = T.funding_quotes.c
-        with gc_paused(), self.db.read() as conn:
+        with self.db.read() as conn:
             pairs = conn.execute(select(q.venue, q.venue_symbol).where(*where).distinct()).all()
             if not pairs:
                 return None
