@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import re
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,31 @@ def rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
+def sqlite_memory_probe() -> Callable[[], float] | None:
+    """MB held by SQLite's allocator (page caches, statements): native memory in the RSS that
+    the Python heap does not see. Read from the process's libsqlite3, the library ``_sqlite3``
+    links (``dlopen`` hands back the loaded instance); None where it cannot be found."""
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        fn = ctypes.CDLL(name).sqlite3_memory_used
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_int64
+    return lambda: float(fn()) / 2**20
+
+
+def growth(values: list[float]) -> float:
+    """Median of the last third minus that of the second third (the first third is warm-up:
+    imports, JIT, caches filling)."""
+    n = len(values)
+    if n < 3:
+        return 0.0
+    mid, last = values[n // 3 : 2 * n // 3], values[2 * n // 3 :]
+    return sorted(last)[len(last) // 2] - sorted(mid)[len(mid) // 2]
+
+
 LAUNCH = """
 import asyncio, json, sys
 from emulator import Emulator
@@ -206,16 +233,14 @@ class SoakResult:
     """The scanner process's resident memory after each cycle (the emulator is not in it)."""
     emulator_rss_mb: list[float] = field(default_factory=list)
     """The emulator process's, after each cycle: grows by design (request log, history)."""
+    sqlite_mb: list[float] = field(default_factory=list)
+    """SQLite's allocator in the scanner process after each cycle (bounded by the page caches)."""
+    python_blocks: list[float] = field(default_factory=list)
+    """``sys.getallocatedblocks()`` after each cycle: the Python objects alive."""
 
     @property
     def rss_growth_mb(self) -> float:
-        """Median RSS of the last third minus that of the second third (the first third is
-        warm-up: imports, JIT, caches)."""
-        n = len(self.rss_mb)
-        if n < 3:
-            return 0.0
-        mid, last = self.rss_mb[n // 3 : 2 * n // 3], self.rss_mb[2 * n // 3 :]
-        return sorted(last)[len(last) // 2] - sorted(mid)[len(mid) // 2]
+        return growth(self.rss_mb)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -238,7 +263,28 @@ class SoakResult:
             "rss_growth_mb": round(self.rss_growth_mb, 1),
             "emulator_rss_first_mb": _first(self.emulator_rss_mb),
             "emulator_rss_last_mb": _first(self.emulator_rss_mb[::-1]),
+            "sqlite_first_mb": _first(self.sqlite_mb),
+            "sqlite_last_mb": _first(self.sqlite_mb[::-1]),
+            "sqlite_growth_mb": round(growth(self.sqlite_mb), 1),
+            "python_blocks_first": _first(self.python_blocks),
+            "python_blocks_last": _first(self.python_blocks[::-1]),
+            "python_blocks_growth": round(growth(self.python_blocks)),
+            "rss_by_report": self.by_report,
         }
+
+    @property
+    def by_report(self) -> list[dict[str, Any]]:
+        """Cycle 1's and every 50th cycle's figures, for the record in RESULTS.md."""
+        picks = [i for i in range(len(self.rss_mb)) if i == 0 or (i + 1) % 50 == 0]
+        return [
+            {
+                "cycle": i + 1,
+                "rss_mb": round(self.rss_mb[i], 1),
+                "sqlite_mb": round(self.sqlite_mb[i], 1) if self.sqlite_mb else None,
+                "python_blocks": int(self.python_blocks[i]) if self.python_blocks else None,
+            }
+            for i in picks
+        ]
 
 
 def _first(values: list[float]) -> float | None:
@@ -305,6 +351,8 @@ def run_soak(cycles: int, tmp: Path, seed: int = 7, report_every: int = 0) -> So
         metrics = Metrics()
         rss: list[float] = []
         emu_rss: list[float] = []
+        sqlite_mb, blocks = sqlite_memory_probe(), []
+        sqlite_used: list[float] = []
         t0 = time.monotonic()
         try:
             with (
@@ -319,10 +367,15 @@ def run_soak(cycles: int, tmp: Path, seed: int = 7, report_every: int = 0) -> So
                     control.post("/_control/advance", params={"ms": STEP_S * 1000})
                     rss.append(rss_mb())
                     emu_rss.append(rss_mb(emu.proc.pid))
+                    blocks.append(float(sys.getallocatedblocks()))
+                    if sqlite_mb is not None:
+                        sqlite_used.append(sqlite_mb())
                     if report_every and n % report_every == 0:
                         print(
                             f"soak: cycle {n} wall {time.monotonic() - t0:.0f} s "
-                            f"rss {rss[-1]:.1f} MB (emulator {emu_rss[-1]:.1f} MB) "
+                            f"rss {rss[-1]:.1f} MB (emulator {emu_rss[-1]:.1f} MB, "
+                            f"sqlite {sqlite_used[-1] if sqlite_used else float('nan'):.1f} MB, "
+                            f"python blocks {blocks[-1]:.0f}) "
                             f"failed {job.failed}",
                             file=sys.stderr,
                             flush=True,
@@ -332,6 +385,7 @@ def run_soak(cycles: int, tmp: Path, seed: int = 7, report_every: int = 0) -> So
             wall_s = time.monotonic() - t0
             result = _verify(db, job, metrics, emu.request_log(), sinks, cycles, wall_s, rss)
             result.emulator_rss_mb = emu_rss
+            result.sqlite_mb, result.python_blocks = sqlite_used, blocks
             return result
         finally:
             db.dispose()
