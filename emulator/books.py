@@ -54,6 +54,11 @@ def level_size(listing: Listing, price: float, notional_usd: float) -> float:
     return max(lot, _round_to(math.floor(qty / lot) * lot, lot))
 
 
+VECTOR_DEPTH = 4
+"""From this many levels a side on, the levels are computed as numpy arrays (the same
+numbers: see ``_levels``); below it the per-level loop is cheaper than the array set-up."""
+
+
 def synth_book(
     listing: Listing, mark: float, depth: int, key: tuple[int, int, int]
 ) -> tuple[Levels, Levels]:
@@ -70,6 +75,8 @@ def synth_book(
     level_usd = depth_usd / in_band
     rng = np.random.default_rng([key[0], 5, key[1], key[2]])
     jitter = np.exp(rng.normal(-(SIZE_JITTER_SD**2) / 2, SIZE_JITTER_SD, (2, depth)))
+    if depth >= VECTOR_DEPTH:
+        return _levels(listing, best_bid, best_ask, gap, tick, level_usd, jitter)
     bids: Levels = []
     asks: Levels = []
     for j in range(depth):
@@ -79,3 +86,48 @@ def synth_book(
             bids.append((bp, level_size(listing, bp, level_usd * jitter[0, j])))
         asks.append((ap, level_size(listing, ap, level_usd * jitter[1, j])))
     return bids, asks
+
+
+def _levels(
+    listing: Listing,
+    best_bid: float,
+    best_ask: float,
+    gap: float,
+    tick: float,
+    level_usd: float,
+    jitter: np.ndarray,
+) -> tuple[Levels, Levels]:
+    """The per-level loop of ``synth_book`` on arrays, with the same numbers: each step is the
+    same IEEE operation on the same operands (``np.rint`` is Python's ``round`` to an integer,
+    half to even), and the final ``round(x, 12)`` is Python's own, element by element. A deep
+    book cost ~0.4 ms in the loop (a steady bench cycle asks for ~140 of them); a test
+    compares both ways on every listing."""
+    j = np.arange(jitter.shape[1], dtype=np.float64)
+    bid_px = _rounded(best_bid - j * gap, tick)
+    ask_px = _rounded(best_ask + j * gap, tick)
+    keep = [k for k, p in enumerate(bid_px) if p > 0]
+    if len(keep) < len(bid_px):
+        bid_px = [bid_px[k] for k in keep]
+        bid_jitter = jitter[0, keep]
+    else:
+        bid_jitter = jitter[0]
+    bids = list(zip(bid_px, _sizes(listing, bid_px, level_usd * bid_jitter), strict=True))
+    asks = list(zip(ask_px, _sizes(listing, ask_px, level_usd * jitter[1]), strict=True))
+    return bids, asks
+
+
+def _rounded(x: np.ndarray, step: float) -> list[float]:
+    """``[_round_to(v, step) for v in x]``."""
+    return [round(v, 12) for v in (np.rint(x / step) * step).tolist()]
+
+
+def _sizes(listing: Listing, prices: list[float], notional_usd: np.ndarray) -> list[float]:
+    """``[level_size(listing, p, n) for p, n in zip(prices, notional_usd)]``."""
+    if not prices:
+        return []
+    if listing.inverse:
+        qty = notional_usd / listing.contract_size
+    else:
+        qty = notional_usd / (np.array(prices) * listing.contract_size)
+    lot = listing.lot or 1.0
+    return [max(lot, v) for v in _rounded(np.floor(qty / lot) * lot, lot)]
