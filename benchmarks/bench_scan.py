@@ -11,7 +11,11 @@ Against the emulator in its own process with a fixed latency on every request (d
   back to back (``cycle_back_to_back_s``), which ``fundscan run`` never does: there the venues'
   request budgets, not the round trips, set the pace (OKX's throttle holds 18 cost units per
   2 s for all endpoints, a cycle spends ~14, so a cycle that starts right after the previous
-  one waits ~1-1.7 s for its books);
+  one waits ~1-1.7 s for its books). The session keeps the book prefetch ``fundscan run``
+  keeps (``BookPrefetch``: the last cycle's candidates' books go out with the quotes); the
+  same session's cycles without it, every book after the cycle's quotes as before the prefetch
+  existed, are printed next to it (``cycle_no_prefetch_s``), with how many candidates a
+  cycle newly selected (those are fetched after the quotes);
 - client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
   over the same cycle (its process's user + system time from ``/proc``, Linux only), so the
   figures can be read on a loaded machine;
@@ -26,7 +30,9 @@ Against the emulator in its own process with a fixed latency on every request (d
 - the floor: the longest chain of *dependent* requests each venue needs with its real bulk
   endpoints (``FLOOR_ROUNDS``), times the latency; venues are concurrent, and the candidate
   books need every venue's quotes first, so the collection floor is the longest venue chain
-  plus one round of books (all sent at once);
+  plus one round of books (all sent at once). Kept as it was with the prefetch: a newly
+  selected candidate still needs this chain; a cycle whose candidates were all prefetched
+  needs one round, so it can come in under this floor;
 - the common scanner baseline: ccxt ``fetch_funding_rate`` per symbol, venue after venue, with
   ccxt's default throttle. It takes minutes, so it runs ``--baseline-symbols`` symbols per venue
   and extrapolates to the venue's full list (said so in the output: ``baseline_extrapolated``);
@@ -59,7 +65,7 @@ from typing import Any
 
 import httpx
 
-from scanner.collector import Collection, InstrumentCache, ProgressEvent, collect
+from scanner.collector import BookPrefetch, Collection, InstrumentCache, ProgressEvent, collect
 from scanner.pipeline import candidate_selector, in_universe, scan_once
 from scanner.settings import Settings, load_settings
 from scanner.venues.ccxt_factory import make_exchange
@@ -171,6 +177,7 @@ async def timed_collect(
     venues: dict[str, Any],
     cache: InstrumentCache,
     served: Served | None = None,
+    prefetch: BookPrefetch | None = None,
 ) -> Timed:
     """One collection as the pipeline runs it; per venue: when its last stage ended."""
     emu0 = served.cpu_s() if served is not None else None
@@ -192,6 +199,7 @@ async def timed_collect(
         max_concurrency=max_concurrency(settings, list(venues)),
         progress=progress,
         instruments=cache,
+        prefetch=prefetch,
     )
     total_s = time.perf_counter() - t0
     cpu_s = time.process_time() - cpu0
@@ -226,16 +234,18 @@ async def session_run(
     with_scans: bool,
     pace_s: float,
     back_to_back: bool = False,
+    prefetching: bool = True,
 ) -> dict[str, Any]:
     """One session: a one-shot collection, ``cycles`` steady collections started ``pace_s``
     apart, optionally ``cycles`` more back to back and ``cycles`` whole scans (paced)."""
     settings = settings_for(served.url, names, tmp / f"bench-{len(names)}-{time.time_ns()}.db")
     venues = build_venues(settings, names)
     cache = InstrumentCache(settings.collector.instruments_refresh_s)
+    prefetch = BookPrefetch() if prefetching else None
     try:
         before = len(served.requests())
         started = time.perf_counter()
-        first = await timed_collect(settings, venues, cache, served)
+        first = await timed_collect(settings, venues, cache, served, prefetch)
         log = served.requests()
         one_shot_requests = per_venue_requests(log[before:])
         steady: list[Timed] = []
@@ -244,14 +254,14 @@ async def session_run(
             await paced(started, pace_s)
             before = len(log)
             started = time.perf_counter()
-            steady.append(await timed_collect(settings, venues, cache, served))
+            steady.append(await timed_collect(settings, venues, cache, served, prefetch))
             log = served.requests()
             steady_requests = per_venue_requests(log[before:])
         unpaced: list[Timed] = []
         if back_to_back:
             await paced(started, pace_s)
             for _ in range(cycles + 1):  # the first starts with the budgets refilled
-                unpaced.append(await timed_collect(settings, venues, cache, served))
+                unpaced.append(await timed_collect(settings, venues, cache, served, prefetch))
             started = time.perf_counter()
         scans: list[float] = []
         if with_scans:
@@ -261,7 +271,9 @@ async def session_run(
                 for _ in range(cycles + 1):
                     await paced(started, pace_s)
                     started = time.perf_counter()
-                    await scan_once(settings, repo, venues=venues, instruments=cache)
+                    await scan_once(
+                        settings, repo, venues=venues, instruments=cache, prefetch=prefetch
+                    )
                     scans.append(time.perf_counter() - started)
             finally:
                 db.dispose()
@@ -364,6 +376,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             scan_s=median(main["scans_s"]),
         )
         out["ratio_to_floor"] = cycle / out["floor_s"]
+        cands = [first.collection.candidates] + [t.collection.candidates for t in steady]
+        out["cycle_new_candidates"] = median(
+            [float(len(set(b) - set(a))) for a, b in zip(cands, cands[1:], strict=False)]
+        )
+        out["cycle_candidates"] = median([float(len(c)) for c in cands[1:]])
+        # the same session without the book prefetch (every book after this cycle's quotes,
+        # as before the prefetch existed): the figure the steady cycle was measured as until then
+        plain = await session_run(
+            full, ALL, args.cycles, tmp, with_scans=False, pace_s=args.pace_s, prefetching=False
+        )
+        out["cycle_no_prefetch_s"] = median([t.total_s for t in plain["steady"]])
+        out["cycle_no_prefetch_cpu_s"] = median([t.cpu_s for t in plain["steady"]])
+        out["cycle_no_prefetch_emulator_cpu_s"] = median(
+            [t.emulator_cpu_s for t in plain["steady"]]
+        )
         venues: dict[str, Any] = {}
         for v in ALL:
             res = first.collection.results[v]
@@ -436,6 +463,7 @@ def _fmt(v: Any, unit: str = "s") -> str:
 
 
 def report(r: dict[str, Any]) -> str:
+    nan = float("nan")
     lines = [
         f"bench_scan: {r['machine']}, {r['date_utc']} UTC, load average "
         f"{r['load_avg_before']:.1f} -> {r['load_avg_after']:.1f}; "
@@ -467,7 +495,11 @@ def report(r: dict[str, Any]) -> str:
         f"steady-state cycle {_fmt(r['cycle_s'])} (cycles {r.get('pace_s', 0):g} s apart; "
         f"floor {_fmt(r['floor_s'])}, {r['ratio_to_floor']:.2f}x; "
         f"CPU {_fmt(r.get('cycle_cpu_s'))} here, {_fmt(r.get('cycle_emulator_cpu_s'))} in the "
-        f"emulator); back to back {_fmt(r.get('cycle_back_to_back_s'))} "
+        f"emulator; newly selected candidates a cycle {r.get('cycle_new_candidates', nan):g} "
+        f"of {r.get('cycle_candidates', nan):g}); without the book prefetch "
+        f"{_fmt(r.get('cycle_no_prefetch_s'))} (CPU {_fmt(r.get('cycle_no_prefetch_cpu_s'))} here, "
+        f"{_fmt(r.get('cycle_no_prefetch_emulator_cpu_s'))} in the emulator); "
+        f"back to back {_fmt(r.get('cycle_back_to_back_s'))} "
         f"(CPU {_fmt(r.get('cycle_back_to_back_cpu_s'))}); "
         f"whole scan (collect, store, rank) {_fmt(r['scan_s'])}",
     ]

@@ -13,6 +13,14 @@ Instruments change rarely (listings, delistings), so a session keeps them in an
 then one round of bulk quote calls per venue plus one round of candidate books. A failed
 reload keeps the previous list (the quotes still map onto it) and is retried next scan.
 
+Books of the previous collection's candidates go out with the quotes (``BookPrefetch``, a
+session's memory): in steady state the candidates barely change between scans, and those
+books do not depend on this scan's quotes, so most scans need no second round trip. Once
+this scan's candidates are chosen, only the newly selected ones are fetched. A prefetched
+book of an id no longer selected (or of a venue whose quotes then failed) is kept apart in
+``unselected_books``: stored like every book a venue answered, never ranked. So the ranking
+sees exactly the books of this scan's candidates, each fetched during this scan.
+
 Status per venue:
     ok        instruments and quotes fetched, every requested book fetched
     degraded  quotes fetched, but some books failed / the deadline hit during books /
@@ -25,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -59,6 +67,14 @@ class InstrumentCache:
         self._loaded[venue] = (now_ms, list(instruments))
 
 
+@dataclass
+class BookPrefetch:
+    """The last collection's book candidates, whose books the next collection of the session
+    requests alongside its quotes (empty until a collection has chosen some)."""
+
+    candidates: list[str] = field(default_factory=list)
+
+
 class VenueStatus(StrEnum):
     OK = "ok"
     DEGRADED = "degraded"
@@ -77,7 +93,11 @@ class VenueResult:
     instruments: list[Instrument] = field(default_factory=list)
     quotes: list[FundingQuote] = field(default_factory=list)
     books: dict[str, OrderBook] = field(default_factory=dict)
-    """canonical id -> book."""
+    """canonical id -> book, of this collection's candidates (what the ranking sees)."""
+    unselected_books: dict[str, OrderBook] = field(default_factory=dict)
+    """Books fetched in this collection for ids it did not select (requested with the quotes
+    from the last candidates, or a venue whose quotes then failed): real and current, so
+    stored with the rest, but not ranked."""
     book_errors: dict[str, str] = field(default_factory=dict)
     stage: str = "pending"
 
@@ -105,7 +125,18 @@ class Collection:
 
     @property
     def books(self) -> list[OrderBook]:
+        """The candidates' books: the ranking's input."""
         return [b for r in self.results.values() for b in r.books.values()]
+
+    @property
+    def fetched_books(self) -> list[OrderBook]:
+        """Every book fetched in this collection (``books`` and ``unselected_books``): what
+        is stored, so nothing a venue answered is lost."""
+        return [
+            b
+            for r in self.results.values()
+            for b in (*r.books.values(), *r.unselected_books.values())
+        ]
 
     @property
     def all_failed(self) -> bool:
@@ -149,6 +180,15 @@ def reason(exc: BaseException) -> str:
     return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 3] + "..."
 
 
+def keep_only(result: VenueResult, canonicals: set[str]) -> None:
+    """Move the books of ids not in ``canonicals`` to ``unselected_books``; drop their
+    errors (a book this collection did not select cannot degrade it)."""
+    for canonical in [c for c in result.books if c not in canonicals]:
+        result.unselected_books[canonical] = result.books.pop(canonical)
+    for canonical in [c for c in result.book_errors if c not in canonicals]:
+        del result.book_errors[canonical]
+
+
 class _Run:
     """State of one collection; keeps partial results when tasks are cancelled."""
 
@@ -165,6 +205,9 @@ class _Run:
         self.cache = cache
         self.results = {name: VenueResult(name) for name in venues}
         self.t0_ms = clock.monotonic_ms()
+        self.prefetched: dict[str, asyncio.Task[None]] = {}
+        """Venue -> its books of the previous candidates, started alongside its quotes."""
+        self._gates: dict[str, asyncio.Semaphore] = {}
 
     def emit(self, name: str, stage: str) -> None:
         result = self.results[name]
@@ -177,7 +220,22 @@ class _Run:
             except Exception:  # a broken progress display must not break collection
                 log.exception("progress callback failed")
 
-    async def quotes(self, name: str, load_instruments: bool) -> None:
+    def gate(self, name: str, cap: int) -> asyncio.Semaphore:
+        """One cap on a venue's book requests in flight, prefetched and selected alike."""
+        if name not in self._gates:
+            self._gates[name] = asyncio.Semaphore(cap)
+        return self._gates[name]
+
+    async def quotes(
+        self,
+        name: str,
+        load_instruments: bool,
+        prefetch: Sequence[str] = (),
+        depth: int = 0,
+        cap: int = 4,
+    ) -> None:
+        """Instruments (cached or loaded) and quotes; with ``prefetch``, the books of those
+        canonical ids are requested right after the quote calls (their own task)."""
         venue, result = self.venues[name], self.results[name]
         self.emit(name, "start")
         try:
@@ -185,7 +243,15 @@ class _Run:
                 await self._cached_instruments(name, venue, result)
             elif load_instruments:
                 result.instruments = await venue.load_instruments()
-            result.quotes = await venue.fetch_quotes()
+            if prefetch and depth > 0:
+                # the quote calls' task first, so a venue's throttle queues them first
+                quotes = asyncio.ensure_future(venue.fetch_quotes())
+                self.prefetched[name] = asyncio.create_task(
+                    self.fetch_books(name, prefetch, depth, cap)
+                )
+                result.quotes = await quotes
+            else:
+                result.quotes = await venue.fetch_quotes()
         except Exception as exc:
             result.status, result.reason = VenueStatus.FAILED, reason(exc)
             log.warning("collect %s failed: %s", name, result.reason)
@@ -212,11 +278,16 @@ class _Run:
             return
         self.cache.put(name, now_ms, result.instruments)
 
-    async def books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
-        venue, result = self.venues[name], self.results[name]
+    def targets(self, name: str, wanted: Sequence[str]) -> list[Instrument]:
+        """The venue's perpetuals among the canonical ids ``wanted``, in that order."""
+        result = self.results[name]
         by_canonical = {i.canonical: i for i in result.instruments if i.is_perpetual}
-        targets = [by_canonical[c] for c in wanted if c in by_canonical]
-        gate = asyncio.Semaphore(cap)
+        return [by_canonical[c] for c in wanted if c in by_canonical]
+
+    async def fetch_books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
+        """Books of ``wanted`` into the venue's result (failures into ``book_errors``)."""
+        venue, result = self.venues[name], self.results[name]
+        gate = self.gate(name, cap)
 
         async def one(inst: Instrument) -> None:
             async with gate:
@@ -225,11 +296,36 @@ class _Run:
                 except Exception as exc:
                     result.book_errors[inst.canonical] = reason(exc)
 
-        await asyncio.gather(*(one(i) for i in targets))
+        await asyncio.gather(*(one(i) for i in self.targets(name, wanted)))
+
+    async def books(
+        self, name: str, wanted: Sequence[str], depth: int, cap: int, prefetched: Sequence[str]
+    ) -> None:
+        """This collection's books: the ones prefetched (``prefetched``: the ids requested
+        with the quotes) that are still selected, and the newly selected ones, requested now
+        while the prefetched ones may still be in flight. A prefetched id no longer in
+        ``wanted`` is dropped, book or error."""
+        result = self.results[name]
+        early = set(prefetched) if name in self.prefetched else set()
+        waits: list[Awaitable[None]] = [
+            self.fetch_books(name, [c for c in wanted if c not in early], depth, cap)
+        ]
+        if name in self.prefetched:
+            waits.append(self.prefetched[name])
+        await asyncio.gather(*waits)
+        keep_only(result, set(wanted))
         if result.book_errors and result.status is VenueStatus.OK:
+            n = len(self.targets(name, wanted))
             result.status = VenueStatus.DEGRADED
-            result.reason = f"{len(result.book_errors)} of {len(targets)} books failed"
+            result.reason = f"{len(result.book_errors)} of {n} books failed"
         self.emit(name, "books")
+
+    async def cancel_prefetch(self) -> None:
+        """Stop prefetched books still in flight (their venue failed, or the collection ends)."""
+        running = [t for t in self.prefetched.values() if not t.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*self.prefetched.values(), return_exceptions=True)
 
     def mark_unfinished(self, names: Sequence[str], phase: str, deadline_s: float) -> None:
         for name in names:
@@ -272,6 +368,7 @@ async def collect(
     quotes_share: float = 0.7,
     clock: Clock = SYSTEM_CLOCK,
     instruments: InstrumentCache | None = None,
+    prefetch: BookPrefetch | None = None,
 ) -> Collection:
     """Collect quotes (and candidate books) from every venue concurrently under one deadline.
 
@@ -282,6 +379,8 @@ async def collect(
     eat the time the other venues' books need. ``clock`` stamps the collection and measures
     latencies and the books' share of the deadline. ``instruments``: a session's cache (the
     instruments are then loaded only when due; ``load_instruments`` is ignored).
+    ``prefetch``: a session's memory of the last candidates; their books are requested with
+    the quotes, and this collection's candidates are remembered in it for the next one.
     """
     if not 0 < quotes_share <= 1:
         raise ValueError(f"quotes_share must be in (0, 1], got {quotes_share}")
@@ -290,35 +389,50 @@ async def collect(
     started_ms = clock.now_ms()
     deadline_ms = clock.monotonic_ms() + deadline_s * MS_PER_S
 
-    quote_tasks = {n: asyncio.create_task(run.quotes(n, load_instruments)) for n in named}
-    late = await _run_until(quote_tasks, deadline_s * quotes_share)
-    run.mark_unfinished(late, "quotes", deadline_s)
+    def cap(name: str) -> int:
+        return (
+            max_concurrency.get(name, 4)
+            if isinstance(max_concurrency, Mapping)
+            else max_concurrency
+        )
 
-    got = [q for r in run.results.values() for q in r.quotes]
-    if book_symbols is None:
-        candidates = widest_spread_candidates(got, book_candidates)
-    elif callable(book_symbols):
-        candidates = list(book_symbols(got))
-    else:
-        candidates = list(book_symbols)
-
-    live = [n for n, r in run.results.items() if r.status is not VenueStatus.FAILED]
-    if candidates and book_depth > 0:
-
-        def cap(name: str) -> int:
-            return (
-                max_concurrency.get(name, 4)
-                if isinstance(max_concurrency, Mapping)
-                else max_concurrency
-            )
-
-        book_tasks = {
-            n: asyncio.create_task(run.books(n, candidates, book_depth, cap(n))) for n in live
+    early = list(prefetch.candidates) if prefetch is not None else []
+    try:
+        quote_tasks = {
+            n: asyncio.create_task(run.quotes(n, load_instruments, early, book_depth, cap(n)))
+            for n in named
         }
+        late = await _run_until(quote_tasks, deadline_s * quotes_share)
+        run.mark_unfinished(late, "quotes", deadline_s)
+
+        got = [q for r in run.results.values() for q in r.quotes]
+        if book_symbols is None:
+            candidates = widest_spread_candidates(got, book_candidates)
+        elif callable(book_symbols):
+            candidates = list(book_symbols(got))
+        else:
+            candidates = list(book_symbols)
+
+        live = [n for n, r in run.results.items() if r.status is not VenueStatus.FAILED]
+        selecting = live if candidates and book_depth > 0 else []
+        book_tasks: dict[str, asyncio.Future[None] | asyncio.Task[None]] = {
+            n: asyncio.create_task(run.books(n, candidates, book_depth, cap(n), early))
+            for n in selecting
+        }
+        # prefetched books nobody waits for otherwise (venue failed, nothing selected) are
+        # still awaited under the same deadline: what a venue answers is stored
+        book_tasks.update({n: t for n, t in run.prefetched.items() if n not in book_tasks})
         late = await _run_until(book_tasks, (deadline_ms - clock.monotonic_ms()) / MS_PER_S)
-        run.mark_unfinished(late, "books", deadline_s)
-    for name in named:
+        run.mark_unfinished([n for n in late if n in selecting], "books", deadline_s)
+    finally:  # a failed venue's prefetched books, and any left when collect() is cancelled
+        await run.cancel_prefetch()
+    for name, result in run.results.items():
+        # only this collection's candidates, and no books from a venue without quotes
+        keep = set(candidates) if result.status is not VenueStatus.FAILED else set()
+        keep_only(result, keep)
         run.emit(name, "done")
+    if prefetch is not None:
+        prefetch.candidates = list(candidates) if book_depth > 0 else []
     return Collection(
         started_ms=started_ms,
         finished_ms=clock.now_ms(),

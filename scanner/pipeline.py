@@ -30,7 +30,14 @@ import pandas as pd
 
 from scanner.budget import ScanBudget
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.collector import Collection, InstrumentCache, ProgressEvent, VenueStatus, collect
+from scanner.collector import (
+    BookPrefetch,
+    Collection,
+    InstrumentCache,
+    ProgressEvent,
+    VenueStatus,
+    collect,
+)
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.enrich import carry_spot_books, top_up_history
 from scanner.recovery import running_note
@@ -307,6 +314,7 @@ async def _gather(
     peers: Sequence[FundingQuote] = (),
     budget: ScanBudget | None = None,
     instrument_cache: InstrumentCache | None = None,
+    prefetch: BookPrefetch | None = None,
 ) -> _Gathered:
     """Collect, store what was collected, then enrich (spot books, history, fees) and store
     that, each phase within its share of ``budget`` (default: ``collector.deadline_s`` from
@@ -314,7 +322,8 @@ async def _gather(
 
     ``peers``: other venues' latest quotes (``--role collect``), so books are fetched for the
     pairs that are best across every venue, not only across this process's own.
-    ``instrument_cache``: the session's cache (instrument lists reloaded only when due)."""
+    ``instrument_cache``: the session's cache (instrument lists reloaded only when due).
+    ``prefetch``: the session's last candidates, whose books go out with the quotes."""
     budget = budget or ScanBudget(clock, settings.collector.deadline_s)
     caps = max_concurrency(settings, list(venues))
     with budget.phase("collect") as collect_s:
@@ -329,6 +338,7 @@ async def _gather(
             progress=progress,
             clock=clock,
             instruments=instrument_cache,
+            prefetch=prefetch,
         )
     with budget.phase("store"):
         now_ms = collection.finished_ms
@@ -336,7 +346,7 @@ async def _gather(
         instruments = _instrument_index(collection)
         repo.upsert_instruments(list(instruments.values()), now_ms)
         quotes_stored = repo.write_quotes(collection.quotes)
-        books_stored = repo.write_books(collection.books)
+        books_stored = repo.write_books(collection.fetched_books)
     with budget.phase("enrich") as enrich_s:
         spot_books, settlements, fees = await _enrich(
             settings, repo, venues, collection, caps, enrich_s, clock
@@ -364,6 +374,7 @@ async def scan_once(
     venues: Mapping[str, Venue] | None = None,
     clock: Clock = SYSTEM_CLOCK,
     instruments: InstrumentCache | None = None,
+    prefetch: BookPrefetch | None = None,
 ) -> ScanOutcome:
     """Collect, store, rank and store the ranking; never loses what was collected.
 
@@ -372,6 +383,7 @@ async def scan_once(
     that fails or is cancelled is still closed in ``scans``, with the reason in its notes.
     ``clock`` stamps the scan and the collection (the session's clock in ``fundscan run``).
     ``instruments``: the session's instrument cache (None: every venue's list is loaded).
+    ``prefetch``: the session's memory of the last book candidates (``collect``).
     """
     owned = venues is None
     if venues is None:
@@ -382,7 +394,14 @@ async def scan_once(
     try:
         try:
             got = await _gather(
-                settings, repo, venues, progress, clock, budget=budget, instrument_cache=instruments
+                settings,
+                repo,
+                venues,
+                progress,
+                clock,
+                budget=budget,
+                instrument_cache=instruments,
+                prefetch=prefetch,
             )
         finally:
             if owned:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from scanner.clock import Clock
 from scanner.collector import (
+    BookPrefetch,
     Collection,
     InstrumentCache,
     ProgressEvent,
@@ -55,6 +56,7 @@ async def collect_once(
     clock: Clock,
     progress: Callable[[ProgressEvent], None] | None = None,
     instruments: InstrumentCache | None = None,
+    prefetch: BookPrefetch | None = None,
 ) -> ScanOutcome:
     """Collect this process's venues and store them; no ranking, no alerts."""
     now_ms = clock.now_ms()
@@ -66,7 +68,14 @@ async def collect_once(
     scan_id = repo.start_scan(now_ms, notes=running_note())
     try:
         got = await _gather(
-            settings, repo, venues, progress, clock, peers=peers, instrument_cache=instruments
+            settings,
+            repo,
+            venues,
+            progress,
+            clock,
+            peers=peers,
+            instrument_cache=instruments,
+            prefetch=prefetch,
         )
     except BaseException as exc:
         repo.finish_scan(scan_id, now_ms, {}, notes=f"failed: {type(exc).__name__}: {exc}"[:500])

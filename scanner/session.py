@@ -18,7 +18,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.collector import InstrumentCache
+from scanner.collector import BookPrefetch, InstrumentCache
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.roles import collect_once, rank_stored
 from scanner.settings import Settings
@@ -64,6 +64,9 @@ class ScanSession:
         self.venues: dict[str, Venue] = {}
         self.instruments = InstrumentCache(settings.collector.instruments_refresh_s)
         """Instrument lists live as long as the adapters: loaded once, refreshed when due."""
+        self.prefetch = BookPrefetch()
+        """The last scan's book candidates: the next scan requests their books with its quotes
+        (a round trip fewer while the candidates hold; ``scanner.collector``)."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fundscan-venues", daemon=True
@@ -105,7 +108,12 @@ class ScanSession:
     def _scan_coro(self) -> Coroutine[Any, Any, ScanOutcome]:
         if self.role == "collect":
             return collect_once(
-                self.settings, self.repo, self.venues, self.clock, instruments=self.instruments
+                self.settings,
+                self.repo,
+                self.venues,
+                self.clock,
+                instruments=self.instruments,
+                prefetch=self.prefetch,
             )
         if self.role == "rank":
 
@@ -119,6 +127,7 @@ class ScanSession:
             venues=self.venues,
             clock=self.clock,
             instruments=self.instruments,
+            prefetch=self.prefetch,
         )
 
     def __exit__(self, *exc: object) -> None:

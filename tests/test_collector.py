@@ -13,6 +13,7 @@ import pytest
 
 from scanner.clock import FakeClock
 from scanner.collector import (
+    BookPrefetch,
     ProgressEvent,
     VenueStatus,
     collect,
@@ -291,4 +292,155 @@ async def test_cancelling_a_collection_leaves_no_task_behind():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+# --- books of the last candidates go out with the quotes (BookPrefetch) -----------------------
+
+
+class Watched(MemoryVenue):
+    """Records how many book requests were made while its quotes were in flight."""
+
+    def __init__(self, name: str, **kw) -> None:
+        super().__init__(name, {"BTC": (0.0001, 8), "ETH": (0.0009, 8), "SOL": (0.0, 8)}, **kw)
+        self.books_during_quotes: list[int] = []
+        self.fail_quotes = False
+        self.hang_quotes = False
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        before = len(self.book_calls)
+        for _ in range(5):  # a round trip: the loop runs whatever else is ready meanwhile
+            await asyncio.sleep(0)
+        self.books_during_quotes.append(len(self.book_calls) - before)
+        if self.hang_quotes:
+            await asyncio.Event().wait()
+        if self.fail_quotes:
+            raise VenueUnavailable(self.name, "quotes down")
+        return await super().fetch_quotes()
+
+
+def choose(*bases: str):
+    return lambda quotes: [f"{b}/USDT:USDT" for b in bases]
+
+
+async def test_a_steady_collection_requests_the_last_candidates_books_with_its_quotes():
+    venue, memory = Watched("a"), BookPrefetch()
+    first = await collect(
+        [venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC", "ETH"), prefetch=memory
+    )
+    assert venue.books_during_quotes == [0]  # nothing known yet: books after the quotes
+    assert memory.candidates == first.candidates == ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+    second = await collect(
+        [venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC", "ETH"), prefetch=memory
+    )
+    assert venue.books_during_quotes == [0, 2]
+    # fetched again in this collection (never the last one's book), and only once
+    assert sorted(venue.book_calls) == ["BTC", "BTC", "ETH", "ETH"]
+    assert set(second.results["a"].books) == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    assert second.results["a"].status is VenueStatus.OK
+
+
+async def test_without_the_memory_books_wait_for_the_quotes():
+    venue = Watched("a")
+    for _ in range(2):
+        await collect([venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC"))
+    assert venue.books_during_quotes == [0, 0]
+
+
+async def test_ids_no_longer_selected_are_stored_apart_and_new_ones_fetched():
+    venue, memory = Watched("a", bad_books=frozenset({"BTC"})), BookPrefetch()
+    await collect(
+        [venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC", "SOL"), prefetch=memory
+    )
+    got = await collect(
+        [venue], deadline_s=5, book_depth=5, book_symbols=choose("ETH"), prefetch=memory
+    )
+    result = got.results["a"]
+    # BTC and SOL prefetched with the quotes, ETH asked for once the quotes chose it
+    assert venue.book_calls == ["BTC", "SOL", "BTC", "SOL", "ETH"]
+    assert venue.books_during_quotes == [0, 2]
+    assert set(result.books) == {"ETH/USDT:USDT"}  # the ranking's input: this choice only
+    assert set(result.unselected_books) == {"SOL/USDT:USDT"}  # fetched now: stored
+    assert result.book_errors == {}  # the unselected id's failure is not this collection's
+    assert result.status is VenueStatus.OK
+    assert [b.canonical for b in got.books] == ["ETH/USDT:USDT"]
+    assert sorted(b.canonical for b in got.fetched_books) == ["ETH/USDT:USDT", "SOL/USDT:USDT"]
+    assert memory.candidates == ["ETH/USDT:USDT"]
+
+
+async def test_nothing_selected_ranks_no_prefetched_book():
+    venue, memory = Watched("a"), BookPrefetch()
+    await collect([venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory)
+    got = await collect([venue], deadline_s=5, book_depth=5, book_symbols=[], prefetch=memory)
+    assert venue.book_calls == ["BTC", "BTC"]
+    assert got.results["a"].books == {} and memory.candidates == []
+    assert set(got.results["a"].unselected_books) == {"BTC/USDT:USDT"}
+
+
+async def test_a_venue_whose_quotes_fail_ranks_no_prefetched_book():
+    venue, memory = Watched("a"), BookPrefetch()
+    other = MemoryVenue("b", {"BTC": (0.001, 8)})
+    await collect(
+        [venue, other], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory
+    )
+    venue.fail_quotes = True
+    got = await collect(
+        [venue, other], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory
+    )
+    assert venue.books_during_quotes == [0, 1]  # its book was requested with the quotes
+    result = got.results["a"]
+    assert result.status is VenueStatus.FAILED and result.books == {}
+    assert set(result.unselected_books) == {"BTC/USDT:USDT"}
+    assert set(got.results["b"].books) == {"BTC/USDT:USDT"}
+
+
+class HangsOnce(Watched):
+    hang_books = False
+
+    async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        if self.hang_books:
+            self.book_calls.append(instrument.base)
+            await asyncio.Event().wait()
+        return await super().fetch_book(instrument, depth)
+
+
+async def test_a_failed_venues_hanging_prefetched_book_is_cut_at_the_deadline():
+    venue, memory = HangsOnce("a"), BookPrefetch()
+    await collect([venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory)
+    venue.hang_books = venue.fail_quotes = True
+    got = await collect(
+        [venue], deadline_s=0.2, book_depth=5, book_symbols=choose("BTC"), prefetch=memory
+    )
+    result = got.results["a"]
+    assert result.status is VenueStatus.FAILED and "quotes down" in (result.reason or "")
+    assert result.books == result.unselected_books == {}
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_cancelling_a_collection_stops_its_prefetched_books():
+    venue, memory = HangsOnce("a"), BookPrefetch()
+    await collect([venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory)
+    venue.hang_books = venue.hang_quotes = True
+    task = asyncio.create_task(
+        collect([venue], deadline_s=60, book_depth=5, book_symbols=choose("BTC"), prefetch=memory)
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert venue.book_calls == ["BTC", "BTC"]  # the prefetched book is in flight
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_a_hanging_prefetched_book_is_cut_at_the_deadline():
+    venue, memory = HangsOnce("a"), BookPrefetch()
+    await collect([venue], deadline_s=5, book_depth=5, book_symbols=choose("BTC"), prefetch=memory)
+    venue.hang_books = True
+    got = await collect(
+        [venue], deadline_s=0.2, book_depth=5, book_symbols=choose("BTC"), prefetch=memory
+    )
+    result = got.results["a"]
+    assert result.status is VenueStatus.DEGRADED and "during books" in (result.reason or "")
+    assert len(result.quotes) == 3 and result.books == {}
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

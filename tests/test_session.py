@@ -104,6 +104,27 @@ def test_the_session_clock_stamps_every_scan(tmp_path: Path) -> None:
     assert list(scans["finished_ms"]) == [1_800_000_000_000, 1_800_000_060_000]
 
 
+def test_the_session_remembers_each_scans_book_candidates_for_the_next(
+    tmp_path: Path,
+) -> None:
+    """The memory ``collect`` prefetches from (tests/test_collector.py shows what it does)
+    lives in the session and is handed to every scan: after each scan it holds that scan's
+    candidates, and the next scan's books are its own candidates' (prefetched or not)."""
+    with Emulator(seed=4).run_in_thread() as emu:
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 't.db'}")
+        try:
+            with ScanSession(settings, Repository(db), names=["gate", "okx"]) as session:
+                first = session.scan()
+                assert session.prefetch.candidates == first.collection.candidates != []
+                second = session.scan()
+        finally:
+            db.dispose()
+    assert session.prefetch.candidates == second.collection.candidates != []
+    for result in second.collection.results.values():
+        assert result.books and set(result.books) <= set(second.collection.candidates)
+
+
 def test_closing_the_session_cancels_a_scan_in_flight(tmp_path: Path) -> None:
     """Ctrl-C / SIGTERM during a scan: the scan is cancelled instead of hanging the process."""
     import concurrent.futures
