@@ -86,16 +86,21 @@ class RawTickersSpec:
     transport, throttle, response hook and error handling), only the parse is ours.
 
     ``params``: the request (replaces ``VolumeSpec.calls``); ``rows``: path to the row list in
-    the body; ``id_field``: the venue symbol of a row; ``unified``: the unified keys the
-    volume and top-of-book specs read outside ``info.`` -> the raw field that holds them
-    (OKX: ``last`` is the row's ``last``). Each row becomes ``{"info": row, **unified}``.
+    the body (empty: the body is the list); ``id_field``: the venue symbol of a row;
+    ``unified``: the unified keys the volume and top-of-book specs read outside ``info.`` ->
+    the raw field that holds them (OKX: ``last`` is the row's ``last``), or the fields ccxt
+    tries in turn (the first one present and not empty, as its ``safe_string_2``). Each row
+    becomes ``{"info": row, **unified}``. ``nan_as_zero``: unified keys whose text ``"nan"``
+    reads as ``"0"``, as ccxt's own parse turns it (Gate's volumes), so the volume filter
+    sees the same number either way.
     """
 
     method: str
     params: Mapping[str, Any]
     rows: tuple[str, ...]
     id_field: str
-    unified: Mapping[str, str] = field(default_factory=dict)
+    unified: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    nan_as_zero: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class VenueQuirks:
     """Where every listing's best bid/ask comes from (None: only candidates' books price)."""
     raw_tickers: RawTickersSpec | None = None
     """The tickers call read from the venue's rows (None: ccxt's unified ``fetch_tickers``)."""
+    raw_bids_asks: RawTickersSpec | None = None
+    """The book tickers call (``TopOfBookSpec("bids_asks")``) read from the venue's rows
+    (None: ccxt's unified ``fetch_bids_asks``)."""
 
     def book_limit(self, depth: int) -> int:
         if not self.book_depths:

@@ -350,6 +350,9 @@ class CcxtVenue:
 
     async def _bids_asks(self) -> dict[str, Mapping[str, Any]]:
         """Best bid/ask of every symbol in one call (Binance ``ticker/bookTicker``)."""
+        raw = self.quirks.raw_bids_asks
+        if raw is not None:
+            return await self._call("fetch_bids_asks", partial(self._raw_tickers, raw))
         got: dict[str, Mapping[str, Any]] = await self._call(
             "fetch_bids_asks", lambda: self.exchange.fetch_bids_asks(None)
         )

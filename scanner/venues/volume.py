@@ -112,6 +112,19 @@ def raw_ticker_records(
             continue
         record: dict[str, Any] = {"info": row}
         for unified, raw in spec.unified.items():
-            record[unified] = row.get(raw)
+            value = row.get(raw) if isinstance(raw, str) else _first_present(row, raw)
+            if value == "nan" and unified in spec.nan_as_zero:
+                value = "0"
+            record[unified] = value
         out[symbol] = record
     return out
+
+
+def _first_present(row: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
+    """The first of ``fields`` the row holds as a non-empty string or a number (ccxt's
+    ``safe_string_2``/``safe_string_n`` choice), else None."""
+    for name in fields:
+        value = row.get(name)
+        if (isinstance(value, str) and value != "") or type(value) in (int, float):
+            return value
+    return None

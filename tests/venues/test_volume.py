@@ -24,7 +24,7 @@ from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venue
 from scanner.venues.specs import ccxt_venue_ids, spec_of, venue_ids
-from scanner.venues.volume import lenient_volume, usd_volume
+from scanner.venues.volume import lenient_volume, raw_ticker_records, usd_volume
 
 VENUES = venue_ids()
 TICKER_VENUES = ("binanceusdm", "okx", "bitget", "gate")
@@ -203,30 +203,85 @@ async def test_a_funding_failure_is_not_masked_by_the_volume_call(clean: Emulato
         await venue.close()
 
 
-# --- OKX's tickers read from its rows (RawTickersSpec), not ccxt's parse_ticker ---------------
+# --- tickers read from the venue's rows (RawTickersSpec), not ccxt's parse_ticker ------------
+
+RAW_TICKER_VENUES = sorted(
+    v
+    for v in ccxt_venue_ids()
+    if (q := spec_of(v).quirks) is not None and (q.raw_tickers or q.raw_bids_asks)
+)
 
 
-async def test_okx_raw_tickers_read_the_same_volume_and_top_as_ccxt_unified(
-    clean: Emulator,
+def test_binance_okx_and_gate_tickers_are_read_raw() -> None:
+    assert RAW_TICKER_VENUES == ["binanceusdm", "gate", "okx"]
+
+
+@pytest.mark.parametrize("venue", RAW_TICKER_VENUES)
+async def test_raw_tickers_read_the_same_volume_and_top_as_ccxt_unified(
+    clean: Emulator, venue: str
 ) -> None:
     """The raw rows and ccxt's unified tickers give every quote the same volume and top of
     book (the same request: only who parses the rows differs)."""
-    quirks = spec_of("okx").quirks
-    assert quirks is not None and quirks.raw_tickers is not None
-    ours = build_venue("okx", settings(clean), retries=0)
-    exchange = make_exchange("okx", clean.venue_url("okx"))
-    unified = CcxtVenue("okx", exchange, quirks=replace(quirks, raw_tickers=None), retries=0)
+    quirks = spec_of(venue).quirks
+    assert quirks is not None
+    ours = build_venue(venue, settings(clean), retries=0)
+    exchange = make_exchange(venue, clean.venue_url(venue))
+    ccxt_parse = replace(quirks, raw_tickers=None, raw_bids_asks=None)
+    unified = CcxtVenue(venue, exchange, quirks=ccxt_parse, retries=0)
     try:
         got = {q.venue_symbol: q for q in await ours.fetch_quotes()}
         want = {q.venue_symbol: q for q in await unified.fetch_quotes()}
     finally:
         await ours.close()
         await unified.close()
-    assert set(got) == set(want) and len(got) == len(clean.market.perpetual_symbols("okx"))
+    assert set(got) == set(want) and len(got) == len(clean.market.perpetual_symbols(venue))
     fields = ("volume_24h_usd", "bid_price", "bid_qty", "ask_price", "ask_qty")
     for symbol, q in got.items():
-        assert q.has_top_of_book, symbol
+        assert q.has_top_of_book and q.volume_24h_usd is not None, symbol
         assert [getattr(q, f) for f in fields] == [getattr(want[symbol], f) for f in fields]
+
+
+@pytest.mark.parametrize(
+    "volume",
+    [
+        {"volume_24h_quote": "nan"},  # ccxt turns Gate's "nan" into 0: filtered, not unknown
+        {"quote_volume": "nan", "volume_24h_quote": "12"},
+        {"quote_volume": "", "volume_24h_quote": "12.5"},
+        {"quote_volume": "7", "volume_24h_quote": "12"},
+        {"volume_24h_quote": 1234.5},
+        {"volume_24h_quote": ""},
+        {},
+    ],
+)
+def test_gate_raw_row_reads_the_volume_ccxt_reads(volume: dict[str, object]) -> None:
+    row = {**load_fixture("gate", "api_v4_futures_usdt_tickers_BTC_USDT.json")[0]}
+    for name in ("quote_volume", "volume_24h_quote"):
+        row.pop(name, None)
+    row.update(volume)
+    quirks = spec_of("gate").quirks
+    assert quirks is not None and quirks.raw_tickers is not None
+    raw = raw_ticker_records(quirks.raw_tickers, [row], {"BTC_USDT": "BTC/USDT:USDT"})
+    ccxt_usd = usd_volume(spec("gate"), ccxt_async.gate().parse_ticker(row))
+    assert usd_volume(spec("gate"), raw["BTC/USDT:USDT"]) == ccxt_usd
+    if volume == {"volume_24h_quote": "nan"}:
+        assert ccxt_usd == 0.0
+
+
+def test_a_garbled_gate_volume_costs_only_its_row() -> None:
+    """ccxt's parse raises on it (the whole tickers call would be lost: no volume and no top
+    of book for any row); the raw read leaves that row's volume unknown, as OKX's does."""
+    rows = [
+        {**load_fixture("gate", "api_v4_futures_usdt_tickers_BTC_USDT.json")[0], **extra}
+        for extra in ({"volume_24h_quote": "abc"}, {"contract": "ETH_USDT"})
+    ]
+    with pytest.raises(ValueError):
+        ccxt_async.gate().parse_ticker(rows[0])
+    quirks = spec_of("gate").quirks
+    assert quirks is not None and quirks.raw_tickers is not None
+    symbols = {"BTC_USDT": "BTC/USDT:USDT", "ETH_USDT": "ETH/USDT:USDT"}
+    raw = raw_ticker_records(quirks.raw_tickers, rows, symbols)
+    assert usd_volume(spec("gate"), raw["BTC/USDT:USDT"]) is None
+    assert usd_volume(spec("gate"), raw["ETH/USDT:USDT"]) == 4_911_337_664.0
 
 
 async def test_okx_tickers_body_without_rows_costs_only_volume_and_top(clean: Emulator) -> None:

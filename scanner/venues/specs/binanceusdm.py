@@ -19,7 +19,7 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.binance import binance_symbol, instrument_from_binance, parse_binance_symbol
-from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
     LiftHeader,
@@ -90,6 +90,30 @@ SPEC = VenueSpec(
         book_depths=(5, 10, 20, 50, 100, 500, 1000),
         volume=VolumeSpec("tickers", "quoteVolume", calls=({"type": "swap", "subType": "linear"},)),
         top_of_book=TopOfBookSpec("bids_asks"),
+        # the same GET fapi/v1/ticker/24hr and ticker/bookTicker ccxt's fetch_tickers and
+        # fetch_bids_asks send (same weights: 40 and 5 without a symbol), their rows read
+        # without ccxt's parse_ticker; the fields as ccxt's parse picks them for linear rows
+        raw_tickers=RawTickersSpec(
+            "fapiPublicGetTicker24hr",
+            frozen({}),
+            rows=(),
+            id_field="symbol",
+            unified=frozen({"quoteVolume": ("quoteVolume", "amount")}),
+        ),
+        raw_bids_asks=RawTickersSpec(
+            "fapiPublicGetTickerBookTicker",
+            frozen({}),
+            rows=(),
+            id_field="symbol",
+            unified=frozen(
+                {
+                    "bid": "bidPrice",
+                    "bidVolume": ("bidQty", "bidSize"),
+                    "ask": "askPrice",
+                    "askVolume": ("askQty", "askSize"),
+                }
+            ),
+        ),
     ),
     # 2,400 request weight per minute per IP (REQUEST_WEIGHT); ccxt's binance costs are weights
     rate_budget=RateBudget(25.0, 60_000.0, _DOCS),

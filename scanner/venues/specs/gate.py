@@ -15,7 +15,7 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.gate import gate_symbol, instrument_from_gate, parse_gate_symbol
-from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -70,6 +70,16 @@ SPEC = VenueSpec(
             bid_qty="info.highest_size",
             ask="info.lowest_ask",
             ask_qty="info.lowest_size",
+        ),
+        # the same GET futures/usdt/tickers ccxt's fetch_tickers sends (with its timezone),
+        # its rows read without ccxt's parse_ticker; quoteVolume as ccxt picks it, "nan" -> 0
+        raw_tickers=RawTickersSpec(
+            "publicFuturesGetSettleTickers",
+            frozen({"settle": "usdt", "timezone": "utc0"}),
+            rows=(),
+            id_field="contract",
+            unified=frozen({"quoteVolume": ("quote_volume", "volume_24h_quote")}),
+            nan_as_zero=frozenset({"quoteVolume"}),
         ),
     ),
     # public endpoints: 200 requests per 10 s per IP (ccxt cost 1 = 50 ms)
