@@ -31,6 +31,20 @@ def _constants() -> tuple[float, float, float, float, float, float, float]:
     return (*b["spread_log10"], *b["depth_25bps_log10"], b["gap_to_spread"], lo, hi)
 
 
+_UINT32 = 2**32
+
+
+def _entropy(key: tuple[int, int, int]) -> list[int] | np.ndarray:
+    """The book's seed ``[seed, 5, listing, second]``. numpy's SeedSequence reads a list of
+    ints as each int's 32-bit words concatenated, so when every int fits one word a uint32
+    array is the same entropy (the same generator), read ~5 us faster (a tickers round seeds
+    one book per row, ~1,400 rows)."""
+    words = (key[0], 5, key[1], key[2])
+    if all(0 <= w < _UINT32 for w in words):
+        return np.array(words, dtype=np.uint32)
+    return list(words)
+
+
 def book_shape(listing: Listing) -> tuple[float, float, float]:
     """(relative spread, USD depth within 25 bps of mid per side, relative level gap) of the
     listing's liquidity tier (liquidity clipped to the range the real books cover)."""
@@ -73,7 +87,7 @@ def synth_book(
     best_ask = max(best_bid + tick, math.ceil((mark + half) / tick) * tick)
     in_band = max(1, math.floor((cal.DEPTH_BAND_REL * mark - (mark - best_bid)) / gap) + 1)
     level_usd = depth_usd / in_band
-    rng = np.random.default_rng([key[0], 5, key[1], key[2]])
+    rng = np.random.default_rng(_entropy(key))
     jitter = np.exp(rng.normal(-(SIZE_JITTER_SD**2) / 2, SIZE_JITTER_SD, (2, depth)))
     if depth >= VECTOR_DEPTH:
         return _levels(listing, best_bid, best_ask, gap, tick, level_usd, jitter)

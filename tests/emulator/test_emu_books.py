@@ -55,3 +55,15 @@ def test_a_book_keeps_its_shape() -> None:
     assert np.all(np.diff([p for p, _ in bids]) < 0) and np.all(np.diff([p for p, _ in asks]) > 0)
     assert bids[0][0] < asks[0][0]
     assert min(s for _, s in bids + asks) >= x.lot
+
+
+@pytest.mark.parametrize(
+    "key",
+    [(0, 0, 0), (1, 3000, 1_795_000_000), (2**32 - 1, 7, 2**32 - 1), (3, 5, 2**32), (2**40, 1, 2)],
+)
+def test_a_books_generator_is_seeded_as_from_the_list_of_its_key(key: tuple[int, int, int]) -> None:
+    """``_entropy`` hands numpy a uint32 array where every part fits one word (faster); the
+    generator must draw exactly what ``default_rng([seed, 5, listing, second])`` draws."""
+    want = np.random.default_rng([key[0], 5, key[1], key[2]]).normal(0.0, 1.0, 64)
+    got = np.random.default_rng(books._entropy(key)).normal(0.0, 1.0, 64)
+    assert np.array_equal(got, want)
