@@ -208,6 +208,7 @@ class _Run:
         self.prefetched: dict[str, asyncio.Task[None]] = {}
         """Venue -> its books of the previous candidates, started alongside its quotes."""
         self._gates: dict[str, asyncio.Semaphore] = {}
+        self._perps: dict[str, dict[str, Instrument]] = {}
 
     def emit(self, name: str, stage: str) -> None:
         result = self.results[name]
@@ -279,9 +280,16 @@ class _Run:
         self.cache.put(name, now_ms, result.instruments)
 
     def targets(self, name: str, wanted: Sequence[str]) -> list[Instrument]:
-        """The venue's perpetuals among the canonical ids ``wanted``, in that order."""
-        result = self.results[name]
-        by_canonical = {i.canonical: i for i in result.instruments if i.is_perpetual}
+        """The venue's perpetuals among the canonical ids ``wanted``, in that order.
+
+        The index is built once per venue and collection (the instrument list is set before
+        any book is asked for); ``Instrument.canonical`` formats the id on every read, ~1,400
+        instruments a collection."""
+        by_canonical = self._perps.get(name)
+        if by_canonical is None:
+            instruments = self.results[name].instruments
+            by_canonical = {i.canonical: i for i in instruments if i.is_perpetual}
+            self._perps[name] = by_canonical
         return [by_canonical[c] for c in wanted if c in by_canonical]
 
     async def fetch_books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:

@@ -170,6 +170,18 @@ def translate_ccxt_error(venue: str, what: str, exc: BaseException) -> VenueErro
     return MalformedResponse(venue, text)
 
 
+def _skip_currencies(exchange: ccxt_async.Exchange) -> None:
+    """``load_markets`` without the currency list first (this instance only).
+
+    ccxt's ``load_markets`` asks for every currency before the markets where the venue has a
+    public currency endpoint (Gate ``spot/currencies``, Bitget ``spot/public/coins``): one more
+    request, a round trip the markets wait for, and ~0.03 s of parsing, for data no adapter
+    reads (instruments come from the markets' own rows, amounts from their lot and tick).
+    Without it ccxt names currencies by its common-code table, as it does for every venue
+    whose currency endpoint needs a key (Binance, OKX)."""
+    exchange.has = {**exchange.has, "fetchCurrencies": False}
+
+
 class CcxtVenue:
     """``Venue`` over one ccxt async exchange instance (one instance per venue)."""
 
@@ -200,6 +212,7 @@ class CcxtVenue:
         self.gate = BanGate(venue, spec.statuses, clock)
         """Nothing is sent while a ban the venue means as one holds."""
         _guard_responses(exchange, self.gate)
+        _skip_currencies(exchange)
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r})"

@@ -16,6 +16,7 @@ from emulator import Emulator
 from scanner.collector import InstrumentCache, collect
 from scanner.settings import Settings
 from scanner.venues.ccxt_factory import make_exchange
+from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venues, close_all
 
 STEADY_PATHS = {
@@ -112,3 +113,31 @@ def test_ccxt_spends_the_venues_real_budget_in_a_rolling_window(venue: str, budg
         # one steady scan: 24hr (40) + bookTicker (5) + premiumIndex (10) + fundingInfo (1)
         # + 60 books of 50 levels (2 each) fit in the minute's window many times over
         assert config["maxWeight"] / 10 >= 40 + 5 + 10 + 1 + 60 * 2
+
+
+@pytest.mark.parametrize("venue", ["gate", "bitget"])
+async def test_a_one_shot_load_asks_for_no_currency_list(emu: Emulator, venue: str) -> None:
+    """ccxt's load_markets would first ask for every currency (Gate spot/currencies, Bitget
+    spot/public/coins), a round trip the markets wait for; the adapters read nothing from it.
+    Instruments and quotes are the same as with the currency list loaded."""
+    settings = Settings().with_base_url(emu.url)
+    ours = build_venues(settings, [venue])[venue]
+    with_currencies = build_venues(settings, [venue])[venue]
+    assert isinstance(with_currencies, CcxtVenue)
+    with_currencies.exchange.has = {**with_currencies.exchange.has, "fetchCurrencies": True}
+    try:
+        mark = len(emu.request_log)
+        got = (await ours.load_instruments(), await ours.fetch_quotes())
+        paths = [r["path"] for r in emu.request_log[mark:]]
+        mark = len(emu.request_log)
+        want = (await with_currencies.load_instruments(), await with_currencies.fetch_quotes())
+        reference = [r["path"] for r in emu.request_log[mark:]]
+    finally:
+        await close_all({"a": ours, "b": with_currencies})
+    currency_paths = {"/api/v4/spot/currencies", "/api/v2/spot/public/coins"}
+    assert currency_paths & set(reference)  # ccxt's default does ask for them
+    assert not currency_paths & set(paths)
+    assert got[0] == want[0] and len(got[0]) >= 20
+    assert [
+        (q.venue_symbol, q.canonical, q.rate_per_interval, q.volume_24h_usd) for q in got[1]
+    ] == [(q.venue_symbol, q.canonical, q.rate_per_interval, q.volume_24h_usd) for q in want[1]]
