@@ -16,7 +16,7 @@ from aiohttp import web
 from emulator.books import synth_book
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import fmt, int_param, json_response, rate_str
+from emulator.wire import fmt, fmt_levels, int_param, json_response, rate_str
 
 ORDERBOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25), "inverse": (1, 1000, 25)}
 INSTRUMENT_LIMIT = (1, 1000, 500)
@@ -314,8 +314,8 @@ class BybitPublic:
         seq = now // 1000
         return {
             "s": x.symbol,
-            "b": [[fmt(px, x.tick), fmt(q, x.lot)] for px, q in bids],
-            "a": [[fmt(px, x.tick), fmt(q, x.lot)] for px, q in asks],
+            "b": fmt_levels(bids, x.tick, x.lot),
+            "a": fmt_levels(asks, x.tick, x.lot),
             "ts": now,
             "u": seq % 10_000_000,
             "seq": seq,

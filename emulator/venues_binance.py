@@ -23,7 +23,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_json
-from emulator.wire import fmt, int_param, json_response, volume_str
+from emulator.wire import fmt, fmt_levels, int_param, json_response, volume_str
 
 VENUE = "binanceusdm"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
@@ -160,8 +160,8 @@ class BinancePublic:
                 "lastUpdateId": now,
                 "E": now,
                 "T": now - 2,
-                "bids": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in bids],
-                "asks": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in asks],
+                "bids": fmt_levels(bids, x.tick, x.lot),
+                "asks": fmt_levels(asks, x.tick, x.lot),
             }
         )
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import fmt, int_param, json_response, rate_str, volume_str
+from emulator.wire import fmt, fmt_levels, int_param, json_response, rate_str, volume_str
 
 VENUE = "bitget"
 PRODUCT = "USDT-FUTURES"
@@ -214,8 +214,8 @@ class BitgetPublic:
         bids, asks = self.model.book(self.venue, x.symbol, limit)
         return self._ok(
             {
-                "asks": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in asks],
-                "bids": [[fmt(p, x.tick), fmt(s, x.lot)] for p, s in bids],
+                "asks": fmt_levels(asks, x.tick, x.lot),
+                "bids": fmt_levels(bids, x.tick, x.lot),
                 "ts": str(now),
                 "scale": fmt(x.tick, x.tick),
                 "precision": "scale0",

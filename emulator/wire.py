@@ -41,6 +41,24 @@ def fmt(x: float, step: float | None = None, places: int | None = None) -> str:
     return _FIXED[n] % x if 0 <= n < len(_FIXED) else f"{x:.{n}f}"
 
 
+def fmt_levels(levels: list[tuple[float, float]], tick: float, lot: float) -> list[list[str]]:
+    """``[[fmt(price, tick), fmt(size, lot)] for price, size in levels]``, the same strings with
+    each column's format looked up once (a book of 50 levels a side prints 200 numbers; a
+    steady bench cycle serves ~140 books)."""
+    prices = [p for p, _ in levels]
+    sizes = [s for _, s in levels]
+    return [list(pair) for pair in zip(_column(prices, tick), _column(sizes, lot), strict=True)]
+
+
+def _column(values: list[float], step: float) -> list[str]:
+    """``[fmt(v, step) for v in values]``."""
+    n = decimals_of(step) if step else 8
+    if 0 <= n < len(_FIXED) and all(map(math.isfinite, values)):
+        spec = _FIXED[n]
+        return [spec % v for v in values]
+    return [fmt(v, step) for v in values]
+
+
 def rate_str(x: float, places: int = 8) -> str:
     """Funding rates: fixed decimals, no exponent (venues never print 1e-05)."""
     return f"{x:.{places}f}".rstrip("0").rstrip(".") if x else "0"
