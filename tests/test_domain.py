@@ -174,3 +174,30 @@ def test_opportunity_fields_a_caller_may_not_know_default_to_unknown_not_to_a_gu
     opp = _opportunity()
     assert opp.book_thin is None and opp.book_missing is None and opp.price_mismatch is None
     assert math.isnan(opp.first_cycle_h) and math.isnan(opp.max_notional_within_slippage_usd)
+
+
+def test_book_levels_are_read_only_float_arrays_whatever_was_given() -> None:
+    import numpy as np
+
+    book = OrderBook("bybit", "XUSDT", "X/USDT:USDT", [(1.0, 2.0), (0.9, 3)], [], ts_ms=0)
+    assert book.bids.dtype == np.float64 and book.bids.shape == (2, 2)
+    assert book.asks.shape == (0, 2) and book.best_ask is None and book.mid is None
+    assert type(book.best_bid) is float and book.best_bid == 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        book.bids[0, 0] = 5.0
+    given = np.array([[1.1, 4.0]])
+    other = OrderBook("bybit", "XUSDT", "X/USDT:USDT", book.bids, given, ts_ms=0)
+    assert given.flags.writeable  # the caller's array is not frozen, the book's view is
+    assert not other.asks.flags.writeable and other.asks.tolist() == [[1.1, 4.0]]
+    with pytest.raises(ValueError, match="asks must be"):
+        OrderBook("bybit", "XUSDT", "X/USDT:USDT", [], [(1.0, 2.0, 3.0)], ts_ms=0)
+
+
+def test_books_compare_by_fields_and_levels() -> None:
+    def book(bids: list[tuple[float, float]], ts_ms: int = 0) -> OrderBook:
+        return OrderBook("okx", "X-USDT-SWAP", "X/USDT:USDT", bids, [(1.1, 1.0)], ts_ms)
+
+    assert book([(1.0, 1.0)]) == book([(1.0, 1.0)])
+    assert book([(1.0, 1.0)]) != book([(1.0, 2.0)])  # a size
+    assert book([(1.0, 1.0)]) != book([(1.0, 1.0), (0.9, 1.0)])  # a level more
+    assert book([(1.0, 1.0)]) != book([(1.0, 1.0)], ts_ms=1)  # a field
