@@ -620,11 +620,20 @@ class _VariablesSource(EnvSettingsSource):
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
+    """``collector.deadline_s``, ``alerts.channels[0].kind``: where in the YAML a value was.
+
+    A key with characters that do not print (a newline, a tab) is shown quoted and escaped, so
+    the error stays one line and names the key exactly as the file spells it.
+    """
     out = ""
     for part in loc:
         if part in ("by_venue", "[key]"):  # venues.<id> in the YAML shape
             continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        text = str(part) if str(part).isprintable() else repr(str(part))
+        out += f".{text}" if out else text
     return out
 
 

@@ -595,6 +595,8 @@ def _ranked(
 ) -> pd.DataFrame:
     """``compute_opportunities``' body (under ``gc_paused``)."""
     _require(quotes, QUOTE_COLUMNS, "quotes frame")
+    if quotes.empty:  # every pair needs a perp leg: spot books alone rank nothing
+        spot_books = {}
     band = params.depth_band_bps * BPS
     legs, table = _build_legs(quotes, books, spot_books, band, top_only)
     lo, sh = same_group_pairs(quotes["base"].to_numpy(dtype=object))

@@ -202,3 +202,23 @@ def test_only_declared_variables_are_read_and_secrets_cannot_be_changed() -> Non
     with pytest.raises(TypeError, match="frozen"):
         s._secrets = ()
     assert "k-1" not in repr(s) and "k-1" not in str(s.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ('"a\\nb": 1\n', "'a\\nb'"),
+        ('collector:\n  "dead\\tline_s": 5\n', "collector.'dead\\tline_s'"),
+    ],
+)
+def test_a_key_with_unprintable_characters_is_named_escaped_on_one_line(
+    tmp_path: Path, doc: str, where: str
+) -> None:
+    """Found by the fuzz test: a key with a newline put a line break into the error."""
+    path = tmp_path / "config.yaml"
+    path.write_text(doc, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, env={})
+    message = str(exc.value)
+    assert "\n" not in message and "\t" not in message, message
+    assert f"{path}: {where}: unknown key" in message, message

@@ -107,6 +107,13 @@ def test_empty_input_gives_the_documented_columns() -> None:
     assert out.empty and list(out.columns) == list(OUTPUT_COLUMNS)
 
 
+def test_spot_books_without_quotes_give_the_documented_empty_frame() -> None:
+    """Every venue's quotes failed but a spot book arrived: no pair, not a TypeError."""
+    spot = {"A/USDT": OrderBook("bybit", "AUSDT", "A/USDT", [(0.99, 1e6)], [(1.01, 1e6)], NOW)}
+    out = compute_opportunities(quotes_frame([]), {}, FEES, EngineParams(), NOW, spot_books=spot)
+    assert out.empty and list(out.columns) == list(OUTPUT_COLUMNS)
+
+
 def test_crossed_book_counts_as_missing() -> None:
     quotes = [
         FundingQuote("bybit", "A", BTC, 0.0001, 8, NOW),
