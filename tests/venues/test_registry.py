@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from scanner.settings import Settings, VenueSettings, VenuesSettings
 from scanner.venues.bybit import BybitVenue, base_url_for
 from scanner.venues.bybit_http import HOSTS
+from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.ccxt_venue import CcxtVenue
-from scanner.venues.registry import UnknownVenue, build_venue, build_venues, close_all
+from scanner.venues.registry import (
+    SharedTls,
+    UnknownVenue,
+    build_venue,
+    build_venues,
+    close_all,
+)
 from scanner.venues.specs import UnknownVenueError
 
 
@@ -61,3 +70,33 @@ async def test_keys_come_from_the_environment_only_when_asked():
     finally:
         await keyed.close()
         await public.close()
+
+
+async def test_the_ccxt_venues_built_together_share_one_tls_context() -> None:
+    """ccxt would build one default context per exchange on its first connection (~0.04 s
+    of CPU each); the venues of one build share one, built when the first opens, and a
+    later build has its own."""
+    settings = Settings()
+    names = ["binanceusdm", "okx", "gate", "bitget"]
+    first, second = build_venues(settings, names), build_venues(settings, ["okx"])
+    exchanges = [v.exchange for v in first.values()]  # type: ignore[attr-defined]
+    try:
+        assert all(e.ssl_context is None for e in exchanges)  # nothing built up front
+        for e in exchanges:
+            e.open()
+        second["okx"].exchange.open()  # type: ignore[attr-defined]
+        context = exchanges[0].ssl_context
+        assert isinstance(context, ssl.SSLContext)
+        assert all(e.ssl_context is context for e in exchanges)
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+        assert second["okx"].exchange.ssl_context is not context  # type: ignore[attr-defined]
+        assert isinstance(second["okx"].exchange.ssl_context, ssl.SSLContext)  # type: ignore[attr-defined]
+    finally:
+        await close_all(first)
+        await close_all(second)
+
+
+def test_an_exchange_that_does_not_verify_keeps_its_own_tls_setting() -> None:
+    exchange = make_exchange("okx", config={"verify": False})
+    SharedTls().attach(exchange)
+    assert "open" not in vars(exchange) and exchange.ssl_context is None
