@@ -126,7 +126,20 @@ def test_every_row_is_priced_and_no_unmeasured_cost_shows_a_net_apr(first_scan) 
     priced = df[both]
     assert len(priced) > 0.5 * len(df)
     assert not priced["book_missing"].any() and priced["slippage_frac"].notna().all()
-    assert df["book_top_only"].any() and (~df["book_top_only"].astype(bool)).any()
+    # rows are priced by top of book only where a leg's full book was not fetched; whether
+    # such rows rank at all is the market's doing (at 15:49 on 2026-11-30 every ranked pair
+    # fell within the book candidates), so which rows are top-only is checked, not that some are
+    full = {(b.venue, b.venue_symbol) for b in outcome.collection.books}
+    cross = priced[priced["pair_type"] == "cross"]
+    expect = [
+        not ((lv, ls) in full and (sv, ss) in full)
+        for lv, ls, sv, ss in zip(
+            cross["long_venue"], cross["long_symbol"], cross["short_venue"], cross["short_symbol"],
+            strict=True,
+        )
+    ]  # fmt: skip
+    assert cross["book_top_only"].astype(bool).tolist() == expect
+    assert (~df["book_top_only"].astype(bool)).any()
     measured = df["cost_measured"].astype(bool)
     assert (df["net_apr"].notna() == measured).all()
     assert (df["net_apr_upper"].notna() == ~measured).all()
