@@ -12,6 +12,9 @@ Instruments change rarely (listings, delistings), so a session keeps them in an
 ``InstrumentCache`` and reloads a venue's list only every ``refresh_s``: a steady-state scan is
 then one round of bulk quote calls per venue plus one round of candidate books. A failed
 reload keeps the previous list (the quotes still map onto it) and is retried next scan.
+When a venue's instruments are due (the first collection, a refresh), a venue whose quote
+requests do not need the list to be sent (``JointQuotes``) sends them with the instrument
+request and maps them once both answered: one round trip instead of two.
 
 Books of the previous collection's candidates go out with the quotes (``BookPrefetch``, a
 session's memory): in steady state the candidates barely change between scans, and those
@@ -40,7 +43,7 @@ from enum import StrEnum
 from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.domain import FundingQuote, Instrument, OrderBook
 from scanner.units import MS_PER_S
-from scanner.venues.base import Venue, VenueError, VenueTimeout
+from scanner.venues.base import JointQuotes, Venue, VenueError, VenueTimeout
 
 log = logging.getLogger(__name__)
 
@@ -236,23 +239,28 @@ class _Run:
         cap: int = 4,
     ) -> None:
         """Instruments (cached or loaded) and quotes; with ``prefetch``, the books of those
-        canonical ids are requested right after the quote calls (their own task)."""
+        canonical ids are requested right after the quote calls (their own task).
+
+        Instruments that are due (first collection, refresh, or no cache) go out in one
+        round with the quote requests where the venue can (``JointQuotes``)."""
         venue, result = self.venues[name], self.results[name]
+        books = (prefetch, depth, cap) if prefetch and depth > 0 else None
         self.emit(name, "start")
         try:
-            if self.cache is not None:
-                await self._cached_instruments(name, venue, result)
-            elif load_instruments:
-                result.instruments = await venue.load_instruments()
-            if prefetch and depth > 0:
-                # the quote calls' task first, so a venue's throttle queues them first
-                quotes = asyncio.ensure_future(venue.fetch_quotes())
-                self.prefetched[name] = asyncio.create_task(
-                    self.fetch_books(name, prefetch, depth, cap)
-                )
-                result.quotes = await quotes
+            if isinstance(venue, JointQuotes) and self._instruments_due(name, load_instruments):
+                result.quotes = await self._joint(name, venue, result, books)
             else:
-                result.quotes = await venue.fetch_quotes()
+                if self.cache is not None:
+                    await self._cached_instruments(name, venue, result)
+                elif load_instruments:
+                    result.instruments = await venue.load_instruments()
+                if books is not None:
+                    # the quote calls' task first, so a venue's throttle queues them first
+                    quotes = asyncio.ensure_future(venue.fetch_quotes())
+                    self.prefetch(name, *books)
+                    result.quotes = await quotes
+                else:
+                    result.quotes = await venue.fetch_quotes()
         except Exception as exc:
             result.status, result.reason = VenueStatus.FAILED, reason(exc)
             log.warning("collect %s failed: %s", name, result.reason)
@@ -260,6 +268,52 @@ class _Run:
             result.status = VenueStatus.OK if result.quotes else VenueStatus.DEGRADED
             result.reason = None if result.quotes else "venue returned no funding quotes"
         self.emit(name, "quotes")
+
+    def prefetch(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
+        """Start the books of the last candidates ``wanted`` (on the instruments set now)."""
+        targets = self.targets(name, wanted)
+        self.prefetched[name] = asyncio.create_task(self.fetch_books(name, targets, depth, cap))
+
+    def _instruments_due(self, name: str, load_instruments: bool) -> bool:
+        if self.cache is None:
+            return load_instruments
+        return self.cache.get(name) is None or self.cache.due(name, self.clock.monotonic_ms())
+
+    async def _joint(
+        self,
+        name: str,
+        venue: JointQuotes,
+        result: VenueResult,
+        books: tuple[Sequence[str], int, int] | None,
+    ) -> list[FundingQuote]:
+        """Instruments and quotes in one round (``JointQuotes``), with the failure modes of
+        loading them one after the other: a failed reload keeps the cached list (the venue
+        maps the quotes onto it) and is retried next scan; with no list, the venue fails
+        with the instruments' error. The last candidates' books go out with the round,
+        aimed by the cached list (instruments change rarely), or after it with none."""
+        now_ms = self.clock.monotonic_ms()
+        kept = self.cache.get(name) if self.cache is not None else None
+        if books is not None and kept is not None:
+            result.instruments = kept
+            self.prefetch(name, *books)
+        got = await venue.load_instruments_and_quotes()
+        if isinstance(got.instruments, Exception):
+            if kept is None:
+                raise got.instruments
+            log.warning(
+                "%s: instruments not refreshed, previous list kept: %s", name, got.instruments
+            )
+            result.instruments = kept
+        else:
+            result.instruments = got.instruments
+            if self.cache is not None:
+                self.cache.put(name, now_ms, got.instruments)
+        self._perps.pop(name, None)  # the books chosen later are aimed by this list
+        if isinstance(got.quotes, Exception):
+            raise got.quotes
+        if books is not None and name not in self.prefetched:
+            self.prefetch(name, *books)
+        return got.quotes
 
     async def _cached_instruments(self, name: str, venue: Venue, result: VenueResult) -> None:
         """From the cache; reloaded when due. A failed reload keeps the old list if any."""
@@ -292,8 +346,10 @@ class _Run:
             self._perps[name] = by_canonical
         return [by_canonical[c] for c in wanted if c in by_canonical]
 
-    async def fetch_books(self, name: str, wanted: Sequence[str], depth: int, cap: int) -> None:
-        """Books of ``wanted`` into the venue's result (failures into ``book_errors``)."""
+    async def fetch_books(
+        self, name: str, targets: Sequence[Instrument], depth: int, cap: int
+    ) -> None:
+        """Books of ``targets`` into the venue's result (failures into ``book_errors``)."""
         venue, result = self.venues[name], self.results[name]
         gate = self.gate(name, cap)
 
@@ -304,7 +360,7 @@ class _Run:
                 except Exception as exc:
                     result.book_errors[inst.canonical] = reason(exc)
 
-        await asyncio.gather(*(one(i) for i in self.targets(name, wanted)))
+        await asyncio.gather(*(one(i) for i in targets))
 
     async def books(
         self, name: str, wanted: Sequence[str], depth: int, cap: int, prefetched: Sequence[str]
@@ -316,7 +372,9 @@ class _Run:
         result = self.results[name]
         early = set(prefetched) if name in self.prefetched else set()
         waits: list[Awaitable[None]] = [
-            self.fetch_books(name, [c for c in wanted if c not in early], depth, cap)
+            self.fetch_books(
+                name, self.targets(name, [c for c in wanted if c not in early]), depth, cap
+            )
         ]
         if name in self.prefetched:
             waits.append(self.prefetched[name])

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol, runtime_checkable
 
@@ -132,6 +133,30 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections; the adapter is unusable afterwards."""
+        ...
+
+
+@dataclass(frozen=True)
+class InstrumentsAndQuotes:
+    """One round of instruments and quotes: each part is its result or the error in its place.
+
+    Two outcomes and not one because the parts fail apart: a failed instrument reload keeps
+    the previous list (the quotes are then mapped onto it), and quotes that fail after the
+    instruments loaded still leave a fresh list worth keeping."""
+
+    instruments: list[Instrument] | Exception
+    quotes: list[FundingQuote] | Exception
+
+
+@runtime_checkable
+class JointQuotes(Protocol):
+    """A venue that can send its instrument request and its quote requests in one round."""
+
+    async def load_instruments_and_quotes(self) -> InstrumentsAndQuotes:
+        """Instruments reloaded and quotes fetched, the quote requests sent with the instrument
+        request where they do not need its answer, mapped once both answered. A failed
+        reload maps the quotes onto the previously loaded list; with none, ``quotes`` holds
+        the instruments' error. Raises only when cancelled."""
         ...
 
 

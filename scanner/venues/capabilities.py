@@ -104,6 +104,25 @@ class RawTickersSpec:
 
 
 @dataclass(frozen=True)
+class RawFundingSpec:
+    """One bulk funding (or funding-interval) request sent through ccxt's implicit raw method,
+    its rows parsed by ccxt's own ``parse_funding_rates``.
+
+    Why: ccxt's ``fetch_funding_rates`` waits for the markets before it sends anything (it
+    loads them when none are loaded), so a one-shot paid the instrument round trip and then
+    the quote round trip. The request does not depend on the markets, only its parse does:
+    sent raw, it goes out with the instrument request, and the rows are parsed once the
+    markets are in. ``method`` and ``params`` are exactly what ccxt's fetch method sends
+    (ccxt 4.5.90 source), ``rows`` the path to the row list it hands to the parse (empty: the
+    body is the list), so the structures are the same as ccxt's.
+    """
+
+    method: str
+    params: Mapping[str, Any]
+    rows: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class VenueQuirks:
     """Everything venue-specific the generic ccxt adapter needs to know."""
 
@@ -132,6 +151,27 @@ class VenueQuirks:
     raw_bids_asks: RawTickersSpec | None = None
     """The book tickers call (``TopOfBookSpec("bids_asks")``) read from the venue's rows
     (None: ccxt's unified ``fetch_bids_asks``)."""
+    raw_funding: tuple[RawFundingSpec, ...] = ()
+    """The funding calls sent raw (replace ``funding_calls``; empty: ccxt's
+    ``fetch_funding_rates`` per ``funding_calls`` entry)."""
+    raw_intervals: RawFundingSpec | None = None
+    """The ``funding_info`` interval list sent raw (None: ccxt's ``fetch_funding_intervals``)."""
+
+    @property
+    def quotes_without_markets(self) -> bool:
+        """Every quote request of the venue is sent raw, so none waits for the markets: a
+        venue whose instruments are due sends them with the instrument request."""
+        volume, top = self.volume, self.top_of_book
+        wants_tickers = (volume is not None and volume.source == "tickers") or (
+            top is not None and top.source == "tickers"
+        )
+        wants_bids_asks = top is not None and top.source == "bids_asks"
+        return (
+            bool(self.raw_funding)
+            and (not wants_tickers or self.raw_tickers is not None)
+            and (not wants_bids_asks or self.raw_bids_asks is not None)
+            and (self.interval_source != "funding_info" or self.raw_intervals is not None)
+        )
 
     def book_limit(self, depth: int) -> int:
         if not self.book_depths:

@@ -39,7 +39,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,6 +55,7 @@ from scanner.venues.base import (
     AuthError,
     BadRequest,
     BadSymbol,
+    InstrumentsAndQuotes,
     MalformedResponse,
     PermanentVenueError,
     RateLimited,
@@ -67,7 +68,7 @@ from scanner.venues.base import (
     to_float,
     to_int,
 )
-from scanner.venues.capabilities import RawTickersSpec, VenueQuirks
+from scanner.venues.capabilities import RawFundingSpec, RawTickersSpec, VenueQuirks
 from scanner.venues.specs import spec_of
 from scanner.venues.volume import (
     Top,
@@ -266,34 +267,84 @@ class CcxtVenue:
         self._symbol_by_id = {inst.venue_symbol: sym for sym, inst in found.items()}
         return list(found.values())
 
+    async def load_instruments_and_quotes(self) -> InstrumentsAndQuotes:
+        """The instrument request and the quote requests in one round where every quote
+        request is raw (``VenueQuirks.quotes_without_markets``): they go out together, and
+        the quotes are parsed and mapped once the markets are in. Otherwise the quotes wait
+        for the instruments, as ccxt's fetch methods wait for the markets."""
+        if not self.quirks.quotes_without_markets:
+            instruments = await self._instruments_or_error()
+            if isinstance(instruments, Exception) and not self._by_symbol:
+                return InstrumentsAndQuotes(instruments, instruments)
+            return InstrumentsAndQuotes(instruments, await self._quotes_or_error(None))
+        # the instrument request first, so a venue's throttle queues it first
+        loading = asyncio.ensure_future(self._instruments_or_error())
+        sent = self._send_quote_calls()
+        try:
+            instruments = await loading
+        except BaseException:
+            loading.cancel()
+            await sent.cancel()
+            raise
+        if isinstance(instruments, Exception) and not self._by_symbol:
+            await sent.cancel()  # nothing to map them onto
+            return InstrumentsAndQuotes(instruments, instruments)
+        return InstrumentsAndQuotes(instruments, await self._quotes_or_error(sent))
+
+    async def _instruments_or_error(self) -> list[Instrument] | Exception:
+        try:
+            return await self.load_instruments()
+        except Exception as exc:
+            return exc
+
+    async def _quotes_or_error(self, sent: _QuoteCalls | None) -> list[FundingQuote] | Exception:
+        try:
+            return await self._quotes(self._send_quote_calls() if sent is None else sent)
+        except Exception as exc:
+            return exc
+
     async def fetch_quotes(self) -> list[FundingQuote]:
         """Every bulk call of the venue at once: funding rates (one call per ``funding_calls``
         entry), the interval list (quirk), the tickers for 24 h volume and top of book
-        (``VolumeSpec``/``TopOfBookSpec``) and Binance's book tickers. One round trip."""
+        (``VolumeSpec``/``TopOfBookSpec``) and Binance's book tickers. One round trip (after
+        the instruments' when none are loaded yet; ``load_instruments_and_quotes`` sends
+        both in one round)."""
         if not self._by_symbol:
             await self.load_instruments()
+        return await self._quotes(self._send_quote_calls())
+
+    def _send_quote_calls(self) -> _QuoteCalls:
+        """Start every quote request of the venue (each its own task, so all go out now)."""
         spec, top = self.quirks.volume, self.quirks.top_of_book
         wants_tickers = (spec is not None and spec.source == "tickers") or (
             top is not None and top.source == "tickers"
         )
-        tickers = asyncio.ensure_future(self._tickers()) if wants_tickers else None
-        bids_asks = (
-            asyncio.ensure_future(self._bids_asks())
-            if top is not None and top.source == "bids_asks"
-            else None
+        return _QuoteCalls(
+            rates=asyncio.ensure_future(self._funding_rates()),
+            adjusted=asyncio.ensure_future(self._adjusted_intervals()),
+            tickers=asyncio.ensure_future(self._tickers()) if wants_tickers else None,
+            bids_asks=(
+                asyncio.ensure_future(self._bids_asks())
+                if top is not None and top.source == "bids_asks"
+                else None
+            ),
         )
-        optional = [t for t in (tickers, bids_asks) if t is not None]
+
+    async def _quotes(self, sent: _QuoteCalls) -> list[FundingQuote]:
+        """The quotes of the requests ``sent``, once they answered (the markets must be in:
+        raw bodies are parsed here)."""
+        spec, top = self.quirks.volume, self.quirks.top_of_book
         try:
-            rates, adjusted = await asyncio.gather(
-                self._funding_rates(), self._adjusted_intervals()
-            )
-        except BaseException:
-            for task in optional:
-                task.cancel()
-            await asyncio.gather(*optional, return_exceptions=True)
+            got_rates, got_adjusted = await asyncio.gather(sent.rates, sent.adjusted)
+            rates = self._parsed_rates(got_rates)
+            adjusted = self._parsed_intervals(got_adjusted)
+            got_tickers = await self._optional("tickers", sent.tickers)
+            got_bids_asks = await self._optional("book tickers", sent.bids_asks)
+        except BaseException:  # failed, or cancelled: no request of the round left running
+            await sent.cancel()
             raise
-        records = await self._optional("tickers", tickers)
-        book_tickers = await self._optional("book tickers", bids_asks)
+        records = self._records("tickers", self.quirks.raw_tickers, got_tickers)
+        book_tickers = self._records("book tickers", self.quirks.raw_bids_asks, got_bids_asks)
         volumes = (
             volumes_by_symbol(spec, records or {})
             if spec is not None and spec.source == "tickers"
@@ -320,7 +371,16 @@ class CcxtVenue:
                 quotes.append(quote)
         return quotes
 
-    async def _funding_rates(self) -> dict[str, Mapping[str, Any]]:
+    async def _funding_rates(self) -> Any:
+        """ccxt's funding-rate structures by symbol, or (``raw_funding``) the raw bodies for
+        ``_parsed_rates`` to parse once the markets are in."""
+        if self.quirks.raw_funding:
+            return await asyncio.gather(
+                *(
+                    self._call("fetch_funding_rates", partial(self._raw_body, raw))
+                    for raw in self.quirks.raw_funding
+                )
+            )
         batches = await asyncio.gather(
             *(
                 self._call(
@@ -335,11 +395,43 @@ class CcxtVenue:
             rates.update(batch)
         return rates
 
-    async def _tickers(self) -> dict[str, Mapping[str, Any]]:
-        """Unified ticker records of the bulk tickers call(s), all at once; raises VenueError."""
+    async def _raw_body(self, raw: RawFundingSpec | RawTickersSpec) -> Any:
+        """One raw request through ccxt's implicit method (its transport, throttle, response
+        hook and errors); the body as ccxt's JSON parse gave it."""
+        return await getattr(self.exchange, raw.method)(dict(raw.params))
+
+    def _parsed_rates(self, got: Any) -> dict[str, Mapping[str, Any]]:
+        """``_funding_rates``' result as ccxt's structures by symbol (raw bodies parsed by
+        ccxt's ``parse_funding_rates``, as its ``fetch_funding_rates`` parses them)."""
+        if not self.quirks.raw_funding:
+            return dict(got)
+        rates: dict[str, Mapping[str, Any]] = {}
+        for raw, body in zip(self.quirks.raw_funding, got, strict=True):
+            rates.update(self._parse_funding(raw, body, "fetch_funding_rates"))
+        return rates
+
+    def _parse_funding(
+        self, raw: RawFundingSpec, body: Any, what: str
+    ) -> dict[str, Mapping[str, Any]]:
+        """ccxt's parse of one raw funding body (its rows as ccxt's ``safe_list`` finds them:
+        none when the path is missing); a row ccxt chokes on is a malformed response."""
+        rows = body
+        for key in raw.rows:
+            rows = rows.get(key) if isinstance(rows, Mapping) else None
+        try:
+            parsed: dict[str, Mapping[str, Any]] = self.exchange.parse_funding_rates(
+                rows if isinstance(rows, list) else []
+            )
+        except (cx.BaseError, TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+            raise translate_ccxt_error(self.name, what, exc) from exc
+        return parsed
+
+    async def _tickers(self) -> Any:
+        """Unified ticker records of the bulk tickers call(s), all at once, or (``raw_tickers``)
+        the raw body for ``_records`` to read once the instruments are in; raises VenueError."""
         raw = self.quirks.raw_tickers
         if raw is not None:
-            return await self._call("fetch_tickers", partial(self._raw_tickers, raw))
+            return await self._call("fetch_tickers", partial(self._raw_body, raw))
         spec = self.quirks.volume
         top = self.quirks.top_of_book
         calls = spec.calls if spec is not None and spec.source == "tickers" else ({},)
@@ -356,24 +448,33 @@ class CcxtVenue:
             out.update(batch)
         return out
 
-    async def _raw_tickers(self, raw: RawTickersSpec) -> dict[str, Mapping[str, Any]]:
-        """One raw tickers request through ccxt's implicit method; rows read by us."""
-        body = await getattr(self.exchange, raw.method)(dict(raw.params))
-        return dict(raw_ticker_records(raw, body, self._symbol_by_id))
-
-    async def _bids_asks(self) -> dict[str, Mapping[str, Any]]:
-        """Best bid/ask of every symbol in one call (Binance ``ticker/bookTicker``)."""
+    async def _bids_asks(self) -> Any:
+        """Best bid/ask of every symbol in one call (Binance ``ticker/bookTicker``): unified
+        records, or (``raw_bids_asks``) the raw body for ``_records``."""
         raw = self.quirks.raw_bids_asks
         if raw is not None:
-            return await self._call("fetch_bids_asks", partial(self._raw_tickers, raw))
+            return await self._call("fetch_bids_asks", partial(self._raw_body, raw))
         got: dict[str, Mapping[str, Any]] = await self._call(
             "fetch_bids_asks", lambda: self.exchange.fetch_bids_asks(None)
         )
         return got
 
-    async def _optional(
-        self, what: str, task: asyncio.Future[dict[str, Mapping[str, Any]]] | None
+    def _records(
+        self, what: str, raw: RawTickersSpec | None, got: Any
     ) -> dict[str, Mapping[str, Any]] | None:
+        """An optional call's records by symbol: a raw body's rows read onto the loaded
+        instruments (``raw_ticker_records``); None when the call gave nothing or its body has
+        no row list (it then costs only what it carried, as a failed call)."""
+        if got is None or raw is None:
+            return got  # type: ignore[no-any-return]
+        try:
+            return dict(raw_ticker_records(raw, got, self._symbol_by_id))
+        except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+            why = translate_ccxt_error(self.name, f"fetch {what}", exc)
+            log.warning("%s: no %s, quotes kept without them: %s", self.name, what, why)
+            return None
+
+    async def _optional(self, what: str, task: asyncio.Future[Any] | None) -> Any:
         """An optional bulk call's records, or None when it failed or hangs on.
 
         Waits at most ``volume_grace_s`` after the quotes are in; what it carried (volume, top
@@ -388,12 +489,25 @@ class CcxtVenue:
             log.warning("%s: no %s, quotes kept without them: %s", self.name, what, why)
             return None
 
-    async def _adjusted_intervals(self) -> Mapping[str, float]:
+    async def _adjusted_intervals(self) -> Any:
+        """The ``funding_info`` interval list: ccxt's structures by symbol, or
+        (``raw_intervals``) the raw body for ``_parsed_intervals``; None when not needed."""
         if self.quirks.interval_source != "funding_info":
-            return {}
-        got = await self._call(
+            return None
+        raw = self.quirks.raw_intervals
+        if raw is not None:
+            return await self._call("fetch_funding_intervals", partial(self._raw_body, raw))
+        return await self._call(
             "fetch_funding_intervals", lambda: self.exchange.fetch_funding_intervals()
         )
+
+    def _parsed_intervals(self, got: Any) -> Mapping[str, float]:
+        """Hours per symbol of ``_adjusted_intervals``' result (a raw body parsed by ccxt)."""
+        if got is None:
+            return {}
+        raw = self.quirks.raw_intervals
+        if raw is not None:
+            got = self._parse_funding(raw, got, "fetch_funding_intervals")
         out = {}
         for symbol, fr in got.items():
             hours = _interval_h(fr)
@@ -595,3 +709,20 @@ def _ccxt_side(levels: Any, depth: int) -> Levels:
     """
     rows = [(float(p), float(a)) for p, a, *_ in (levels or [])[:depth]]
     return np.array(rows, dtype=np.float64).reshape(len(rows), 2)
+
+
+@dataclass
+class _QuoteCalls:
+    """The quote requests of one round, in flight (``CcxtVenue._send_quote_calls``)."""
+
+    rates: asyncio.Future[Any]
+    adjusted: asyncio.Future[Any]
+    tickers: asyncio.Future[Any] | None
+    bids_asks: asyncio.Future[Any] | None
+
+    async def cancel(self) -> None:
+        """Stop the calls still running and wait until they have stopped."""
+        calls = [c for c in (self.rates, self.adjusted, self.tickers, self.bids_asks) if c]
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)

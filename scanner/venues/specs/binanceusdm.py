@@ -19,7 +19,13 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.binance import binance_symbol, instrument_from_binance, parse_binance_symbol
-from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import (
+    RawFundingSpec,
+    RawTickersSpec,
+    TopOfBookSpec,
+    VenueQuirks,
+    VolumeSpec,
+)
 from scanner.venues.specs.model import (
     Fees,
     LiftHeader,
@@ -114,6 +120,10 @@ SPEC = VenueSpec(
                 }
             ),
         ),
+        # the GET fapi/v1/premiumIndex and fapi/v1/fundingInfo ccxt's fetch_funding_rates and
+        # fetch_funding_intervals send for linear swaps, sent without waiting for the markets
+        raw_funding=(RawFundingSpec("fapiPublicGetPremiumIndex", frozen({})),),
+        raw_intervals=RawFundingSpec("fapiPublicGetFundingInfo", frozen({})),
     ),
     # 2,400 request weight per minute per IP (REQUEST_WEIGHT); ccxt's binance costs are weights
     rate_budget=RateBudget(25.0, 60_000.0, _DOCS),

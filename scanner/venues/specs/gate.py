@@ -15,7 +15,13 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.gate import gate_symbol, instrument_from_gate, parse_gate_symbol
-from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import (
+    RawFundingSpec,
+    RawTickersSpec,
+    TopOfBookSpec,
+    VenueQuirks,
+    VolumeSpec,
+)
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -80,6 +86,11 @@ SPEC = VenueSpec(
             id_field="contract",
             unified=frozen({"quoteVolume": ("quote_volume", "volume_24h_quote")}),
             nan_as_zero=frozenset({"quoteVolume"}),
+        ),
+        # the GET futures/usdt/contracts ccxt's fetch_funding_rates sends (settle as its
+        # prepare_request sets it), sent without waiting for the markets
+        raw_funding=(
+            RawFundingSpec("publicFuturesGetSettleContracts", frozen({"settle": "usdt"})),
         ),
     ),
     # public endpoints: 200 requests per 10 s per IP (ccxt cost 1 = 50 ms)

@@ -17,7 +17,13 @@ Sources:
 from __future__ import annotations
 
 from scanner.symbols.okx import instrument_from_okx, okx_symbol, parse_okx_symbol
-from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import (
+    RawFundingSpec,
+    RawTickersSpec,
+    TopOfBookSpec,
+    VenueQuirks,
+    VolumeSpec,
+)
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -62,6 +68,11 @@ SPEC = VenueSpec(
             rows=("data",),
             id_field="instId",
             unified=frozen({"last": "last"}),
+        ),
+        # the GET public/funding-rate?instId=ANY ccxt's fetch_funding_rates sends, sent
+        # without waiting for the markets; ccxt parses its ``data`` rows
+        raw_funding=(
+            RawFundingSpec("publicGetPublicFundingRate", frozen({"instId": "ANY"}), ("data",)),
         ),
     ),
     # ccxt's okx costs are in 100 ms units (+10 %): 20 per 2 s, e.g. 40 books or 20 tickers
