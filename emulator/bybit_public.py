@@ -16,7 +16,7 @@ from aiohttp import web
 from emulator.books import synth_book
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import fmt, fmt_levels, int_param, json_response, rate_str
+from emulator.wire import RowCache, fmt, fmt_levels, int_param, json_response, rate_str
 
 ORDERBOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25), "inverse": (1, 1000, 25)}
 INSTRUMENT_LIMIT = (1, 1000, 500)
@@ -97,6 +97,7 @@ def spot_listings(linear: list[Listing]) -> list[Listing]:
 class BybitPublic:
     def __init__(self, model: MarketModel) -> None:
         self.model = model
+        self._row_cache = RowCache()
         self.spot = {x.symbol: x for x in spot_listings(model.venue_listings("bybit"))}
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -199,7 +200,22 @@ class BybitPublic:
     def _linear_ticker(
         self, x: Listing, i: int, mark: float, index: float, rate: float, now: int
     ) -> dict[str, Any]:
+        next_ms = self.model.next_funding_ms("bybit", x.symbol, now) if x.perpetual else 0
+        row = self._row_cache.get(
+            (i, mark, index, rate, next_ms),
+            lambda: self._linear_row(x, mark, index, rate, next_ms),
+        )
         bids, asks = synth_book(x, mark, 1, (self.model.seed, i, now // 1000))
+        row["ask1Size"] = fmt(asks[0][1], x.lot)
+        row["bid1Price"] = fmt(bids[0][0], x.tick)
+        row["ask1Price"] = fmt(asks[0][0], x.tick)
+        row["bid1Size"] = fmt(bids[0][1], x.lot)
+        return row
+
+    def _linear_row(
+        self, x: Listing, mark: float, index: float, rate: float, next_ms: int
+    ) -> dict[str, Any]:
+        """The row's fields that depend on prices and rates only (book fields left empty)."""
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         perp = x.perpetual
         turnover = self.model.volume_24h_usd("bybit", x.symbol)
@@ -220,17 +236,15 @@ class BybitPublic:
             "turnover24h": fmt(turnover, places=4),
             "volume24h": fmt(turnover / mark if mark > 0 else 0.0, places=4),
             "fundingRate": rate_str(rate) if perp else "",
-            "nextFundingTime": str(self.model.next_funding_ms("bybit", x.symbol, now))
-            if perp
-            else "",
+            "nextFundingTime": str(next_ms) if perp else "",
             "predictedDeliveryPrice": "" if perp else p(index),
             "basisRate": "" if perp else fmt(mark / index - 1, places=6),
             "deliveryFeeRate": "" if perp else "0",
             "deliveryTime": x.raw.get("deliveryTime", "0"),
-            "ask1Size": fmt(asks[0][1], x.lot),
-            "bid1Price": p(bids[0][0]),
-            "ask1Price": p(asks[0][0]),
-            "bid1Size": fmt(bids[0][1], x.lot),
+            "ask1Size": "",
+            "bid1Price": "",
+            "ask1Price": "",
+            "bid1Size": "",
             "basis": "" if perp else p(mark - index),
             "preOpenPrice": "",
             "preQty": "",

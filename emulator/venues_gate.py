@@ -17,7 +17,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import fmt, int_param, json_response, rate_str
+from emulator.wire import RowCache, fmt, fmt_column, int_param, json_response, rate_str
 
 VENUE = "gate"
 SETTLE = "usdt"
@@ -32,6 +32,7 @@ class GatePublic:
         self.model = model
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
+        self._row_cache = RowCache()
 
     def register(self, app: web.Application, prefix: str) -> None:
         base = prefix + "/api/v4/futures/{settle}"
@@ -107,8 +108,25 @@ class GatePublic:
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         """Field set of the real ``tickers?contract=BTC_USDT`` body."""
-        c = self._contract_row(x, now)
+        i = self.model.index_of(self.venue, x.symbol)
+        key = (
+            i,
+            float(self.model.mark_prices(now)[i]),
+            float(self.model.index_prices(now)[i]),
+            float(self.model.funding_rates(now)[i]),
+            self.model.next_funding_ms(self.venue, x.symbol, now),
+        )
+        row = self._row_cache.get(key, lambda: self._ticker_row(x, now))
         bids, asks = self.model.book(self.venue, x.symbol, 1)
+        row["highest_bid"] = fmt(bids[0][0], x.tick)
+        row["highest_size"] = str(int(bids[0][1]))
+        row["lowest_ask"] = fmt(asks[0][0], x.tick)
+        row["lowest_size"] = str(int(asks[0][1]))
+        return row
+
+    def _ticker_row(self, x: Listing, now: int) -> dict[str, Any]:
+        """The row's fields that depend on prices and rates only (book fields left empty)."""
+        c = self._contract_row(x, now)
         usd = self.model.volume_24h_usd(self.venue, x.symbol)
         last = float(c["last_price"])
         base = usd / last if last > 0 else 0.0
@@ -128,10 +146,10 @@ class GatePublic:
             "funding_rate": c["funding_rate"],
             "mark_price": c["mark_price"],
             "total_size": "0",
-            "highest_bid": fmt(bids[0][0], x.tick),
-            "highest_size": str(int(bids[0][1])),
-            "lowest_ask": fmt(asks[0][0], x.tick),
-            "lowest_size": str(int(asks[0][1])),
+            "highest_bid": "",
+            "highest_size": "",
+            "lowest_ask": "",
+            "lowest_size": "",
             "quanto_multiplier": x.raw["quanto_multiplier"],
         }
 
@@ -177,8 +195,14 @@ class GatePublic:
             {
                 "current": now / 1000,
                 "update": (now - 30) / 1000,
-                "asks": [{"p": fmt(p, x.tick), "s": int(s)} for p, s in asks],
-                "bids": [{"p": fmt(p, x.tick), "s": int(s)} for p, s in bids],
+                "asks": _gate_levels(asks, x.tick),
+                "bids": _gate_levels(bids, x.tick),
             }
         )
         return json_response(body)
+
+
+def _gate_levels(levels: list[tuple[float, float]], tick: float) -> list[dict[str, Any]]:
+    """``{"p": price text, "s": contracts}`` per level, the prices formatted at once."""
+    prices = fmt_column([p for p, _ in levels], tick)
+    return [{"p": p, "s": int(s)} for p, (_, s) in zip(prices, levels, strict=True)]

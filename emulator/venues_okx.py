@@ -18,7 +18,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_json
-from emulator.wire import fmt, int_param, json_response, rate_str, volume_str
+from emulator.wire import RowCache, fmt, fmt_column, int_param, json_response, rate_str, volume_str
 
 VENUE = "okx"
 HOUR_MS = 3_600_000
@@ -37,6 +37,7 @@ class OkxPublic:
         self.model = model
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
+        self._row_cache = RowCache()
         self.template = load_json("okx_api_v5_public_funding-rate_XRP-USDT-SWAP.json")["data"][0]
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -140,12 +141,11 @@ class OkxPublic:
         if not 1 <= size <= 400:
             return error("51000", "Parameter sz error")
         bids, asks = self.model.book(self.venue, x.symbol, size)
-        n = lambda s: str(1 + int(s) % 7)  # noqa: E731  (number of orders at the level)
         return ok(
             [
                 {
-                    "asks": [[fmt(p, x.tick), fmt(s, x.lot), "0", n(s)] for p, s in asks],
-                    "bids": [[fmt(p, x.tick), fmt(s, x.lot), "0", n(s)] for p, s in bids],
+                    "asks": _okx_levels(asks, x),
+                    "bids": _okx_levels(bids, x),
                     "ts": str(self.model.clock.now_ms()),
                 }
             ]
@@ -153,28 +153,39 @@ class OkxPublic:
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         i = self.model.index_of(self.venue, x.symbol)
-        last_s = fmt(float(self.model.mark_prices(now)[i]), x.tick)
+        mark = float(self.model.mark_prices(now)[i])
+        row = self._row_cache.get((i, mark), lambda: self._ticker_row(x, mark))
+        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        row["askPx"] = fmt(asks[0][0], x.tick)
+        row["askSz"] = fmt(asks[0][1], x.lot)
+        row["bidPx"] = fmt(bids[0][0], x.tick)
+        row["bidSz"] = fmt(bids[0][1], x.lot)
+        row["ts"] = str(now)
+        return row
+
+    def _ticker_row(self, x: Listing, mark: float) -> dict[str, Any]:
+        """The row's fields that depend on the price only (book fields and time left empty)."""
+        last_s = fmt(mark, x.tick)
         last = float(last_s)
         usd = self.model.volume_24h_usd(self.venue, x.symbol)
         base = usd / last if last > 0 else 0.0
         contracts = usd / x.contract_size if x.inverse else base / x.contract_size
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         return {
             "instType": "SWAP",
             "instId": x.symbol,
             "last": last_s,
             "lastSz": fmt(x.lot, x.lot),
-            "askPx": p(asks[0][0]),
-            "askSz": fmt(asks[0][1], x.lot),
-            "bidPx": p(bids[0][0]),
-            "bidSz": fmt(bids[0][1], x.lot),
+            "askPx": "",
+            "askSz": "",
+            "bidPx": "",
+            "bidSz": "",
             "open24h": last_s,
             "high24h": p(last * 1.02),
             "low24h": p(last * 0.98),
             "volCcy24h": volume_str(base),
             "vol24h": volume_str(contracts),
-            "ts": str(now),
+            "ts": "",
             "sodUtc0": last_s,
             "sodUtc8": last_s,
         }
@@ -187,3 +198,12 @@ class OkxPublic:
             return ok([])
         now = self.model.clock.now_ms()
         return ok([self._ticker(x, now) for x in self.by_symbol.values()])
+
+
+def _okx_levels(levels: list[tuple[float, float]], x: Listing) -> list[list[str]]:
+    """``[price, size, "0", number of orders]`` per level (the order count made up from the
+    size), each column formatted at once."""
+    prices = fmt_column([p for p, _ in levels], x.tick)
+    sizes = fmt_column([s for _, s in levels], x.lot)
+    orders = [str(1 + int(s) % 7) for _, s in levels]
+    return [[p, s, "0", n] for p, s, n in zip(prices, sizes, orders, strict=True)]

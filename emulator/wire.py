@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -47,16 +48,39 @@ def fmt_levels(levels: list[tuple[float, float]], tick: float, lot: float) -> li
     steady bench cycle serves ~140 books)."""
     prices = [p for p, _ in levels]
     sizes = [s for _, s in levels]
-    return [list(pair) for pair in zip(_column(prices, tick), _column(sizes, lot), strict=True)]
+    columns = zip(fmt_column(prices, tick), fmt_column(sizes, lot), strict=True)
+    return [list(pair) for pair in columns]
 
 
-def _column(values: list[float], step: float) -> list[str]:
+def fmt_column(values: list[float], step: float) -> list[str]:
     """``[fmt(v, step) for v in values]``."""
     n = decimals_of(step) if step else 8
     if 0 <= n < len(_FIXED) and all(map(math.isfinite, values)):
         spec = _FIXED[n]
         return [spec % v for v in values]
     return [fmt(v, step) for v in values]
+
+
+class RowCache:
+    """Tickers rows by the values they are printed from, built once per distinct key.
+
+    A listing's prices and funding rate move once a minute while a tickers body is asked for
+    every few seconds, and printing a row's ~20 numbers was most of a body's cost. The key holds
+    the values themselves (not the minute), so a model whose numbers change at any time is
+    printed right. A handler copies the row and sets what changes per request (book sizes,
+    timestamps): ``dict(row)`` keeps the field order, so bodies are byte for byte the same."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._rows: dict[Any, dict[str, Any]] = {}
+        self._limit = limit
+
+    def get(self, key: Any, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= self._limit:
+                self._rows.clear()
+            row = self._rows[key] = build()
+        return dict(row)
 
 
 def rate_str(x: float, places: int = 8) -> str:
