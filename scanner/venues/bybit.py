@@ -13,6 +13,7 @@ skipped: they never pay funding.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
@@ -28,6 +29,7 @@ from scanner.settings import VenueSettings
 from scanner.symbols import instrument_from_bybit
 from scanner.venues.base import (
     BadSymbol,
+    InstrumentsAndQuotes,
     MalformedResponse,
     hours_from,
     settlement_time_ms,
@@ -319,6 +321,37 @@ class BybitVenue:
             await self.load_instruments()
         result = await self.http.get("/v5/market/tickers", {"category": "linear"})
         return parse_tickers(result, self._instruments, self.http.timestamp_ms())
+
+    async def load_instruments_and_quotes(self) -> InstrumentsAndQuotes:
+        """``instruments-info`` (every page) and ``tickers`` in one round: the tickers request
+        does not need the list, only their parse does (``JointQuotes``). A failed reload maps
+        the tickers onto the previously loaded list."""
+        # the instrument request first, so the rate limiter queues it first
+        loading = asyncio.ensure_future(self._instruments_or_error())
+        tickers = asyncio.ensure_future(self.http.get("/v5/market/tickers", {"category": "linear"}))
+        try:
+            instruments = await loading
+            if isinstance(instruments, Exception) and not self._instruments:
+                tickers.cancel()  # nothing to map them onto
+                await asyncio.gather(tickers, return_exceptions=True)
+                return InstrumentsAndQuotes(instruments, instruments)
+            try:
+                result = await tickers
+                quotes = parse_tickers(result, self._instruments, self.http.timestamp_ms())
+            except Exception as exc:
+                return InstrumentsAndQuotes(instruments, exc)
+        except asyncio.CancelledError:  # no request of the round left running
+            for task in (loading, tickers):
+                task.cancel()
+            await asyncio.gather(loading, tickers, return_exceptions=True)
+            raise
+        return InstrumentsAndQuotes(instruments, quotes)
+
+    async def _instruments_or_error(self) -> list[Instrument] | Exception:
+        try:
+            return await self.load_instruments()
+        except Exception as exc:
+            return exc
 
     async def fetch_spot_tickers(self) -> list[dict[str, Any]]:
         """Raw spot tickers (for same-venue carry: spot long vs perp short)."""

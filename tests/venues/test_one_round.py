@@ -18,16 +18,18 @@ import pytest
 
 from emulator import Emulator, FaultSpec
 from scanner.clock import FakeClock
-from scanner.collector import Collection, InstrumentCache, VenueStatus, collect
+from scanner.collector import Collection, InstrumentCache, VenueStatus, collect, reason
 from scanner.settings import Settings
-from scanner.venues.base import Venue
+from scanner.venues.base import JointQuotes, Venue, VenueError
 from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.ccxt_venue import CcxtVenue
-from scanner.venues.registry import build_venues, close_all
+from scanner.venues.registry import build_venue, build_venues, close_all
 from scanner.venues.specs import spec_of
 
-ONE_ROUND = ["binanceusdm", "okx", "gate"]
+CCXT_ONE_ROUND = ["binanceusdm", "okx", "gate"]
+ONE_ROUND = ["bybit", *CCXT_ONE_ROUND]
 INSTRUMENT_PATHS = {
+    "bybit": "/v5/market/instruments-info",
     "binanceusdm": "/fapi/v1/exchangeInfo",
     "okx": "/api/v5/public/instruments",
 }
@@ -91,7 +93,7 @@ def test_binance_okx_and_gate_send_their_quotes_without_the_markets() -> None:
         for v in ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")
         if (q := spec_of(v).quirks) is not None and q.quotes_without_markets
     ]
-    assert joint == ONE_ROUND
+    assert joint == CCXT_ONE_ROUND
 
 
 @pytest.mark.parametrize("venue", ONE_ROUND)
@@ -106,12 +108,12 @@ async def test_a_one_shot_sends_instruments_and_quotes_in_one_round(
         await close_all(venues)
     assert got.results[venue].status is VenueStatus.OK and len(got.results[venue].quotes) >= 20
     paths = [r["path"] for r in log]
-    # instruments and quote calls (Gate's contracts list is both, asked twice)
-    assert len(paths) >= 3 and len(set(paths)) >= 2, paths
+    # the instrument request and quote calls (Gate's contracts list is both, asked twice)
+    assert len(set(paths)) >= 2, paths
     assert log.answered_before == [0] * len(log), list(zip(paths, log.answered_before, strict=True))
 
 
-@pytest.mark.parametrize("venue", ONE_ROUND)
+@pytest.mark.parametrize("venue", CCXT_ONE_ROUND)
 async def test_the_reference_two_rounds_do_show_as_two(emu: Emulator, venue: str) -> None:
     """The check above can fail: the markets-first path answers before quotes are sent."""
     emu.request_log = log = _Arrivals()
@@ -123,7 +125,7 @@ async def test_the_reference_two_rounds_do_show_as_two(emu: Emulator, venue: str
     assert max(log.answered_before) >= 1
 
 
-@pytest.mark.parametrize("venue", ONE_ROUND)
+@pytest.mark.parametrize("venue", CCXT_ONE_ROUND)
 async def test_one_round_gives_the_quotes_and_instruments_of_two(emu: Emulator, venue: str) -> None:
     """The emulator's clock is stepped, the adapters' frozen: both see the same market."""
     ours, reference = one_round(emu, venue), two_rounds(emu, venue)
@@ -143,25 +145,45 @@ def _by_symbol(quotes: Iterable[Any]) -> Mapping[str, Any]:
     return {q.venue_symbol: q for q in quotes}
 
 
+async def test_bybit_one_round_gives_the_quotes_and_instruments_of_two(emu: Emulator) -> None:
+    """Bybit's direct adapter: instruments-info and tickers together give what loading the
+    instruments and then fetching the quotes gives (frozen clock, stepped emulator)."""
+    ours = build_venue("bybit", settings(emu), retries=0, clock=CLOCK)
+    reference = build_venue("bybit", settings(emu), retries=0, clock=CLOCK)
+    assert isinstance(ours, JointQuotes)
+    try:
+        got = await ours.load_instruments_and_quotes()
+        want = (await reference.load_instruments(), await reference.fetch_quotes())
+    finally:
+        await close_all({"a": ours, "b": reference})
+    assert isinstance(got.instruments, list) and isinstance(got.quotes, list)
+    assert got.instruments == want[0] and len(got.instruments) >= 20
+    assert len(got.quotes) == len(emu.market.perpetual_symbols("bybit"))
+    assert _by_symbol(got.quotes) == _by_symbol(want[1])
+
+
 @pytest.mark.parametrize("venue", sorted(INSTRUMENT_PATHS))
 async def test_a_failing_instrument_request_fails_the_one_shot_as_before(
     emu: Emulator, venue: str
 ) -> None:
     """No list to map the quotes onto: the venue fails with the instruments' own error, the
-    same reason the two-round path gives."""
-    reasons = []
-    for adapter in (one_round(emu, venue), two_rounds(emu, venue)):
-        emu.faults.set(venue, INSTRUMENT_PATHS[venue], FaultSpec("server_error", count=1))
-        cache = InstrumentCache(60)
-        try:
-            result = (await collect_one(adapter, cache)).results[venue]
-        finally:
-            await adapter.close()
-        assert result.status is VenueStatus.FAILED and not result.quotes
-        assert cache.get(venue) is None
-        reasons.append(result.reason)
-    assert reasons[0] == reasons[1]
-    assert reasons[0] is not None and "load_markets" in reasons[0] and "503" in reasons[0]
+    reason the collection gave when it loaded them first (the error of ``load_instruments``
+    under the same fault)."""
+    fault = FaultSpec("server_error", count=1)
+    adapter = build_venue(venue, settings(emu), retries=0)
+    fresh = build_venue(venue, settings(emu), retries=0)
+    cache = InstrumentCache(60)
+    try:
+        emu.faults.set(venue, INSTRUMENT_PATHS[venue], fault)
+        result = (await collect_one(adapter, cache)).results[venue]
+        emu.faults.set(venue, INSTRUMENT_PATHS[venue], fault)
+        with pytest.raises(VenueError) as loading:
+            await fresh.load_instruments()
+    finally:
+        await close_all({"a": adapter, "b": fresh})
+    assert result.status is VenueStatus.FAILED and not result.quotes
+    assert cache.get(venue) is None
+    assert result.reason == reason(loading.value) and "503" in result.reason
 
 
 @pytest.mark.parametrize("venue", sorted(INSTRUMENT_PATHS))
@@ -170,7 +192,7 @@ async def test_a_failing_refresh_keeps_the_list_and_still_takes_one_round(
 ) -> None:
     """Refresh due every collection (``refresh_s`` 0); the second reload fails: the previous
     list is kept, the quotes (sent in the same round) map onto it, the venue is ok."""
-    adapter = one_round(emu, venue)
+    adapter = build_venue(venue, settings(emu), retries=0)
     cache = InstrumentCache(0)
     try:
         first = (await collect_one(adapter, cache)).results[venue]
