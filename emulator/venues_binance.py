@@ -23,7 +23,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_json
-from emulator.wire import fmt, fmt_levels, int_param, json_response, volume_str
+from emulator.wire import RowCache, fmt, fmt_levels, int_param, json_response, volume_str
 
 VENUE = "binanceusdm"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
@@ -39,6 +39,7 @@ class BinancePublic:
         self.venue = venue
         self.info = load_json("binance_fapi_v1_exchangeInfo.json")
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
+        self._premium_rows = RowCache()
         # the listings' rows: as recorded, except stale 2021 ticks (universe.retick)
         self.info["symbols"] = [x.raw for x in self.by_symbol.values()]
 
@@ -70,6 +71,15 @@ class BinancePublic:
         index = float(self.model.index_prices(now)[i])
         rate = float(self.model.funding_rates(now)[i]) if x.perpetual else 0.0
         nxt = self.model.next_funding_ms(self.venue, x.symbol, now) if x.perpetual else 0
+        row = self._premium_rows.get(
+            (i, mark, index, rate, nxt), lambda: self._new_premium_row(x, mark, index, rate, nxt)
+        )
+        row["time"] = now
+        return row
+
+    def _new_premium_row(
+        self, x: Listing, mark: float, index: float, rate: float, nxt: int
+    ) -> dict[str, Any]:
         return {
             "symbol": x.symbol,
             "markPrice": fmt(mark, places=8),
@@ -78,7 +88,7 @@ class BinancePublic:
             "lastFundingRate": fmt(rate, places=8),
             "interestRate": "0.00010000" if x.perpetual else "0.00000000",
             "nextFundingTime": nxt,
-            "time": now,
+            "time": 0,
         }
 
     async def premium_index(self, request: web.Request) -> web.Response:

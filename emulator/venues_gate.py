@@ -33,6 +33,7 @@ class GatePublic:
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
         self._row_cache = RowCache()
+        self._contracts = RowCache()
 
     def register(self, app: web.Application, prefix: str) -> None:
         base = prefix + "/api/v4/futures/{settle}"
@@ -56,18 +57,34 @@ class GatePublic:
     async def empty(self, request: web.Request) -> web.Response:
         return json_response([])
 
-    def _contract_row(self, x: Listing, now: int) -> dict[str, Any]:
+    def _values(self, x: Listing, now: int) -> tuple[int, float, float, float, int]:
+        """(listing index, mark, index price, live rate, next funding ms): what a contract or
+        tickers row is printed from, and so the key it is kept under."""
         i = self.model.index_of(self.venue, x.symbol)
-        mark = float(self.model.mark_prices(now)[i])
-        rate = rate_str(float(self.model.funding_rates(now)[i]))
+        return (
+            i,
+            float(self.model.mark_prices(now)[i]),
+            float(self.model.index_prices(now)[i]),
+            float(self.model.funding_rates(now)[i]),
+            self.model.next_funding_ms(self.venue, x.symbol, now),
+        )
+
+    def _contract_row(self, x: Listing, now: int) -> dict[str, Any]:
+        values = self._values(x, now)
+        return self._contracts.get(values, lambda: self._new_contract_row(x, *values[1:]))
+
+    def _new_contract_row(
+        self, x: Listing, mark: float, index: float, rate: float, next_ms: int
+    ) -> dict[str, Any]:
+        rate_s = rate_str(rate)
         row = dict(x.raw)
         row.update(
             {
-                "funding_rate": rate,
-                "funding_rate_indicative": rate,
-                "funding_next_apply": self.model.next_funding_ms(self.venue, x.symbol, now) // 1000,
+                "funding_rate": rate_s,
+                "funding_rate_indicative": rate_s,
+                "funding_next_apply": next_ms // 1000,
                 "mark_price": fmt(mark, x.tick),
-                "index_price": fmt(float(self.model.index_prices(now)[i]), places=6),
+                "index_price": fmt(index, places=6),
                 "last_price": fmt(mark, x.tick),
             }
         )
@@ -108,15 +125,7 @@ class GatePublic:
 
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         """Field set of the real ``tickers?contract=BTC_USDT`` body."""
-        i = self.model.index_of(self.venue, x.symbol)
-        key = (
-            i,
-            float(self.model.mark_prices(now)[i]),
-            float(self.model.index_prices(now)[i]),
-            float(self.model.funding_rates(now)[i]),
-            self.model.next_funding_ms(self.venue, x.symbol, now),
-        )
-        row = self._row_cache.get(key, lambda: self._ticker_row(x, now))
+        row = self._row_cache.get(self._values(x, now), lambda: self._ticker_row(x, now))
         bids, asks = self.model.book(self.venue, x.symbol, 1)
         row["highest_bid"] = fmt(bids[0][0], x.tick)
         row["highest_size"] = str(int(bids[0][1]))

@@ -38,6 +38,7 @@ class OkxPublic:
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
         self._row_cache = RowCache()
+        self._rate_rows = RowCache()
         self.template = load_json("okx_api_v5_public_funding-rate_XRP-USDT-SWAP.json")["data"][0]
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -63,13 +64,21 @@ class OkxPublic:
         return ok(rows)
 
     def _rate_row(self, x: Listing, now: int) -> dict[str, Any]:
+        """Kept by (listing, live rate, next funding time): the last settlement is the one
+        before the next, so the key fixes every field but ``ts``."""
         i = self.model.index_of(self.venue, x.symbol)
         nxt = self.model.next_funding_ms(self.venue, x.symbol, now)
+        rate = float(self.model.funding_rates(now)[i])
+        row = self._rate_rows.get((i, rate, nxt), lambda: self._new_rate_row(x, rate, nxt, now))
+        row["ts"] = str(now)
+        return row
+
+    def _new_rate_row(self, x: Listing, rate: float, nxt: int, now: int) -> dict[str, Any]:
         history = self.model.history(self.venue, x.symbol, now)
         row = dict(self.template)
         row.update(
             {
-                "fundingRate": rate_str(float(self.model.funding_rates(now)[i]), 16),
+                "fundingRate": rate_str(rate, 16),
                 "fundingTime": str(nxt),
                 "instId": x.symbol,
                 "maxFundingRate": rate_str(x.cap),

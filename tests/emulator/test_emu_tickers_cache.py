@@ -21,10 +21,13 @@ from emulator.clock import EmuClock
 from emulator.model import MarketModel
 from emulator.wire import fmt
 
-TICKERS = {
+BODIES = {
     "bybit": "/bybit/v5/market/tickers?category=linear",
     "gate": "/gate/api/v4/futures/usdt/tickers",
     "okx": "/okx/api/v5/market/tickers?instType=SWAP",
+    "okx-funding": "/okx/api/v5/public/funding-rate?instId=ANY",
+    "gate-contracts": "/gate/api/v4/futures/usdt/contracts",
+    "binanceusdm-premium": "/binanceusdm/fapi/v1/premiumIndex",
 }
 # 5 s steps inside one minute (same prices and rates: cache hits, new book sizes), then across
 # the minute and an hour mark (new prices, rates and next funding times: misses)
@@ -51,18 +54,20 @@ def _bodies_along(url_path: str, warm: bool) -> list[Any]:
     return out
 
 
-@pytest.mark.parametrize("venue", sorted(TICKERS))
-def test_a_tickers_body_from_warm_rows_equals_a_fresh_emulators(venue: str) -> None:
-    warm = _bodies_along(TICKERS[venue], warm=True)
-    fresh = _bodies_along(TICKERS[venue], warm=False)
+@pytest.mark.parametrize("venue", sorted(BODIES))
+def test_a_body_from_warm_rows_equals_a_fresh_emulators(venue: str) -> None:
+    warm = _bodies_along(BODIES[venue], warm=True)
+    fresh = _bodies_along(BODIES[venue], warm=False)
     assert warm == fresh
-    # the steps did move what the rows print: sizes within the minute, prices across it
-    assert warm[0] != warm[1] and warm[2] != warm[3]
+    # the steps did move what the rows print: prices across the minute, and within it the
+    # book sizes (tickers) or the request time (OKX funding, Binance premium index)
+    assert warm[2] != warm[3]
+    assert (warm[0] != warm[1]) == (venue != "gate-contracts")
 
 
 def test_a_bybit_tickers_row_shows_the_first_level_of_the_book_that_second() -> None:
     with running(seed=4) as emu, httpx.Client(base_url=emu.url, timeout=30) as c:
-        rows = get_json(c, TICKERS["bybit"])["result"]["list"]
+        rows = get_json(c, BODIES["bybit"])["result"]["list"]
         checked = 0
         for row in rows[:: max(1, len(rows) // 25)]:
             book = get_json(
