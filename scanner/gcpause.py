@@ -8,8 +8,9 @@ benchmark holding its quotes). None of the rows is part of a reference cycle, so
 counting frees them anyway. Measured in ``benchmarks/bench_storage.py``: ~12 % of the SQLite
 ingest CPU and 30-40 % of a one-symbol-year read. The collector is switched back on when the
 block ends, whatever happened inside; a block inside another leaves it to the outer one.
-The engine (``strategies.spread``) pauses it the same way while it ranks a snapshot. Pure (no
-I/O), so both the storage layer and the decision layer may import it.
+The engine (``strategies.spread``) pauses it the same way while it ranks a snapshot, and the
+collector (``scanner.collector``) while it collects. Pure (no I/O), so both the storage layer
+and the decision layer may import it.
 """
 
 from __future__ import annotations

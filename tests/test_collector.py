@@ -7,6 +7,7 @@ ccxt); the same collector runs against the emulator in tests/venues/test_contrac
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Mapping
 
 import pytest
@@ -293,6 +294,52 @@ async def test_cancelling_a_collection_leaves_no_task_behind():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+class GcWitness(MemoryVenue):
+    """Records whether the cyclic GC was on at each call (quotes and books)."""
+
+    def __init__(self, name: str, **kw) -> None:
+        super().__init__(name, {"BTC": (0.0001, 8), "ETH": (0.0009, 8)}, **kw)
+        self.gc_on: list[bool] = []
+
+    async def fetch_quotes(self) -> list[FundingQuote]:
+        self.gc_on.append(gc.isenabled())
+        return await super().fetch_quotes()
+
+    async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        self.gc_on.append(gc.isenabled())
+        return await super().fetch_book(instrument, depth)
+
+
+async def test_a_collection_runs_with_the_cyclic_gc_paused_and_turns_it_back_on():
+    venue = GcWitness("a")
+    wanted = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
+    got = await collect([venue], deadline_s=5, book_depth=5, book_symbols=wanted)
+    assert set(got.results["a"].books) == set(wanted)
+    assert venue.gc_on and not any(venue.gc_on)  # quotes and every book
+    assert gc.isenabled()
+
+
+async def test_the_gc_is_back_on_after_a_cancelled_collection():
+    stuck = MemoryVenue("stuck", {"BTC": (0.0, 8)}, hang=True)
+    task = asyncio.create_task(collect([stuck], deadline_s=60, book_depth=5))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not gc.isenabled()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert gc.isenabled()
+
+
+async def test_a_gc_the_caller_switched_off_stays_off_after_a_collection():
+    gc.disable()
+    try:
+        await collect([GcWitness("a")], deadline_s=5, book_depth=5)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # --- books of the last candidates go out with the quotes (BookPrefetch) -----------------------
