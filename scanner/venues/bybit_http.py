@@ -61,6 +61,7 @@ from scanner.venues.base import (
 )
 from scanner.venues.bybit_errors import TIMESTAMP_CODE, error_for_code, error_for_status
 from scanner.venues.http_transport import AiohttpPoolTransport
+from scanner.venues.retry import send_then_retry
 from scanner.venues.specs.bybit import SPEC
 
 log = logging.getLogger(__name__)
@@ -237,17 +238,17 @@ class BybitHttp:
     # --- internals ---------------------------------------------------------------------
 
     async def _retrying(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        retrying = AsyncRetrying(
+        """``call`` once, then retried on temporary errors (``send_then_retry``)."""
+        return await send_then_retry(call, self._retry_loop)
+
+    def _retry_loop(self) -> AsyncRetrying:
+        return AsyncRetrying(
             retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self.retries + 1),
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await call()
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     @staticmethod
     def _wait(state: RetryCallState) -> float:

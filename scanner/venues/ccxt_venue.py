@@ -69,6 +69,7 @@ from scanner.venues.base import (
     to_int,
 )
 from scanner.venues.capabilities import RawFundingSpec, RawTickersSpec, VenueQuirks
+from scanner.venues.retry import send_then_retry
 from scanner.venues.specs import spec_of
 from scanner.venues.volume import (
     Top,
@@ -221,17 +222,17 @@ class CcxtVenue:
     # --- plumbing ------------------------------------------------------------------------
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Run one ccxt call with error translation and retries for temporary errors."""
-        retrying = AsyncRetrying(
+        """Run one ccxt call with error translation; retried on temporary errors (sent once,
+        the retry loop only after a retryable failure: ``send_then_retry``)."""
+        return await send_then_retry(lambda: self._once(what, fn), self._retry_loop)
+
+    def _retry_loop(self) -> AsyncRetrying:
+        return AsyncRetrying(
             retry=retry_if_exception(is_retryable),
             stop=stop_after_attempt(self.retries + 1),
             wait=wait_exponential_jitter(multiplier=0.2, max=4.0, jitter=0.2),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._once(what, fn)
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def _once(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         self.gate.check(what)
