@@ -68,7 +68,8 @@ from scanner.venues.base import (
     to_float,
     to_int,
 )
-from scanner.venues.capabilities import RawFundingSpec, RawTickersSpec, VenueQuirks
+from scanner.venues.book_levels import sorted_side
+from scanner.venues.capabilities import RawBookSpec, RawFundingSpec, RawTickersSpec, VenueQuirks
 from scanner.venues.retry import send_then_retry
 from scanner.venues.specs import spec_of
 from scanner.venues.volume import (
@@ -586,25 +587,42 @@ class CcxtVenue:
         )
 
     async def fetch_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        """The book from the venue's levels (``RawBookSpec``), or ccxt's ``fetch_order_book``
+        where the venue's spec has none or it does not apply to this market."""
         if not self._by_symbol:
             await self.load_instruments()
         symbol = self._symbol_of(instrument)
         limit = self.quirks.book_limit(depth)
-        book = await self._call(
-            "fetch_order_book", lambda: self.exchange.fetch_order_book(symbol, limit)
-        )
-        bids = _ccxt_side(book.get("bids"), depth)
-        asks = _ccxt_side(book.get("asks"), depth)
+        raw = self.quirks.raw_book
+        market = (self.exchange.markets or {}).get(symbol) if raw is not None else None
+        params = raw.request(market, limit) if raw is not None and market else None
+        if raw is not None and params is not None:
+            read = partial(self._raw_book, raw, params, symbol, depth)
+            bids, asks, ts = await self._call("fetch_order_book", read)
+        else:
+            book = await self._call(
+                "fetch_order_book", lambda: self.exchange.fetch_order_book(symbol, limit)
+            )
+            bids, asks = _ccxt_side(book.get("bids"), depth), _ccxt_side(book.get("asks"), depth)
+            ts = to_int(book.get("timestamp"))
         return OrderBook(
             venue=self.name,
             venue_symbol=instrument.venue_symbol,
             canonical=instrument.canonical,
             bids=bids,
             asks=asks,
-            ts_ms=to_int(book.get("timestamp")) or self.clock.now_ms(),
+            ts_ms=ts or self.clock.now_ms(),
             multiplier=float(instrument.multiplier),
             contract_size=float(instrument.contract_size),
         )
+
+    async def _raw_book(
+        self, raw: RawBookSpec, params: dict[str, Any], symbol: str, depth: int
+    ) -> tuple[Levels, Levels, int | None]:
+        """One book request through ccxt's implicit method; its sides read by
+        ``book_sides``."""
+        body = await getattr(self.exchange, raw.method)(params)
+        return book_sides(self.exchange, raw, body, symbol, depth)
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -699,6 +717,26 @@ def _quote(
         ask_price=ask,
         ask_qty=ask_qty,
     )
+
+
+def book_sides(
+    exchange: ccxt_async.Exchange, raw: RawBookSpec, body: Any, symbol: str, depth: int
+) -> tuple[Levels, Levels, int | None]:
+    """Bids, asks (at most ``depth`` levels each) and the timestamp of a raw book body, as
+    ccxt's ``fetch_order_book`` and the adapter's copy into arrays would give them: read
+    directly where the sides are in order (``sorted_side``), else by ccxt's
+    ``parse_order_book`` on the same body."""
+    node, ts = raw.book(exchange, body)
+    bids_raw = exchange.safe_value(node, raw.bids, [])
+    asks_raw = exchange.safe_value(node, raw.asks, [])
+    bids = sorted_side(bids_raw, raw.price, raw.amount, descending=True)
+    asks = sorted_side(asks_raw, raw.price, raw.amount, descending=False)
+    if bids is None or asks is None:
+        book = exchange.parse_order_book(
+            node, symbol, ts, raw.bids, raw.asks, raw.price, raw.amount
+        )
+        return _ccxt_side(book["bids"], depth), _ccxt_side(book["asks"], depth), ts
+    return bids[:depth], asks[:depth], ts
 
 
 def _ccxt_side(levels: Any, depth: int) -> Levels:

@@ -18,8 +18,11 @@ Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanner.symbols.binance import binance_symbol, instrument_from_binance, parse_binance_symbol
 from scanner.venues.capabilities import (
+    RawBookSpec,
     RawFundingSpec,
     RawTickersSpec,
     TopOfBookSpec,
@@ -37,6 +40,19 @@ from scanner.venues.specs.model import (
 )
 
 _DOCS = "https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits"
+
+
+def _book_request(market: Any, limit: int) -> dict[str, Any] | None:
+    """GET fapi/v1/depth as ccxt's ``fetch_order_book`` sends it for a linear contract."""
+    if market.get("option") or market.get("linear") is not True:
+        return None
+    return {"symbol": market["id"], "limit": limit}
+
+
+def _book(ex: Any, body: Any) -> tuple[Any, int | None]:
+    """The body holds both sides; its ``T`` (transaction time, ms) stamps the book."""
+    return body, ex.safe_integer(body, "T")
+
 
 SPEC = VenueSpec(
     id="binanceusdm",
@@ -124,6 +140,7 @@ SPEC = VenueSpec(
         # fetch_funding_intervals send for linear swaps, sent without waiting for the markets
         raw_funding=(RawFundingSpec("fapiPublicGetPremiumIndex", frozen({})),),
         raw_intervals=RawFundingSpec("fapiPublicGetFundingInfo", frozen({})),
+        raw_book=RawBookSpec("fapiPublicGetDepth", _book_request, _book),
     ),
     # 2,400 request weight per minute per IP (REQUEST_WEIGHT); ccxt's binance costs are weights
     rate_budget=RateBudget(25.0, 60_000.0, _DOCS),

@@ -14,8 +14,10 @@ Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanner.symbols.bitget import bitget_symbol, instrument_from_bitget, parse_bitget_symbol
-from scanner.venues.capabilities import TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import RawBookSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -28,6 +30,28 @@ from scanner.venues.specs.model import (
 
 _PRODUCTS = ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
 _SOURCE = "Bitget API error codes (ccxt 4.5.90 bitget.py exceptions['exact'])"
+
+_PRODUCT_OF_SETTLE = {"USDT": "USDT-FUTURES", "USDC": "USDC-FUTURES"}
+
+
+def _book_request(market: Any, limit: int) -> dict[str, Any] | None:
+    """GET mix/market/merge-depth as ccxt's ``fetch_order_book`` sends it for a contract:
+    the product type by the settle coin (USDT, USDC; any other coin COIN-FUTURES, where
+    ccxt's sandbox settle coins are left to its own call), no tokenized stocks."""
+    if market.get("spot") is not False or market.get("stock"):
+        return None
+    settle = market.get("settle")
+    if not isinstance(settle, str) or settle.startswith("S"):
+        return None
+    product = _PRODUCT_OF_SETTLE.get(settle, "COIN-FUTURES")
+    return {"symbol": market["id"], "limit": limit, "productType": product}
+
+
+def _book(ex: Any, body: Any) -> tuple[Any, int | None]:
+    """``data`` holds both sides and ``ts`` (ms)."""
+    data = ex.safe_dict(body, "data", {})
+    return data, ex.safe_integer(data, "ts")
+
 
 SPEC = VenueSpec(
     id="bitget",
@@ -65,6 +89,7 @@ SPEC = VenueSpec(
         top_of_book=TopOfBookSpec(
             "tickers", "info.bidPr", "info.bidSz", "info.askPr", "info.askSz"
         ),
+        raw_book=RawBookSpec("publicMixGetV2MixMarketMergeDepth", _book_request, _book),
     ),
     # 20 requests per second per IP on each public mix market endpoint (ccxt cost 1 = 50 ms)
     rate_budget=RateBudget(50.0, 1_000.0, "https://www.bitget.com/api-doc/common/intro"),

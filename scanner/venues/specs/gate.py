@@ -14,8 +14,11 @@ Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanner.symbols.gate import gate_symbol, instrument_from_gate, parse_gate_symbol
 from scanner.venues.capabilities import (
+    RawBookSpec,
     RawFundingSpec,
     RawTickersSpec,
     TopOfBookSpec,
@@ -33,6 +36,31 @@ from scanner.venues.specs.model import (
 )
 
 _DOCS = "https://www.gate.io/docs/developers/apiv4/en/"
+
+
+def _book_request(market: Any, limit: int) -> dict[str, Any] | None:
+    """GET futures/{settle}/order_book as ccxt's ``fetch_order_book`` sends it for a
+    perpetual: at most 300 levels, with the book's id."""
+    if market.get("swap") is not True or market.get("contract") is not True:
+        return None
+    return {
+        "contract": market["id"],
+        "settle": market["settleId"],
+        "limit": min(limit, 300),
+        "with_id": True,
+    }
+
+
+def _book(ex: Any, body: Any) -> tuple[Any, int | None]:
+    """The body holds both sides; ``current`` (seconds) stamps the book. Without it ccxt
+    raises ExchangeError, and so does this."""
+    current = ex.safe_integer(body, "current")
+    if current is None:
+        from ccxt.base.errors import ExchangeError  # noqa: PLC0415 - only on a broken body
+
+        raise ExchangeError(f"{ex.id} method() missing timestamp")
+    return body, current * 1000
+
 
 SPEC = VenueSpec(
     id="gate",
@@ -91,6 +119,9 @@ SPEC = VenueSpec(
         # prepare_request sets it), sent without waiting for the markets
         raw_funding=(
             RawFundingSpec("publicFuturesGetSettleContracts", frozen({"settle": "usdt"})),
+        ),
+        raw_book=RawBookSpec(
+            "publicFuturesGetSettleOrderBook", _book_request, _book, price="p", amount="s"
         ),
     ),
     # public endpoints: 200 requests per 10 s per IP (ccxt cost 1 = 50 ms)

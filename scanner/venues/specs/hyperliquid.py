@@ -23,7 +23,7 @@ from scanner.symbols.hyperliquid import (
     instrument_from_hyperliquid,
     parse_hyperliquid_symbol,
 )
-from scanner.venues.capabilities import VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import RawBookSpec, VenueQuirks, VolumeSpec
 from scanner.venues.specs.model import (
     Capabilities,
     Fees,
@@ -46,6 +46,21 @@ def parse_list(payload: Any, **options: Any) -> list[Instrument]:
         payload = payload[0]
     rows = rows_at("hyperliquid", payload, ("universe",))
     return [instrument_from_hyperliquid(row, i) for i, row in enumerate(rows)]
+
+
+def _book_request(market: Any, limit: int) -> dict[str, Any] | None:
+    """POST info ``l2Book`` as ccxt's ``fetch_order_book`` sends it for a perpetual (by the
+    coin's name; Hyperliquid has no depth parameter)."""
+    if market.get("swap") is not True:
+        return None
+    return {"type": "l2Book", "coin": market.get("baseName")}
+
+
+def _book(ex: Any, body: Any) -> tuple[Any, int | None]:
+    """``levels`` is [bids, asks]; ``time`` (ms) stamps the book."""
+    levels = ex.safe_list(body, "levels", [])
+    sides = {"bids": ex.safe_list(levels, 0, []), "asks": ex.safe_list(levels, 1, [])}
+    return sides, ex.safe_integer(body, "time")
 
 
 SPEC = VenueSpec(
@@ -72,6 +87,7 @@ SPEC = VenueSpec(
         history_page=500,
         instrument_from_index=True,
         volume=VolumeSpec("funding", "info.dayNtlVlm"),
+        raw_book=RawBookSpec("publicPostInfo", _book_request, _book, price="px", amount="sz"),
     ),
     capabilities=Capabilities(dated_symbols=False),
     # 1,200 request weight per minute per IP (most info requests weigh 20, l2Book 2); ccxt

@@ -16,8 +16,11 @@ Sources:
 
 from __future__ import annotations
 
+from typing import Any
+
 from scanner.symbols.okx import instrument_from_okx, okx_symbol, parse_okx_symbol
 from scanner.venues.capabilities import (
+    RawBookSpec,
     RawFundingSpec,
     RawTickersSpec,
     TopOfBookSpec,
@@ -35,6 +38,21 @@ from scanner.venues.specs.model import (
 )
 
 _DOCS = "https://www.okx.com/docs-v5/en/#overview-rate-limits"
+
+
+def _book_request(market: Any, limit: int) -> dict[str, Any] | None:
+    """GET market/books as ccxt's ``fetch_order_book`` sends it (beyond 400 levels ccxt asks
+    market/books-full instead: its own call then)."""
+    if limit > 400:
+        return None
+    return {"instId": market["id"], "sz": limit}
+
+
+def _book(ex: Any, body: Any) -> tuple[Any, int | None]:
+    """The first entry of ``data`` holds both sides and ``ts`` (ms)."""
+    first = ex.safe_dict(ex.safe_list(body, "data", []), 0, {})
+    return first, ex.safe_integer(first, "ts")
+
 
 SPEC = VenueSpec(
     id="okx",
@@ -74,6 +92,7 @@ SPEC = VenueSpec(
         raw_funding=(
             RawFundingSpec("publicGetPublicFundingRate", frozen({"instId": "ANY"}), ("data",)),
         ),
+        raw_book=RawBookSpec("publicGetMarketBooks", _book_request, _book),
     ),
     # ccxt's okx costs are in 100 ms units (+10 %): 20 per 2 s, e.g. 40 books or 20 tickers
     # calls per 2 s per IP; OKX counts per endpoint, ccxt's window over all of them (safe side)
