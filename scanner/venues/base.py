@@ -204,22 +204,34 @@ def to_decimal(value: Any) -> Decimal | None:
     return result
 
 
+_EXACT_INT = 2**53
+"""Integers up to this size are floats exactly (beyond it ``float(int)`` may overflow where
+``float(Decimal)`` gives infinity)."""
+
+
 def to_float(value: Any) -> float | None:
     """float from a venue number (see ``to_decimal``); None when missing.
 
     Text is parsed by ``float()`` directly (the same correctly rounded value as through
-    Decimal, without the Decimal: book levels are parsed by the ten thousand per scan).
+    Decimal, without the Decimal: book levels are parsed by the ten thousand per scan), and
+    so are floats and integers up to 2**53 (ccxt's unified numbers, Gate's sizes: ~10,000 a
+    scan), whose Decimal holds exactly the same number.
     """
-    if isinstance(value, str) and value:
+    kind = type(value)
+    if kind is float or (kind is int and -_EXACT_INT <= value <= _EXACT_INT):
+        # what the Decimal gives back: a float's repr round-trips, such an int is exact
+        number = float(value)
+    elif isinstance(value, str) and value:
         try:
             number = float(value)
         except ValueError:
             raise ValueError(f"not a number: {value!r}") from None
-        if not math.isfinite(number):
-            raise ValueError(f"not a finite number: {value!r}")
-        return number
-    dec = to_decimal(value)
-    return None if dec is None else float(dec)
+    else:
+        dec = to_decimal(value)
+        return None if dec is None else float(dec)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
 
 
 def to_int(value: Any) -> int | None:
@@ -241,15 +253,17 @@ def to_int(value: Any) -> int | None:
     return int(dec)
 
 
+_PER_HOUR = {"ms": float(MS_PER_H), "s": float(S_PER_H), "min": float(MIN_PER_H), "h": 1.0}
+
+
 def hours_from(value: Any, unit: str) -> float | None:
     """A funding interval in ``unit`` ("s", "min", "h", "ms") converted to hours."""
     num = to_float(value)
     if num is None or num <= 0:
         return None
-    per_hour = {"ms": float(MS_PER_H), "s": float(S_PER_H), "min": float(MIN_PER_H), "h": 1.0}
-    if unit not in per_hour:
+    if unit not in _PER_HOUR:
         raise ValueError(f"unknown interval unit {unit!r}")
-    return num / per_hour[unit]
+    return num / _PER_HOUR[unit]
 
 
 def settlement_time_ms(ts_ms: int) -> int:
