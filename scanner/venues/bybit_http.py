@@ -172,9 +172,9 @@ class BybitHttp:
         self._limits = _LimitState()
         self.gate = BanGate(venue, SPEC.statuses, clock)
         """Bybit's 403 is an IP ban: nothing is sent until it lifts (Bybit's spec)."""
-        self._client = httpx.AsyncClient(
-            timeout=timeout_s, transport=transport or AiohttpPoolTransport()
-        )
+        self._pool = AiohttpPoolTransport() if transport is None else None
+        """Our own transport: requests skip httpx's objects (``AiohttpPoolTransport.send``)."""
+        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport or self._pool)
 
     def __repr__(self) -> str:
         keyed = "with key" if self._credentials else "public only"
@@ -289,7 +289,7 @@ class BybitHttp:
         if signed:
             headers.update(self._auth_headers(payload))
         try:
-            resp = await self._client.request(method, url, content=content, headers=headers)
+            status, got, body = await self._roundtrip(method, url, headers, content)
         except httpx.TimeoutException as exc:
             raise VenueTimeout(
                 self.venue, f"{method} {path} timed out ({type(exc).__name__})"
@@ -298,8 +298,21 @@ class BybitHttp:
             raise VenueUnavailable(
                 self.venue, f"{method} {path}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._note_limit_headers(path, signed, resp.headers)
-        return self._parse(method, path, resp)
+        self._note_limit_headers(path, signed, got)
+        return self._parse(method, path, status, got, body)
+
+    async def _roundtrip(
+        self, method: str, url: str, headers: dict[str, str], content: str | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Status, headers and body of one request: straight over our pool, with the client's
+        default headers and timeouts as httpx would add them; through httpx when a transport
+        was injected (tests)."""
+        if self._pool is None:
+            resp = await self._client.request(method, url, content=content, headers=headers)
+            return resp.status_code, resp.headers, resp.content
+        merged = {**self._client.headers, **headers}
+        data = content.encode() if content is not None else None
+        return await self._pool.send(method, url, merged, data, self._client.timeout)
 
     def _auth_headers(self, payload: str) -> dict[str, str]:
         if self._credentials is None:
@@ -340,7 +353,7 @@ class BybitHttp:
             self._limits.private[path] = gate
         return gate
 
-    def _note_limit_headers(self, path: str, signed: bool, headers: httpx.Headers) -> None:
+    def _note_limit_headers(self, path: str, signed: bool, headers: Mapping[str, str]) -> None:
         remaining = headers.get("X-Bapi-Limit-Status")
         reset = headers.get("X-Bapi-Limit-Reset-Timestamp")
         if not signed or remaining is None or reset is None:
@@ -352,23 +365,21 @@ class BybitHttp:
             log.debug("ignoring unparsable rate-limit headers on %s", path)
 
     def _parse(
-        self, method: str, path: str, resp: httpx.Response
+        self, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         where = f"{method} {path}"
-        failure: VenueError | None = self.gate.classify(resp.status_code, resp.headers, where)
+        failure: VenueError | None = self.gate.classify(status, headers, where)
         if failure is None:
-            failure = error_for_status(
-                self.venue, where, resp.status_code, resp.headers, self._now()
-            )
+            failure = error_for_status(self.venue, where, status, headers, self._now())
         if failure is not None:
             raise failure
-        envelope = _json(resp.content, self.venue, where)
+        envelope = _json(body, self.venue, where)
         if not isinstance(envelope, dict) or "retCode" not in envelope:
             raise MalformedResponse(self.venue, f"{where}: no retCode in the response envelope")
         code = to_int(envelope.get("retCode"))
         if code != 0:
             msg = str(envelope.get("retMsg", ""))
-            raise error_for_code(self.venue, where, code, msg, resp.headers, self._now())
+            raise error_for_code(self.venue, where, code, msg, headers, self._now())
         result = envelope.get("result")
         if result is None:
             result = {}
