@@ -113,7 +113,7 @@ class VenueSettings(_Frozen):
     maker_fee_bps: Annotated[float, Num, Field(ge=-10, le=100)] | None = None
     timeout_s: Annotated[float, Num, Field(gt=0, le=120)] = 10.0
     recv_window_ms: Annotated[int, Num, Field(gt=0, le=60_000)] = 5000
-    max_concurrency: Annotated[int, Num, Field(ge=1, le=64)] = 40
+    max_concurrency: Annotated[int, Num, Field(ge=1, le=64)] = 64
 
     @field_validator("base_url")
     @classmethod

@@ -491,3 +491,46 @@ async def test_a_hanging_prefetched_book_is_cut_at_the_deadline():
     assert result.status is VenueStatus.DEGRADED and "during books" in (result.reason or "")
     assert len(result.quotes) == 3 and result.books == {}
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_a_default_scan_sends_each_venues_books_in_one_round():
+    """``venues.<v>.max_concurrency`` only bounds sockets: with the default settings (40
+    candidates chosen as a scan chooses them, each venue's default cap) every book a venue is
+    asked for goes out before the first of them is answered. Bybit lists many assets as both
+    USDT and USDC perps, so 40 candidates can mean more than 40 Bybit books; a cap below that
+    held the rest back a whole round trip while Bybit's budget (600 requests per 5 s) allowed
+    them all."""
+    from emulator import Emulator
+    from scanner.pipeline import candidate_selector, in_universe
+    from scanner.settings import Settings
+    from scanner.venues.registry import build_venues, close_all, max_concurrency
+
+    latency_ms = 300
+    async with Emulator(seed=1, latency_ms=latency_ms) as emu:
+        settings = Settings().with_base_url(emu.url)
+        names = list(settings.venues.enabled)
+        venues = build_venues(settings, names)
+        try:
+            got = await collect(
+                venues,
+                deadline_s=30,
+                book_depth=settings.collector.book_depth,
+                book_symbols=lambda qs: candidate_selector(settings.collector.book_candidates)(
+                    in_universe(list(qs), settings.universe)
+                ),
+                max_concurrency=max_concurrency(settings, names),
+            )
+        finally:
+            await close_all(venues)
+        log = list(emu.request_log)
+    book_paths = ("orderbook", "order_book", "depth", "books", "merge-depth", "l2Book")
+    most = 0
+    for name in ("bybit", "binanceusdm", "okx", "gate"):
+        assert got.results[name].status is VenueStatus.OK, got.results[name].reason
+        arrivals = [
+            r["ts_ms"] for r in log if r["venue"] == name and r["path"].endswith(book_paths)
+        ]
+        assert len(arrivals) == len(got.results[name].books) > 0
+        assert max(arrivals) - min(arrivals) < latency_ms, name
+        most = max(most, len(arrivals))
+    assert most > 40  # a venue did need more books than the old default cap
