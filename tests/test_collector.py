@@ -506,7 +506,8 @@ async def test_a_default_scan_sends_each_venues_books_in_one_round():
     from scanner.venues.registry import build_venues, close_all, max_concurrency
 
     latency_ms = 300
-    async with Emulator(seed=1, latency_ms=latency_ms) as emu:
+    # pinned start: which candidates the scan picks moves with the emulated time
+    async with Emulator(seed=1, latency_ms=latency_ms, start_ms=1_795_000_000_000) as emu:
         settings = Settings().with_base_url(emu.url)
         names = list(settings.venues.enabled)
         venues = build_venues(settings, names)
