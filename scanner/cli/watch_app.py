@@ -27,6 +27,11 @@ from scanner.dashboard import SORT_KEYS, Snapshot, view
 from scanner.units import MS_PER_S
 
 OPP_COLUMNS = ("#", "symbol", "long", "short", "net APR", "trend", "conf", "flags")
+OPP_WIDTHS = {"symbol": 11, "net APR": 8, "trend": 7, "flags": 13}
+"""Fixed widths of the columns whose text has no bound (a long ticker, every flag at once, a
+trend of thousands of points): with the rest at their widest (``#`` 3, a leg 8, ``conf`` 4)
+and two cells of padding each, the table is 78 cells, so it fits 80 beside the scrollbar
+whatever the market shows; a longer text is cut at the column's edge."""
 
 
 def _pct(x: Any) -> str:
@@ -42,7 +47,7 @@ def _trend(x: Any) -> str:
         return "new"
     v = float(x) * 100
     arrow = "▲" if v > 0.05 else "▼" if v < -0.05 else "="
-    return f"{arrow}{v:+.1f}"
+    return f"{arrow}{v:+.0f}" if abs(v) >= 10 else f"{arrow}{v:+.1f}"
 
 
 def _age(now_ms: int, then_ms: int | None) -> str:
@@ -131,7 +136,9 @@ class WatchApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#opps", DataTable).add_columns(*OPP_COLUMNS)
+        opps = self.query_one("#opps", DataTable)
+        for label in OPP_COLUMNS:
+            opps.add_column(label, width=OPP_WIDTHS.get(label))
         self.query_one("#venues", DataTable).add_columns("venue", "status", "ms")
         self.query_one("#alerts", DataTable).add_columns("UTC", "channel", "pair", "status")
         self.query_one("#positions", DataTable).add_columns("pair", "notional", "state")

@@ -72,6 +72,33 @@ async def test_live_view_shows_the_latest_scan_in_80_by_24(filled: tuple[Path, D
         assert opps.virtual_size.width <= opps.scrollable_content_region.width <= 80
 
 
+async def test_the_live_table_fits_80_columns_whatever_the_market_shows(
+    filled: tuple[Path, Database],
+) -> None:
+    """The widest texts a row can carry at once, on every row: a long ticker settled in USDC,
+    both legs on one venue (the settle coin added), a four-digit net APR bound, a trend of
+    thousands of points and every flag. (The emulated market decides what a real scan shows;
+    at some minutes its widest cells overflowed 80 columns by one.)"""
+    import dataclasses
+
+    _, db = filled
+    snap = load_snapshot(DashboardQueries(db))
+    wide = snap.opportunities.copy()
+    wide["symbol"] = "1000000BABYDOGE/USDC:USDC"
+    wide["trend_apr"] = -123.456
+    for flag in ("interval_mismatch", "settle_mismatch", "price_mismatch", "thin", "top"):
+        if flag in wide.columns:
+            wide[flag] = True
+    worst = dataclasses.replace(snap, opportunities=wide)
+    watch = WatchApp(lambda: worst, refresh_s=3600, clock=FakeClock())
+    async with watch.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        opps = watch.query_one("#opps", DataTable)
+        assert opps.row_count == len(wide) > 0
+        assert any("▼-12346" in cell for cell in _column(opps, 5))
+        assert opps.virtual_size.width <= opps.scrollable_content_region.width <= 80
+
+
 async def test_keys_sort_filter_and_pause(filled: tuple[Path, Database]) -> None:
     _, db = filled
     loads: list[int] = []
