@@ -31,10 +31,10 @@ accept all of them so no adapter hand-rolls its own parsing.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
 from scanner.units import MIN_PER_H, MS_PER_H, S_PER_H
@@ -146,6 +146,18 @@ class InstrumentsAndQuotes:
 
     instruments: list[Instrument] | Exception
     quotes: list[FundingQuote] | Exception
+
+
+T = TypeVar("T")
+
+
+async def result_or_error(call: Awaitable[T]) -> T | Exception:
+    """``call``'s result, or the error it raised (cancellation still propagates): the two
+    parts of an ``InstrumentsAndQuotes`` round fail apart."""
+    try:
+        return await call
+    except Exception as exc:
+        return exc
 
 
 @runtime_checkable

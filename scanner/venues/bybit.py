@@ -32,6 +32,7 @@ from scanner.venues.base import (
     InstrumentsAndQuotes,
     MalformedResponse,
     hours_from,
+    result_or_error,
     settlement_time_ms,
     to_float,
     to_int,
@@ -327,7 +328,7 @@ class BybitVenue:
         does not need the list, only their parse does (``JointQuotes``). A failed reload maps
         the tickers onto the previously loaded list."""
         # the instrument request first, so the rate limiter queues it first
-        loading = asyncio.ensure_future(self._instruments_or_error())
+        loading = asyncio.ensure_future(result_or_error(self.load_instruments()))
         tickers = asyncio.ensure_future(self.http.get("/v5/market/tickers", {"category": "linear"}))
         try:
             instruments = await loading
@@ -346,12 +347,6 @@ class BybitVenue:
             await asyncio.gather(loading, tickers, return_exceptions=True)
             raise
         return InstrumentsAndQuotes(instruments, quotes)
-
-    async def _instruments_or_error(self) -> list[Instrument] | Exception:
-        try:
-            return await self.load_instruments()
-        except Exception as exc:
-            return exc
 
     async def fetch_spot_tickers(self) -> list[dict[str, Any]]:
         """Raw spot tickers (for same-venue carry: spot long vs perp short)."""

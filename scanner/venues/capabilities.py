@@ -191,18 +191,26 @@ class VenueQuirks:
     """Order books read from the venue's levels (None: ccxt's ``fetch_order_book``)."""
 
     @property
+    def wants_tickers(self) -> bool:
+        """A bulk tickers call is part of the quote round (for volume or top of book)."""
+        volume, top = self.volume, self.top_of_book
+        return (volume is not None and volume.source == "tickers") or (
+            top is not None and top.source == "tickers"
+        )
+
+    @property
+    def wants_bids_asks(self) -> bool:
+        """A book tickers call is part of the quote round (top of book from it)."""
+        return self.top_of_book is not None and self.top_of_book.source == "bids_asks"
+
+    @property
     def quotes_without_markets(self) -> bool:
         """Every quote request of the venue is sent raw, so none waits for the markets: a
         venue whose instruments are due sends them with the instrument request."""
-        volume, top = self.volume, self.top_of_book
-        wants_tickers = (volume is not None and volume.source == "tickers") or (
-            top is not None and top.source == "tickers"
-        )
-        wants_bids_asks = top is not None and top.source == "bids_asks"
         return (
             bool(self.raw_funding)
-            and (not wants_tickers or self.raw_tickers is not None)
-            and (not wants_bids_asks or self.raw_bids_asks is not None)
+            and (not self.wants_tickers or self.raw_tickers is not None)
+            and (not self.wants_bids_asks or self.raw_bids_asks is not None)
             and (self.interval_source != "funding_info" or self.raw_intervals is not None)
         )
 

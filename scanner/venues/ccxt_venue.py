@@ -64,6 +64,7 @@ from scanner.venues.base import (
     VenueUnavailable,
     hours_from,
     is_retryable,
+    result_or_error,
     settlement_time_ms,
     to_float,
     to_int,
@@ -294,16 +295,12 @@ class CcxtVenue:
         return InstrumentsAndQuotes(instruments, await self._quotes_or_error(sent))
 
     async def _instruments_or_error(self) -> list[Instrument] | Exception:
-        try:
-            return await self.load_instruments()
-        except Exception as exc:
-            return exc
+        return await result_or_error(self.load_instruments())
 
     async def _quotes_or_error(self, sent: _QuoteCalls | None) -> list[FundingQuote] | Exception:
-        try:
-            return await self._quotes(self._send_quote_calls() if sent is None else sent)
-        except Exception as exc:
-            return exc
+        return await result_or_error(
+            self._quotes(self._send_quote_calls() if sent is None else sent)
+        )
 
     async def fetch_quotes(self) -> list[FundingQuote]:
         """Every bulk call of the venue at once: funding rates (one call per ``funding_calls``
@@ -317,19 +314,12 @@ class CcxtVenue:
 
     def _send_quote_calls(self) -> _QuoteCalls:
         """Start every quote request of the venue (each its own task, so all go out now)."""
-        spec, top = self.quirks.volume, self.quirks.top_of_book
-        wants_tickers = (spec is not None and spec.source == "tickers") or (
-            top is not None and top.source == "tickers"
-        )
+        quirks = self.quirks
         return _QuoteCalls(
             rates=asyncio.ensure_future(self._funding_rates()),
             adjusted=asyncio.ensure_future(self._adjusted_intervals()),
-            tickers=asyncio.ensure_future(self._tickers()) if wants_tickers else None,
-            bids_asks=(
-                asyncio.ensure_future(self._bids_asks())
-                if top is not None and top.source == "bids_asks"
-                else None
-            ),
+            tickers=asyncio.ensure_future(self._tickers()) if quirks.wants_tickers else None,
+            bids_asks=asyncio.ensure_future(self._bids_asks()) if quirks.wants_bids_asks else None,
         )
 
     async def _quotes(self, sent: _QuoteCalls) -> list[FundingQuote]:
