@@ -21,8 +21,9 @@ Public API (used by tests, the collector's contract suite and ``fundscan demo``)
 ``Emulator(seed=0, speed=1.0, faults=None, history_days=3, start_ms=None, stepped=False,
 bybit_accounts=None, binance_accounts=None, clones=None, regime="normal", latency_ms=0)``
 (``regime``: ``calm`` | ``normal`` | ``hot``, see ``model.REGIMES``); ``faults`` may be a
-FaultPlan or its dict/list form (see faults.py); ``latency_ms`` delays every venue request by a
-fixed time (a network round trip, for benchmarks), before any fault applies.
+FaultPlan or its dict/list form (see faults.py); ``latency_ms`` is the fixed time from a venue
+request's arrival to its answer (a network round trip, for benchmarks): the answer is computed
+at arrival and leaves then, a fault's answer too; fault-plan latency comes on top.
 """
 
 from emulator.faults import FaultConfigError, FaultPlan, FaultSpec

@@ -88,8 +88,11 @@ class Emulator:
                 f"latency_ms must be a finite number in [0, {MAX_LATENCY_MS:g}], got {latency_ms}"
             )
         self.latency_ms = float(latency_ms)
-        """Fixed delay before every venue request is answered (a network round trip for
-        benchmarks); fault-plan latency comes on top of it."""
+        """Fixed time from a venue request's arrival to its answer leaving (a network round
+        trip, for benchmarks); fault-plan latency comes on top of it. The answer is computed
+        when the request arrives and held until then, as a venue's server works while the
+        packets travel: computing it after the wait instead put the emulator's own serial CPU
+        (one process standing in for six venues' servers) on top of every round trip."""
         self.seed = seed
         self.clock = EmuClock(start_ms=start_ms, speed=speed, stepped=stepped)
         self.clones = dict(clones or {})
@@ -254,23 +257,25 @@ class Emulator:
         # (None: the real answer; fault None and a 2xx status = served successfully)
         self.request_log.append(entry)
         self.market.sync()
-        if self.latency_ms > 0:
-            await asyncio.sleep(self.latency_ms / 1000)
+        due = asyncio.get_running_loop().time() + self.latency_ms / 1000
         latency = self.faults.pick(venue, path, {"latency"})
         if latency is not None:
             jitter = self._fault_rng.uniform(-latency.jitter_ms, latency.jitter_ms)
-            await asyncio.sleep(max(0.0, latency.latency_ms + jitter) / 1000)
+            extra_s = max(0.0, latency.latency_ms + jitter) / 1000
+            due += extra_s
+            await asyncio.sleep(extra_s)
         before = self.faults.pick(venue, path, BEFORE)
-        if before is not None:
+        if before is not None:  # a fault answers as late as the venue would have
+            await _until(due)
             entry["fault"] = before.kind
             response = await self._apply_before(request, venue, before)
-            entry["status"] = response.status
-            return response
-        response = await handler(request)
-        after = self.faults.pick(venue, path, AFTER)
-        if after is not None and isinstance(response, web.Response):
-            entry["fault"] = after.kind
-            response = _apply_after(response, after)
+        else:
+            response = await handler(request)
+            after = self.faults.pick(venue, path, AFTER)
+            if after is not None and isinstance(response, web.Response):
+                entry["fault"] = after.kind
+                response = _apply_after(response, after)
+            await _until(due)
         entry["status"] = response.status
         return response
 
@@ -411,6 +416,13 @@ async def _cancel_pending() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until(due: float) -> None:
+    """Sleep until the event loop's clock reads ``due`` (at once when it already has)."""
+    left = due - asyncio.get_running_loop().time()
+    if left > 0:
+        await asyncio.sleep(left)
 
 
 def _retry_after(spec: FaultSpec) -> dict[str, str]:

@@ -505,7 +505,10 @@ async def test_a_default_scan_sends_each_venues_books_in_one_round():
     from scanner.settings import Settings
     from scanner.venues.registry import build_venues, close_all, max_concurrency
 
-    latency_ms = 300
+    # long enough that the in-process emulator computing each answer on arrival (it shares
+    # this event loop) cannot spread one round's arrivals over a whole latency; a book held
+    # back by the cap would arrive a latency later
+    latency_ms = 1000
     # pinned start: which candidates the scan picks moves with the emulated time
     async with Emulator(seed=1, latency_ms=latency_ms, start_ms=1_795_000_000_000) as emu:
         settings = Settings().with_base_url(emu.url)

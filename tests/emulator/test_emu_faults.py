@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,27 @@ def test_fixed_latency_delays_every_venue_request() -> None:
             with pytest.raises(httpx.ReadTimeout):
                 httpx.get(f"{slow.url}{path}", timeout=0.3)
         assert httpx.get(f"{slow.url}/_control/state", timeout=0.3).status_code == 200
+
+
+def test_fixed_latency_answers_what_the_venue_knew_when_the_request_arrived() -> None:
+    """The answer is computed at arrival and held for ``latency_ms`` (a server works while
+    the packets travel); computing it after the wait showed the market of 50 ms later and
+    stacked the emulator's own serial CPU on top of every round trip. The clock is stepped
+    an hour forward while the request is in flight: the answer still carries the old time."""
+    with running(seed=5, latency_ms=600) as slow, ThreadPoolExecutor(1) as pool:
+        sent_ms = slow.clock.now_ms()
+        reply = pool.submit(httpx.get, f"{slow.url}/bybit/v5/market/time", timeout=10)
+        for _ in range(400):  # the request reaches the emulator within ~2 s, never unbounded
+            if any(e["path"] == "/v5/market/time" for e in slow.request_log):
+                break
+            time.sleep(0.005)
+        else:
+            pytest.fail("the request never reached the emulator")
+        slow.clock.step(3_600_000)
+        answered = reply.result(timeout=10)
+    assert answered.status_code == 200
+    assert int(answered.json()["result"]["timeSecond"]) == sent_ms // 1000
+    assert slow.clock.now_ms() == sent_ms + 3_600_000
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
