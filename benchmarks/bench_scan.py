@@ -1,11 +1,13 @@
 """How fast fundscan sees the whole market, next to the floor and a per-symbol scanner.
 
-Against the emulator in its own process with a fixed latency on every request (default 50 ms,
-``Emulator(latency_ms=...)``), six venues, full universe. The emulator's process runs its event
-loop on uvloop where installed (ccxt requires it): it stands in for six venues' own servers, and
-on a 2-core machine its CPU shares the machine with the scanner's (it cut the emulator's CPU a
-steady cycle from ~0.095 to ~0.07 s in A/B runs at 17:45 on 2026-11-30). The scanner itself runs
-on the standard asyncio loop, as ``fundscan`` does:
+Against the emulator with a fixed latency on every request (default 50 ms,
+``Emulator(latency_ms=...)``: the time from a request's arrival to its answer), six venues, full
+universe. The emulator stands in for six venues' own servers, so by default each venue is
+served by its own emulator process (``--one-emulator``: one process for all six, as until
+2026-11-30: it answered every venue's requests one after another on one core, ~0.15 s of its CPU
+a steady cycle). Its processes run their event loops on uvloop where installed (ccxt requires
+it); on a 2-core machine their CPU shares the machine with the scanner's. The scanner itself
+runs on the standard asyncio loop, as ``fundscan`` does:
 
 - one-shot ``collect``: fresh adapters, instruments + quotes + candidate books;
 - steady-state cycle: the collection of the second and later scans of one session (instrument
@@ -21,7 +23,7 @@ on the standard asyncio loop, as ``fundscan`` does:
   existed, are printed next to it (``cycle_no_prefetch_s``), with how many candidates a
   cycle newly selected (those are fetched after the quotes);
 - client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
-  over the same cycle (its process's user + system time from ``/proc``, Linux only), so the
+  over the same cycle (its processes' user + system time from ``/proc``, Linux only), so the
   figures can be read on a loaded machine;
 - a whole ``scan`` (collect, store, rank, store the ranking) in that session, paced the same
   way, median;
@@ -44,7 +46,7 @@ on the standard asyncio loop, as ``fundscan`` does:
   quotes every other base asset; instrument lists stay whole).
 
 Usage: python benchmarks/bench_scan.py [--json] [--latency-ms 50] [--cycles 5] [--pace-s 5]
-       [--baseline-symbols 15] [--no-growth] [--no-baseline]
+       [--baseline-symbols 15] [--no-growth] [--no-baseline] [--one-emulator]
 Timings are wall-clock on a machine other jobs may share: the load average is printed with
 them, and the ratios (to the floor, to the baseline) are measured in one run.
 """
@@ -116,25 +118,37 @@ except ImportError:
 
 @dataclass
 class Served:
-    proc: subprocess.Popen[str]
-    url: str
+    """The emulator processes of a run: ``roots[venue]`` is the URL of the process serving
+    that venue (every process can serve every venue; each is asked for its own only)."""
+
+    procs: list[subprocess.Popen[str]]
+    roots: dict[str, str]
+
+    def venue_url(self, venue: str) -> str:
+        return f"{self.roots[venue]}/{venue}"
 
     def requests(self) -> list[dict[str, Any]]:
-        log: list[dict[str, Any]] = httpx.get(f"{self.url}/_control/log", timeout=60).json()[
-            "requests"
-        ]
+        """Every process's request log, merged in arrival order (the processes' emulated
+        clocks are all the real clock: speed 1, no fixed start)."""
+        log: list[dict[str, Any]] = []
+        for root in dict.fromkeys(self.roots.values()):
+            log += httpx.get(f"{root}/_control/log", timeout=60).json()["requests"]
+        log.sort(key=lambda r: r["ts_ms"])
         return log
 
     def cpu_s(self) -> float | None:
-        """The emulator process's CPU time so far (user + system), None off Linux."""
-        return process_cpu_s(self.proc.pid)
+        """The emulator processes' CPU time so far (user + system), None off Linux."""
+        got = [process_cpu_s(p.pid) for p in self.procs]
+        return None if any(c is None for c in got) else sum(c for c in got if c is not None)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -146,27 +160,38 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def serve(latency_ms: float, half: bool) -> Served:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, str(latency_ms), "half" if half else "full"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise SystemExit("emulator did not start")
-    return Served(proc, url)
+def serve(latency_ms: float, half: bool, per_venue: bool = True) -> Served:
+    """The emulator: one process per venue (``per_venue``; real venues are separate servers,
+    and one process answering all six serialised their answers on one core), or one process
+    for all six."""
+    groups = [[v] for v in ALL] if per_venue else [list(ALL)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, str(latency_ms), "half" if half else "full"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in groups
+    ]
+    roots: dict[str, str] = {}
+    for proc, venues in zip(procs, groups, strict=True):
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            for p in procs:
+                p.kill()
+            raise SystemExit("emulator did not start")
+        roots.update(dict.fromkeys(venues, url))
+    return Served(procs, roots)
 
 
-def settings_for(url: str, venues: Sequence[str], db_path: Path) -> Settings:
+def settings_for(served: Served, venues: Sequence[str], db_path: Path) -> Settings:
     config = db_path.parent / "bench.yaml"
     config.write_text(
         f"venues:\n  enabled: [{', '.join(venues)}]\nstorage:\n  url: sqlite:///{db_path}\n",
         encoding="utf-8",
     )
-    return load_settings(config).with_base_url(url)
+    return load_settings(config).with_venue_roots(served.roots)
 
 
 @dataclass
@@ -246,7 +271,7 @@ async def session_run(
 ) -> dict[str, Any]:
     """One session: a one-shot collection, ``cycles`` steady collections started ``pace_s``
     apart, optionally ``cycles`` more back to back and ``cycles`` whole scans (paced)."""
-    settings = settings_for(served.url, names, tmp / f"bench-{len(names)}-{time.time_ns()}.db")
+    settings = settings_for(served, names, tmp / f"bench-{len(names)}-{time.time_ns()}.db")
     venues = build_venues(settings, names)
     cache = InstrumentCache(settings.collector.instruments_refresh_s)
     prefetch = BookPrefetch() if prefetching else None
@@ -299,10 +324,10 @@ async def session_run(
     }
 
 
-async def simple_bulk_scanner(url: str, venue: str) -> tuple[float, float]:
+async def simple_bulk_scanner(served: Served, venue: str) -> tuple[float, float]:
     """A fresh ccxt exchange with ccxt's defaults: load_markets, then fetch_funding_rates.
     (wall s, CPU s of this process)."""
-    ex = make_exchange("bybit" if venue == "bybit" else venue, base_url=f"{url}/{venue}")
+    ex = make_exchange(venue, base_url=served.venue_url(venue))
     try:
         cpu0 = time.process_time()
         t0 = time.perf_counter()
@@ -322,9 +347,9 @@ async def one_shot_alone(served: Served, venue: str, tmp: Path) -> tuple[float, 
     return first.collection.results[venue].latency_ms / 1000, first.cpu_s
 
 
-async def sequential_baseline(url: str, venue: str, limit: int) -> dict[str, Any]:
+async def sequential_baseline(served: Served, venue: str, limit: int) -> dict[str, Any]:
     """ccxt fetch_funding_rate per symbol, one after another (default throttle)."""
-    ex = make_exchange(venue, base_url=f"{url}/{venue}")
+    ex = make_exchange(venue, base_url=served.venue_url(venue))
     try:
         t0 = time.perf_counter()
         markets = await ex.load_markets()
@@ -354,12 +379,13 @@ def median(values: Sequence[float]) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     latency_s = args.latency_ms / 1000
     tmp = Path(tempfile.mkdtemp(prefix="fundscan-bench-"))
-    full = serve(args.latency_ms, half=False)
+    full = serve(args.latency_ms, half=False, per_venue=not args.one_emulator)
     out: dict[str, Any] = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "load_avg_before": os.getloadavg()[0],
         "latency_ms": args.latency_ms,
+        "emulators": "one for all venues" if args.one_emulator else "one process per venue",
     }
     try:
         main = await session_run(
@@ -419,7 +445,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "status": str(res.status),
             }
         for v in ALL:
-            wall, cpu = await simple_bulk_scanner(full.url, v)
+            wall, cpu = await simple_bulk_scanner(full, v)
             venues[v]["simple_bulk_scanner_s"] = wall
             venues[v]["simple_bulk_scanner_cpu_s"] = cpu
             wall, cpu = await one_shot_alone(full, v, tmp)
@@ -427,14 +453,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             venues[v]["one_shot_alone_cpu_s"] = cpu
         out["venues"] = venues
         if not args.no_baseline:
-            base = {v: await sequential_baseline(full.url, v, args.baseline_symbols) for v in ALL}
+            base = {v: await sequential_baseline(full, v, args.baseline_symbols) for v in ALL}
             out["baseline"] = base
             out["baseline_s"] = sum(b["estimate_s"] for b in base.values())
             out["baseline_extrapolated"] = any(b["sampled"] < b["symbols"] for b in base.values())
             out["speedup_vs_sequential"] = out["baseline_s"] / cycle
         growth = []
         if not args.no_growth:
-            half = serve(args.latency_ms, half=True)
+            half = serve(args.latency_ms, half=True, per_venue=not args.one_emulator)
             try:
                 for size, served in (("half", half), ("full", full)):
                     for names in (ALL[:1], ALL[:3], ALL):
@@ -475,7 +501,7 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"bench_scan: {r['machine']}, {r['date_utc']} UTC, load average "
         f"{r['load_avg_before']:.1f} -> {r['load_avg_after']:.1f}; "
-        f"{r['latency_ms']:g} ms per request",
+        f"{r['latency_ms']:g} ms per request; emulator: {r.get('emulators', '-')}",
         "",
         "| venue | quotes one-shot (alone / in six) | quotes steady | "
         "with books one-shot / steady | "
@@ -545,6 +571,11 @@ def main() -> None:
     parser.add_argument("--baseline-symbols", type=int, default=15, help="sampled per venue")
     parser.add_argument("--no-growth", action="store_true")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--one-emulator",
+        action="store_true",
+        help="serve all six venues from one emulator process (the default is one per venue)",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     if args.json:

@@ -498,10 +498,14 @@ class Settings(BaseSettings):
 
     def with_base_url(self, base_url: str) -> Settings:
         """Point every venue at one URL prefix (the emulator): ``{base_url}/{venue}``."""
-        root = base_url.rstrip("/")
+        return self.with_venue_roots({v: base_url for v in venue_ids()})
+
+    def with_venue_roots(self, roots: Mapping[str, str]) -> Settings:
+        """Point each venue of ``roots`` at ``{root}/{venue}`` (an emulator per venue, as the
+        benchmark runs them: six venues' servers are six processes there); others unchanged."""
         venues = {
-            v: self.venues.get(v).model_copy(update={"base_url": f"{root}/{v}"})
-            for v in venue_ids()
+            v: self.venues.get(v).model_copy(update={"base_url": f"{root.rstrip('/')}/{v}"})
+            for v, root in roots.items()
         }
         by_venue = {**self.venues.by_venue, **venues}
         return self.model_copy(

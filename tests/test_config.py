@@ -133,6 +133,14 @@ def test_with_base_url_points_every_venue_at_the_emulator() -> None:
     assert s.venues.get("bybit").base_url == "http://127.0.0.1:9/bybit"
 
 
+def test_with_venue_roots_points_each_venue_at_its_own_server() -> None:
+    base = load_settings(ROOT / "config.yaml", env={}).with_base_url("http://127.0.0.1:9")
+    s = base.with_venue_roots({"okx": "http://127.0.0.1:7/", "gate": "http://127.0.0.1:8"})
+    assert s.venues.get("okx").base_url == "http://127.0.0.1:7/okx"
+    assert s.venues.get("gate").base_url == "http://127.0.0.1:8/gate"
+    assert s.venues.get("bybit").base_url == "http://127.0.0.1:9/bybit"  # not named: kept
+
+
 def test_database_passwords_never_reach_the_screen(tmp_path: Path) -> None:
     pw = "S3cretPW-never-shown"
     url = f"postgresql+psycopg://trader:{pw}@db.example:5432/fundscan"
