@@ -7,7 +7,8 @@ served by its own emulator process (``--one-emulator``: one process for all six,
 2026-11-30: it answered every venue's requests one after another on one core, ~0.15 s of its CPU
 a steady cycle). Its processes run their event loops on uvloop where installed (ccxt requires
 it); on a 2-core machine their CPU shares the machine with the scanner's. The scanner itself
-runs on the standard asyncio loop, as ``fundscan`` does:
+runs on the event loop ``fundscan run``'s session runs its scans on
+(``scanner.session.new_event_loop``: uvloop where installed, as it is with ccxt):
 
 - one-shot ``collect``: fresh adapters, instruments + quotes + candidate books;
 - steady-state cycle: the collection of the second and later scans of one session (instrument
@@ -73,6 +74,7 @@ import httpx
 
 from scanner.collector import BookPrefetch, Collection, InstrumentCache, ProgressEvent, collect
 from scanner.pipeline import candidate_selector, in_universe, scan_once
+from scanner.session import new_event_loop
 from scanner.settings import Settings, load_settings
 from scanner.venues.ccxt_factory import make_exchange
 from scanner.venues.registry import build_venues, close_all, max_concurrency
@@ -577,7 +579,8 @@ def main() -> None:
         help="serve all six venues from one emulator process (the default is one per venue)",
     )
     args = parser.parse_args()
-    result = asyncio.run(run(args))
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:  # as ``fundscan run``'s scans
+        result = runner.run(run(args))
     if args.json:
         print(json.dumps(result, default=str))
     else:

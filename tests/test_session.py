@@ -192,3 +192,26 @@ def test_a_cancelled_scan_is_closed_with_its_reason(tmp_path: Path) -> None:
     assert len(scans) == 1
     row = scans.iloc[0]
     assert row["finished_ms"] > 0 and str(row["notes"]).startswith("failed: CancelledError")
+
+
+def test_the_session_scans_on_uvloop(tmp_path: Path) -> None:
+    """``fundscan run``'s scans run on uvloop (installed with ccxt): asyncio's own loop and
+    transports cost ~17 % of a steady scan's CPU. A scan on it collects as on asyncio's."""
+    import uvloop
+
+    with Emulator(seed=4).run_in_thread() as emu:
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 's.db'}")
+        try:
+            with ScanSession(settings, Repository(db), names=["gate"]) as session:
+
+                async def loop_type() -> type:
+                    return type(asyncio.get_running_loop())
+
+                loop = session._run(loop_type())
+                outcome = session.scan()
+        finally:
+            db.dispose()
+    assert issubclass(loop, uvloop.Loop)
+    gate = outcome.collection.results["gate"]
+    assert gate.status is VenueStatus.OK and gate.quotes
