@@ -156,8 +156,10 @@ def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[st
     """
 
     def select(quotes: Sequence[FundingQuote]) -> list[str]:
+        if top_n <= 0:
+            return []  # no books wanted: the frame (~6 % of a quotes-only cycle) is not built
         frame = quotes_frame(quotes)
-        if frame.empty or top_n == 0:
+        if frame.empty:
             return []
         # columns as lists: iterating an Arrow-backed column boxes each value (~6 us a row)
         venue, symbol = frame["venue"].tolist(), frame["venue_symbol"].tolist()

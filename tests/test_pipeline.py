@@ -19,7 +19,7 @@ from emulator import Emulator, FaultSpec
 from scanner.cli import app
 from scanner.collector import VenueStatus
 from scanner.domain import FundingQuote
-from scanner.pipeline import ScanOutcome, in_universe, scan_once
+from scanner.pipeline import ScanOutcome, candidate_selector, in_universe, scan_once
 from scanner.settings import Settings, UniverseSettings
 from scanner.venues.specs import venue_ids
 from storage.db import open_database
@@ -265,6 +265,19 @@ def test_universe_filter_drops_inverse_and_excluded_bases() -> None:
     assert [q.canonical for q in got] == ["BTC/USDT:USDT", "PEPE/USDC:USDC"]
     got = in_universe(quotes, UniverseSettings(settle=("USDT",), include=("BTC",)))
     assert [q.canonical for q in got] == ["BTC/USDT:USDT"]
+
+
+def test_no_book_candidates_selects_nothing_and_one_selects_every_listing_of_a_base() -> None:
+    mk = lambda venue, canonical, rate: FundingQuote(venue, "X", canonical, rate, 8.0, 0)  # noqa: E731
+    quotes = [
+        mk("okx", "BTC/USDT:USDT", 1e-4),
+        mk("bybit", "BTC/USDT:USDT", -3e-4),
+        mk("gate", "BTC/USDC:USDC", 2e-4),
+        mk("okx", "ETH/USDT:USDT", 1e-5),
+        mk("gate", "ETH/USDT:USDT", 1e-5),
+    ]
+    assert candidate_selector(0)(quotes) == []
+    assert sorted(candidate_selector(1)(quotes)) == ["BTC/USDC:USDC", "BTC/USDT:USDT"]
 
 
 def test_scan_command_prints_strict_json(emulator: Emulator, tmp_path: Path) -> None:
