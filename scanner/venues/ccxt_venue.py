@@ -71,6 +71,7 @@ from scanner.venues.base import (
 )
 from scanner.venues.book_levels import sorted_side
 from scanner.venues.capabilities import RawBookSpec, RawFundingSpec, RawTickersSpec, VenueQuirks
+from scanner.venues.funding_rows import read_funding_rows
 from scanner.venues.retry import send_then_retry
 from scanner.venues.specs import spec_of
 from scanner.venues.volume import (
@@ -406,10 +407,16 @@ class CcxtVenue:
         self, raw: RawFundingSpec, body: Any, what: str
     ) -> dict[str, Mapping[str, Any]]:
         """ccxt's parse of one raw funding body (its rows as ccxt's ``safe_list`` finds them:
-        none when the path is missing); a row ccxt chokes on is a malformed response."""
+        none when the path is missing); a row ccxt chokes on is a malformed response. The
+        spec's ``reader`` reads the rows first (the same fields, ``funding_rows``); a body it
+        hands back is ccxt's to parse."""
         rows = body
         for key in raw.rows:
             rows = rows.get(key) if isinstance(rows, Mapping) else None
+        if raw.reader is not None and isinstance(rows, list):
+            read = read_funding_rows(self.exchange, raw.reader, rows)
+            if read is not None:
+                return read
         try:
             parsed: dict[str, Mapping[str, Any]] = self.exchange.parse_funding_rates(
                 rows if isinstance(rows, list) else []

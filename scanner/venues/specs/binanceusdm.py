@@ -29,6 +29,7 @@ from scanner.venues.capabilities import (
     VenueQuirks,
     VolumeSpec,
 )
+from scanner.venues.funding_rows import binance_row
 from scanner.venues.specs.model import (
     Fees,
     LiftHeader,
@@ -138,8 +139,8 @@ SPEC = VenueSpec(
         ),
         # the GET fapi/v1/premiumIndex and fapi/v1/fundingInfo ccxt's fetch_funding_rates and
         # fetch_funding_intervals send for linear swaps, sent without waiting for the markets
-        raw_funding=(RawFundingSpec("fapiPublicGetPremiumIndex", frozen({})),),
-        raw_intervals=RawFundingSpec("fapiPublicGetFundingInfo", frozen({})),
+        raw_funding=(RawFundingSpec("fapiPublicGetPremiumIndex", frozen({}), reader=binance_row),),
+        raw_intervals=RawFundingSpec("fapiPublicGetFundingInfo", frozen({}), reader=binance_row),
         raw_book=RawBookSpec("fapiPublicGetDepth", _book_request, _book),
     ),
     # 2,400 request weight per minute per IP (REQUEST_WEIGHT); ccxt's binance costs are weights

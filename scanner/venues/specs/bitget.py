@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.symbols.bitget import bitget_symbol, instrument_from_bitget, parse_bitget_symbol
-from scanner.venues.capabilities import RawBookSpec, TopOfBookSpec, VenueQuirks, VolumeSpec
+from scanner.venues.capabilities import (
+    RawBookSpec,
+    RawFundingSpec,
+    TopOfBookSpec,
+    VenueQuirks,
+    VolumeSpec,
+)
+from scanner.venues.funding_rows import bitget_row
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -76,6 +83,17 @@ SPEC = VenueSpec(
         interval_field="fundingRateInterval",
         funding_calls=tuple(
             {"method": "publicMixGetV2MixMarketCurrentFundRate", "productType": product}
+            for product in _PRODUCTS
+        ),
+        # the GET mix/market/current-fund-rate?productType=... ccxt's fetch_funding_rates sends
+        # for each entry above, sent without waiting for the markets; rows read by bitget_row
+        raw_funding=tuple(
+            RawFundingSpec(
+                "publicMixGetV2MixMarketCurrentFundRate",
+                frozen({"productType": product}),
+                ("data",),
+                reader=bitget_row,
+            )
             for product in _PRODUCTS
         ),
         history_page=100,

@@ -25,6 +25,7 @@ from scanner.venues.capabilities import (
     VenueQuirks,
     VolumeSpec,
 )
+from scanner.venues.funding_rows import gate_row
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -118,7 +119,9 @@ SPEC = VenueSpec(
         # the GET futures/usdt/contracts ccxt's fetch_funding_rates sends (settle as its
         # prepare_request sets it), sent without waiting for the markets
         raw_funding=(
-            RawFundingSpec("publicFuturesGetSettleContracts", frozen({"settle": "usdt"})),
+            RawFundingSpec(
+                "publicFuturesGetSettleContracts", frozen({"settle": "usdt"}), reader=gate_row
+            ),
         ),
         raw_book=RawBookSpec(
             "publicFuturesGetSettleOrderBook", _book_request, _book, price="p", amount="s"

@@ -27,6 +27,7 @@ from scanner.venues.capabilities import (
     VenueQuirks,
     VolumeSpec,
 )
+from scanner.venues.funding_rows import okx_row
 from scanner.venues.specs.model import (
     Fees,
     RateBudget,
@@ -90,7 +91,9 @@ SPEC = VenueSpec(
         # the GET public/funding-rate?instId=ANY ccxt's fetch_funding_rates sends, sent
         # without waiting for the markets; ccxt parses its ``data`` rows
         raw_funding=(
-            RawFundingSpec("publicGetPublicFundingRate", frozen({"instId": "ANY"}), ("data",)),
+            RawFundingSpec(
+                "publicGetPublicFundingRate", frozen({"instId": "ANY"}), ("data",), reader=okx_row
+            ),
         ),
         raw_book=RawBookSpec("publicGetMarketBooks", _book_request, _book),
     ),
