@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import pickle
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scanner.domain import (
     FundingQuote,
@@ -16,6 +21,7 @@ from scanner.domain import (
     Opportunity,
     OrderBook,
     canonical_id,
+    funding_quote,
 )
 
 
@@ -201,3 +207,49 @@ def test_books_compare_by_fields_and_levels() -> None:
     assert book([(1.0, 1.0)]) != book([(1.0, 2.0)])  # a size
     assert book([(1.0, 1.0)]) != book([(1.0, 1.0), (0.9, 1.0)])  # a level more
     assert book([(1.0, 1.0)]) != book([(1.0, 1.0)], ts_ms=1)  # a field
+
+
+# --- funding_quote: the same FundingQuote, built cheaper ---------------------------------------
+
+_OPT_FLOAT = st.one_of(st.none(), st.floats(allow_nan=False))
+
+
+@given(
+    text=st.tuples(st.text(max_size=8), st.text(max_size=8), st.text(max_size=12)),
+    numbers=st.tuples(st.floats(allow_nan=False), st.floats(allow_nan=False), st.integers()),
+    optional=st.tuples(
+        st.one_of(st.none(), st.integers()), *[_OPT_FLOAT] * 7, st.floats(allow_nan=False)
+    ),
+    settled=st.booleans(),
+    raw=st.one_of(st.none(), st.dictionaries(st.text(max_size=3), st.text(max_size=3))),
+)
+def test_funding_quote_builds_the_object_the_class_builds(
+    text: Any, numbers: Any, optional: Any, settled: bool, raw: Any
+) -> None:
+    nxt, mark, index, volume, bid, bid_qty, ask, ask_qty, multiplier = optional
+    kwargs = dict(
+        zip(("venue", "venue_symbol", "canonical"), text, strict=True),
+        rate_per_interval=numbers[0], interval_h=numbers[1], ts_ms=numbers[2],
+        next_funding_ms=nxt, mark_price=mark, index_price=index, multiplier=multiplier,
+        is_settled=settled, raw=raw, volume_24h_usd=volume, bid_price=bid, bid_qty=bid_qty,
+        ask_price=ask, ask_qty=ask_qty,
+    )  # fmt: skip
+    got, want = funding_quote(**kwargs), FundingQuote(**kwargs)
+    assert type(got) is FundingQuote
+    assert got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    for f in dataclasses.fields(FundingQuote):
+        assert getattr(got, f.name) is getattr(want, f.name), f.name
+    assert pickle.loads(pickle.dumps(got)) == want
+    assert dataclasses.replace(got, venue="x") == dataclasses.replace(want, venue="x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.rate_per_interval = 1.0  # type: ignore[misc]
+
+
+def test_funding_quote_takes_the_fields_of_the_class_with_their_defaults() -> None:
+    params = inspect.signature(funding_quote).parameters
+    fields = dataclasses.fields(FundingQuote)
+    assert list(params) == [f.name for f in fields]
+    for f in fields:
+        want = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        assert params[f.name].default == want, f.name
+    assert funding_quote("v", "S", "C", 1e-4, 8.0, 1) == FundingQuote("v", "S", "C", 1e-4, 8.0, 1)
