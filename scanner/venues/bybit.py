@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook, funding_quote
 from scanner.settings import VenueSettings
 from scanner.symbols import instrument_from_bybit
 from scanner.venues.base import (
@@ -115,7 +115,7 @@ def _ticker(row: Mapping[str, Any], instrument: Instrument, ts_ms: int) -> Fundi
         mark_price=to_float(row.get("markPrice")),
         index_price=to_float(row.get("indexPrice")),
         multiplier=float(instrument.multiplier),
-        raw=dict(row),
+        raw=row,  # the body's own row (parsed for this call only), as ccxt venues keep info
         volume_24h_usd=lenient_volume(row.get("turnover24h")),  # quote-coin notional, 24 h
         bid_price=bid,
         bid_qty=bid_qty,
@@ -135,10 +135,89 @@ def _top_of_book(row: Mapping[str, Any]) -> tuple[float, float, float, float] | 
     return bid, bid_qty, ask, ask_qty
 
 
+NOT_PLAIN: Any = object()
+"""``plain_ticker``'s answer for a row it leaves to the checked ``parse_ticker``."""
+_INF = math.inf
+
+
+def plain_ticker(row: dict[str, Any], inst: Instrument, ts_ms: int) -> FundingQuote | None | Any:
+    """``parse_ticker``'s quote (or its None) for a row of what Bybit sends - numbers as
+    non-empty decimal texts, the funding time as digits - at a fraction of its CPU; NOT_PLAIN
+    for anything else, which ``parse_ticker`` then reads (or names what was wrong).
+
+    Why: ~1,000 rows a scan, ~17 % of a quotes-only cycle's CPU (py-spy 19:10), most of it in
+    the helpers' calls and their type dispatch, not in the reading. Each number is read by the
+    same expression the helper's own branch for text uses (``to_float``: ``float`` then
+    finite; ``to_int``: ASCII digits, ``int``; ``lenient_volume``: ``float``, None when
+    unreadable, negative or not finite), so the values are the same; tests compare both on
+    the emulator's and recorded bodies and on hypothesis rows.
+    """
+    get = row.get
+    rate_text, next_text = get("fundingRate"), get("nextFundingTime")
+    if type(rate_text) is not str or type(next_text) is not str:
+        return NOT_PLAIN
+    if not (rate_text and next_text.isascii() and next_text.isdigit()):
+        return NOT_PLAIN
+    try:
+        rate = float(rate_text)
+        hours_text = get("fundingIntervalHour")
+        hours = None if hours_text is None else _plain_float(hours_text)
+        mark, index = _plain_float(get("markPrice")), _plain_float(get("indexPrice"))
+    except (ValueError, TypeError):
+        return NOT_PLAIN
+    if not -_INF < rate < _INF:
+        return NOT_PLAIN
+    next_ms = int(next_text)
+    if not next_ms or not inst.is_perpetual:
+        return None
+    interval_h = hours if hours is not None and hours > 0 else inst.funding_interval_h
+    if interval_h is None:
+        return NOT_PLAIN  # parse_ticker names the missing interval
+    try:
+        bid, bid_qty = _plain_volume(get("bid1Price")), _plain_volume(get("bid1Size"))
+        ask, ask_qty = _plain_volume(get("ask1Price")), _plain_volume(get("ask1Size"))
+        volume = _plain_volume(get("turnover24h"))
+    except TypeError:
+        return NOT_PLAIN
+    if not (bid and bid_qty and ask and ask_qty and bid <= ask):  # None or 0: no top of book
+        bid = bid_qty = ask = ask_qty = None
+    return funding_quote(
+        VENUE, inst.venue_symbol, inst.canonical, rate, interval_h, ts_ms, next_ms, mark,
+        index, float(inst.multiplier), False, row, volume, bid, bid_qty, ask, ask_qty,
+    )  # fmt: skip
+
+
+def _plain_float(text: Any) -> float:
+    """``to_float`` of a non-empty decimal text; TypeError/ValueError for anything else
+    (``plain_ticker`` then leaves the row to the checked parse)."""
+    if type(text) is not str or not text:
+        raise TypeError("not a non-empty text")
+    number = float(text)
+    if not -_INF < number < _INF:
+        raise ValueError("not finite")
+    return number
+
+
+def _plain_volume(text: Any) -> float | None:
+    """``lenient_volume`` of a text or None; TypeError for anything else."""
+    if text is None:
+        return None
+    if type(text) is not str:
+        raise TypeError("not a text")
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if 0.0 <= number < _INF else None
+
+
 def parse_tickers(
     result: Mapping[str, Any], instruments: Mapping[str, Instrument], ts_ms: int
 ) -> list[FundingQuote]:
-    """All tickers of one call; symbols without a known instrument are skipped (logged)."""
+    """All tickers of one call; symbols without a known instrument are skipped (logged).
+
+    Each row is read by ``plain_ticker`` first; a row it does not vouch for goes to the
+    checked ``parse_ticker``, which gives the same quote or names what was wrong."""
     quotes = []
     unknown = 0
     for row in _rows(result, "tickers"):
@@ -146,7 +225,9 @@ def parse_tickers(
         if inst is None:
             unknown += 1
             continue
-        quote = parse_ticker(row, inst, ts_ms)
+        quote = plain_ticker(row, inst, ts_ms)
+        if quote is NOT_PLAIN:
+            quote = parse_ticker(row, inst, ts_ms)
         if quote is not None:
             quotes.append(quote)
     if unknown:

@@ -49,7 +49,13 @@ from ccxt.base import errors as cx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from scanner.clock import SYSTEM_CLOCK, Clock
-from scanner.domain import FundingQuote, FundingSettlement, Instrument, OrderBook
+from scanner.domain import (
+    FundingQuote,
+    FundingSettlement,
+    Instrument,
+    OrderBook,
+    funding_quote,
+)
 from scanner.venues.ban_gate import BanGate
 from scanner.venues.base import (
     AuthError,
@@ -696,23 +702,24 @@ def _quote(
         log.warning("%s: no funding interval for %s; skipped", inst.venue, inst.venue_symbol)
         return None
     bid, bid_qty, ask, ask_qty = top or (None, None, None, None)
-    return FundingQuote(
-        venue=inst.venue,
-        venue_symbol=inst.venue_symbol,
-        canonical=inst.canonical,
-        rate_per_interval=rate,
-        interval_h=interval_h,
-        ts_ms=to_int(fr.get("timestamp")) or now_ms,
-        next_funding_ms=to_int(fr.get("fundingTimestamp")) or None,
-        mark_price=to_float(fr.get("markPrice")),
-        index_price=to_float(fr.get("indexPrice")),
-        multiplier=float(inst.multiplier),
-        raw=fr.get("info"),
-        volume_24h_usd=volume_24h_usd,
-        bid_price=bid,
-        bid_qty=bid_qty,
-        ask_price=ask,
-        ask_qty=ask_qty,
+    return funding_quote(  # FundingQuote(...), cheaper: ~4,000 quotes a scan
+        inst.venue,
+        inst.venue_symbol,
+        inst.canonical,
+        rate,
+        interval_h,
+        to_int(fr.get("timestamp")) or now_ms,
+        to_int(fr.get("fundingTimestamp")) or None,
+        to_float(fr.get("markPrice")),
+        to_float(fr.get("indexPrice")),
+        float(inst.multiplier),
+        False,
+        fr.get("info"),
+        volume_24h_usd,
+        bid,
+        bid_qty,
+        ask,
+        ask_qty,
     )
 
 
