@@ -176,7 +176,7 @@ def funding_quote(
     raises TypeError). From then on it is indistinguishable from one built by the class:
     frozen, equal, hashed and printed alike (tests compare both field by field).
     """
-    quote = object.__new__(_QuoteFields)
+    quote: Any = object.__new__(_QuoteFields)  # its slots are FundingQuote's (typed there)
     quote.venue = venue
     quote.venue_symbol = venue_symbol
     quote.canonical = canonical
@@ -194,8 +194,8 @@ def funding_quote(
     quote.bid_qty = bid_qty
     quote.ask_price = ask_price
     quote.ask_qty = ask_qty
-    quote.__class__ = FundingQuote  # type: ignore[assignment]
-    return quote  # type: ignore[return-value]
+    quote.__class__ = FundingQuote
+    return quote  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

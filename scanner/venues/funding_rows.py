@@ -19,7 +19,7 @@ over every row of the emulator's bodies and the recorded fixtures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ccxt.base.precise import Precise
@@ -189,14 +189,14 @@ def bitget_row(exchange: Any, row: dict[str, Any], memo: dict[Any, Any]) -> Reco
 
 def read_funding_rows(
     exchange: Any, reader: RowReader, rows: list[Any]
-) -> dict[str, Record] | None:
+) -> dict[str, Mapping[str, Any]] | None:
     """``{symbol: record}`` of ``rows`` as ccxt's ``parse_funding_rates`` keys them (rows
     without a symbol left out, a later row of the same symbol replacing an earlier one in its
     place), or None where ccxt's parse must read the body (see the module's docstring)."""
     if exchange.number is not float or not all(type(row) is dict for row in rows):
         return None
     memo: dict[Any, Any] = {}
-    out: dict[str, Record] = {}
+    out: dict[str, Mapping[str, Any]] = {}
     try:
         for row in rows:
             record = reader(exchange, row, memo)
