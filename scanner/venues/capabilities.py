@@ -101,6 +101,10 @@ class RawTickersSpec:
     id_field: str
     unified: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     nan_as_zero: frozenset[str] = frozenset()
+    calls: tuple[Mapping[str, Any], ...] = ()
+    """Several requests instead of one (Bitget: one per product type), each with its entry
+    as the parameters instead of ``params``, all at once; their rows are read in order, a
+    later row of a symbol replacing an earlier one (as the merged ``fetch_tickers`` calls)."""
 
 
 BookRequest = Callable[[Mapping[str, Any], int], "dict[str, Any] | None"]

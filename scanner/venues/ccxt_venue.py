@@ -394,10 +394,15 @@ class CcxtVenue:
             rates.update(batch)
         return rates
 
-    async def _raw_body(self, raw: RawFundingSpec | RawTickersSpec) -> Any:
+    async def _raw_body(
+        self, raw: RawFundingSpec | RawTickersSpec, params: Mapping[str, Any] | None = None
+    ) -> Any:
         """One raw request through ccxt's implicit method (its transport, throttle, response
-        hook and errors); the body as ccxt's JSON parse gave it."""
-        return await getattr(self.exchange, raw.method)(dict(raw.params))
+        hook and errors), with ``raw.params`` or ``params``; the body as ccxt's JSON parse
+        gave it."""
+        return await getattr(self.exchange, raw.method)(
+            dict(raw.params if params is None else params)
+        )
 
     def _parsed_rates(self, got: Any) -> dict[str, Mapping[str, Any]]:
         """``_funding_rates``' result as ccxt's structures by symbol (raw bodies parsed by
@@ -435,6 +440,10 @@ class CcxtVenue:
         """Unified ticker records of the bulk tickers call(s), all at once, or (``raw_tickers``)
         the raw body for ``_records`` to read once the instruments are in; raises VenueError."""
         raw = self.quirks.raw_tickers
+        if raw is not None and raw.calls:
+            return await asyncio.gather(
+                *(self._call("fetch_tickers", partial(self._raw_body, raw, p)) for p in raw.calls)
+            )
         if raw is not None:
             return await self._call("fetch_tickers", partial(self._raw_body, raw))
         spec = self.quirks.volume
@@ -473,7 +482,10 @@ class CcxtVenue:
         if got is None or raw is None:
             return got  # type: ignore[no-any-return]
         try:
-            return dict(raw_ticker_records(raw, got, self._symbol_by_id))
+            records: dict[str, Mapping[str, Any]] = {}
+            for body in got if raw.calls else (got,):  # one body per call of ``calls``
+                records.update(raw_ticker_records(raw, body, self._symbol_by_id))
+            return records
         except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
             why = translate_ccxt_error(self.name, f"fetch {what}", exc)
             log.warning("%s: no %s, quotes kept without them: %s", self.name, what, why)

@@ -26,7 +26,7 @@ from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venue, build_venues, close_all
 from scanner.venues.specs import spec_of
 
-CCXT_ONE_ROUND = ["binanceusdm", "okx", "gate"]
+CCXT_ONE_ROUND = ["binanceusdm", "okx", "bitget", "gate"]
 ONE_ROUND = ["bybit", *CCXT_ONE_ROUND]
 INSTRUMENT_PATHS = {
     "bybit": "/v5/market/instruments-info",
@@ -34,7 +34,8 @@ INSTRUMENT_PATHS = {
     "okx": "/api/v5/public/instruments",
 }
 """Venues whose instrument endpoint is not also a quote endpoint (Gate's contracts list is
-both: a fault on it cannot tell the two apart)."""
+both: a fault on it cannot tell the two apart) and is asked once (Bitget's markets are three
+requests, one per product type)."""
 
 
 CLOCK = FakeClock()
@@ -87,7 +88,7 @@ async def collect_one(venue: Venue, cache: InstrumentCache) -> Collection:
     return await collect({venue.name: venue}, deadline_s=60, book_depth=0, instruments=cache)
 
 
-def test_binance_okx_and_gate_send_their_quotes_without_the_markets() -> None:
+def test_binance_okx_bitget_and_gate_send_their_quotes_without_the_markets() -> None:
     joint = [
         v
         for v in ("bybit", "binanceusdm", "okx", "bitget", "gate", "hyperliquid")

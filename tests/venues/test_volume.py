@@ -212,8 +212,33 @@ RAW_TICKER_VENUES = sorted(
 )
 
 
-def test_binance_okx_and_gate_tickers_are_read_raw() -> None:
-    assert RAW_TICKER_VENUES == ["binanceusdm", "gate", "okx"]
+def test_binance_okx_bitget_and_gate_tickers_are_read_raw() -> None:
+    assert RAW_TICKER_VENUES == ["binanceusdm", "bitget", "gate", "okx"]
+
+
+@pytest.mark.parametrize("venue", RAW_TICKER_VENUES)
+async def test_raw_tickers_are_the_requests_ccxts_fetch_tickers_sends(
+    clean: Emulator, venue: str
+) -> None:
+    quirks = spec_of(venue).quirks
+    assert quirks is not None
+    ours = build_venue(venue, settings(clean), retries=0)
+    exchange = make_exchange(venue, clean.venue_url(venue))
+    unified = CcxtVenue(venue, exchange, quirks=replace(quirks, raw_tickers=None), retries=0)
+    assert isinstance(ours, CcxtVenue)
+    try:
+        await ours.load_instruments()
+        await unified.load_instruments()
+        sent = []
+        for adapter in (ours, unified):
+            start = len(clean.logs()["requests"])
+            await adapter._tickers()
+            log = clean.logs()["requests"][start:]
+            sent.append(sorted((r["method"], r["path"], r["query"], r["status"]) for r in log))
+    finally:
+        await ours.close()
+        await unified.close()
+    assert sent[0] == sent[1] and len(sent[0]) == len(quirks.volume.calls if quirks.volume else ())
 
 
 @pytest.mark.parametrize("venue", RAW_TICKER_VENUES)

@@ -20,6 +20,7 @@ from scanner.symbols.bitget import bitget_symbol, instrument_from_bitget, parse_
 from scanner.venues.capabilities import (
     RawBookSpec,
     RawFundingSpec,
+    RawTickersSpec,
     TopOfBookSpec,
     VenueQuirks,
     VolumeSpec,
@@ -106,6 +107,16 @@ SPEC = VenueSpec(
         ),
         top_of_book=TopOfBookSpec(
             "tickers", "info.bidPr", "info.bidSz", "info.askPr", "info.askSz"
+        ),
+        # the same GET mix/market/tickers?productType=... ccxt's fetch_tickers sends for each
+        # product type, its rows read without ccxt's parse_ticker; quoteVolume as ccxt picks it
+        raw_tickers=RawTickersSpec(
+            "publicMixGetV2MixMarketTickers",
+            frozen({}),
+            rows=("data",),
+            id_field="symbol",
+            unified=frozen({"quoteVolume": ("quoteVolume", "turnover24h")}),
+            calls=tuple(frozen({"productType": product}) for product in _PRODUCTS),
         ),
         raw_book=RawBookSpec("publicMixGetV2MixMarketMergeDepth", _book_request, _book),
     ),
