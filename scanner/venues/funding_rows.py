@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ccxt.base.precise import Precise
-
 READ_KEYS = (
     "info",
     "symbol",
@@ -108,6 +106,14 @@ def market_symbol(
     return exchange.safe_symbol(market_id, None, delimiter, kind)
 
 
+def _precise() -> Any:
+    """ccxt's ``Precise``, imported when a body is read: the venue specs import this module,
+    and ``fundscan --help`` must not pay for importing ccxt."""
+    from ccxt.base.precise import Precise  # noqa: PLC0415 - see the docstring
+
+    return Precise
+
+
 def _memo(memo: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
     if key in memo:
         return memo[key]
@@ -122,7 +128,7 @@ def okx_row(exchange: Any, row: dict[str, Any], memo: dict[Any, Any]) -> Record:
     interval = _memo(
         memo,
         (second, first),
-        lambda: exchange.parse_funding_interval(Precise.string_sub(second, first)),
+        lambda: exchange.parse_funding_interval(_precise().string_sub(second, first)),
     )
     return {
         "info": row,
@@ -143,7 +149,7 @@ def gate_row(exchange: Any, row: dict[str, Any], memo: dict[Any, Any]) -> Record
     interval = _memo(
         memo,
         seconds,
-        lambda: exchange.parse_funding_interval(Precise.string_mul("1000", seconds)),
+        lambda: exchange.parse_funding_interval(_precise().string_mul("1000", seconds)),
     )
     return {
         "info": row,
