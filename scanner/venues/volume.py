@@ -16,6 +16,8 @@ from typing import Any
 from scanner.venues.base import to_float
 from scanner.venues.capabilities import RawTickersSpec, TopOfBookSpec, VolumeSpec
 
+_INF = math.inf
+
 Top = tuple[float, float, float, float]
 """(bid price, bid size, ask price, ask size) in venue units."""
 
@@ -24,7 +26,7 @@ def _field(record: Mapping[str, Any], name: str) -> Any:
     """``quoteVolume`` -> record["quoteVolume"]; ``info.volCcy24h`` -> record["info"][...]."""
     if name.startswith("info."):
         info = record.get("info")
-        return info.get(name[5:]) if isinstance(info, Mapping) else None
+        return info.get(name[5:]) if type(info) is dict or isinstance(info, Mapping) else None
     return record.get(name)
 
 
@@ -35,16 +37,17 @@ def lenient_volume(value: Any) -> float | None:
     not cost the funding quote it rides on.
     """
     if type(value) is str or type(value) is float:
-        # to_float's own reading of text and floats, without its call (~40,000 a scan)
+        # to_float's own reading of text and floats, without its call (~40,000 a scan);
+        # ``0 <= amount < inf`` is "finite and not negative" in one comparison (NaN fails it)
         try:
-            amount: float | None = float(value)
+            number = float(value)
         except ValueError:
             return None
-    else:
-        try:
-            amount = to_float(value)
-        except (ValueError, ArithmeticError, TypeError):
-            return None
+        return number if 0.0 <= number < _INF else None
+    try:
+        amount = to_float(value)
+    except (ValueError, ArithmeticError, TypeError):
+        return None
     if amount is None or not math.isfinite(amount) or amount < 0:
         return None
     return amount
@@ -86,14 +89,16 @@ def _paths(spec: TopOfBookSpec) -> tuple[Path, ...]:
 
 
 def _top(paths: tuple[Path, ...], record: Mapping[str, Any]) -> Top | None:
-    got = []
+    """All four values known and positive, the bid not above the ask; else None (the first
+    value missing ends the read: a half-known top prices nothing)."""
+    values = []
     for outer, key in paths:
         node = record.get(outer) if outer is not None else record
-        value = node.get(key) if isinstance(node, Mapping) else None
-        got.append(lenient_volume(value))
-    values = [v for v in got if v is not None and v > 0]
-    if len(values) != 4:
-        return None
+        value = node.get(key) if type(node) is dict or isinstance(node, Mapping) else None
+        amount = lenient_volume(value)
+        if amount is None or not amount > 0:
+            return None
+        values.append(amount)
     bid, bid_qty, ask, ask_qty = values
     if bid > ask:
         return None

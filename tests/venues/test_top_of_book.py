@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from venue_fixtures import load_fixture
 
 from scanner.domain import Instrument, Kind
 from scanner.venues.bybit import parse_ticker
 from scanner.venues.specs import spec_of
-from scanner.venues.volume import top_of_book
+from scanner.venues.volume import lenient_volume, top_of_book
 
 
 def _spec(venue: str) -> Any:
@@ -58,3 +61,38 @@ def test_binance_book_ticker_through_ccxt_unified_fields() -> None:
 )
 def test_a_half_known_top_prices_nothing(info: dict[str, str]) -> None:
     assert top_of_book(_spec("okx"), {"info": info}) is None
+
+
+def reference_top(spec: Any, record: Any) -> Any:
+    """The top of book as the adapter read it before its early-exit loop: all four values,
+    then the ones known and positive, four of them or none, the bid not above the ask."""
+    got = []
+    for name in (spec.bid, spec.bid_qty, spec.ask, spec.ask_qty):
+        node = record.get("info") if name.startswith("info.") else record
+        key = name[5:] if name.startswith("info.") else name
+        got.append(lenient_volume(node.get(key)) if isinstance(node, Mapping) else None)
+    values = [v for v in got if v is not None and v > 0]
+    if len(values) != 4 or values[0] > values[2]:
+        return None
+    return tuple(values)
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "0", "-0", "1", "2", "-1", "nan", "inf", "abc", "1e3", "0.5"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-3, 3),
+    st.booleans(),
+)
+
+
+@pytest.mark.parametrize("venue", ["okx", "gate", "bitget", "binanceusdm"])
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_top_of_book_reads_as_the_reference(venue: str, data: st.DataObject) -> None:
+    spec = _spec(venue)
+    names = (spec.bid, spec.bid_qty, spec.ask, spec.ask_qty)
+    info = {n[5:]: data.draw(VALUES) for n in names if n.startswith("info.")}
+    record: dict[str, Any] = {n: data.draw(VALUES) for n in names if not n.startswith("info.")}
+    record["info"] = data.draw(st.sampled_from([info, None, [1]]))
+    assert top_of_book(spec, record) == reference_top(spec, record)
