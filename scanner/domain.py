@@ -35,14 +35,19 @@ class Kind(StrEnum):
     SPOT = "spot"
 
 
+_PERPETUAL, _DATED, _SPOT = Kind.PERPETUAL, Kind.DATED, Kind.SPOT
+"""The members as module constants: ``Kind.SPOT`` is looked up through the enum's metaclass
+(~0.2 us each time), and canonical ids and ``is_perpetual`` are asked ~8,000 times a scan."""
+
+
 def canonical_id(
     base: str, quote: str, settle: str, kind: Kind = Kind.PERPETUAL, expiry_ms: int | None = None
 ) -> str:
     """ccxt-style id: ``PEPE/USDT:USDT`` (perp), ``PEPE/USDT`` (spot), ``BTC/USDT:USDT-261225``
     (dated, so a future can never share an id with the perpetual of the same asset)."""
-    if kind is Kind.SPOT:
+    if kind is _SPOT:
         return f"{base}/{quote}"
-    if kind is Kind.DATED and expiry_ms is not None:
+    if kind is _DATED and expiry_ms is not None:
         day = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC).strftime("%y%m%d")
         return f"{base}/{quote}:{settle}-{day}"
     return f"{base}/{quote}:{settle}"
@@ -83,7 +88,7 @@ class Instrument:
 
     @property
     def is_perpetual(self) -> bool:
-        return self.kind is Kind.PERPETUAL
+        return self.kind is _PERPETUAL
 
     def to_canonical_price(self, venue_price: float) -> float:
         return venue_price / float(self.multiplier)
