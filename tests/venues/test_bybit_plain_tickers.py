@@ -105,6 +105,9 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
 )  # fmt: skip
+TEXTS = st.sampled_from(["0", "-0", "1", "-1", "8", "0.5", "1e-4", "nan", "inf", "-inf", "1.5e400",
+                         "65000.5", "65001", "2", "0.0001", "1_0"])  # fmt: skip
+"""Texts ``float`` reads: a row of them is one ``plain_ticker`` reads itself."""
 TIMES = st.one_of(
     st.none(),
     st.sampled_from(["", "0", "1700000000000", "1.7e12", " 17", "17a", "１７", "-5"]),
@@ -122,9 +125,9 @@ PLAIN_ROW = {
 
 @settings(max_examples=400, deadline=None)
 @given(
-    changes=st.dictionaries(st.sampled_from(FIELDS), NUMBERS, max_size=4),
+    changes=st.dictionaries(st.sampled_from(FIELDS), st.one_of(TEXTS, TEXTS, NUMBERS), max_size=4),
     drop=st.sets(st.sampled_from(FIELDS), max_size=2),
-    next_time=st.one_of(st.just("1700028800000"), TIMES),
+    next_time=st.one_of(st.just("1700028800000"), st.just("1700028800000"), TIMES),
     interval_h=st.sampled_from([8.0, None, 0.0]),
     kind=st.sampled_from([Kind.PERPETUAL, Kind.DATED]),
 )
