@@ -6,7 +6,10 @@ universe. The emulator stands in for six venues' own servers, so by default each
 served by its own emulator process (``--one-emulator``: one process for all six, as until
 2026-11-30: it answered every venue's requests one after another on one core, ~0.15 s of its CPU
 a steady cycle). Its processes run their event loops on uvloop where installed (ccxt requires
-it); on a 2-core machine their CPU shares the machine with the scanner's. The scanner itself
+it); on a 2-core machine their CPU shares the machine with the scanner's, so they run at
+niceness 10 (``--emulator-nice``): servers on other machines do not take turns with the scanner
+for its cores (medians of 10 cycles on a loaded host, 20:05: 0.42-0.59 s at niceness 0,
+0.31-0.35 s at 10). The scanner itself
 runs on the event loop ``fundscan run``'s session runs its scans on
 (``scanner.session.new_event_loop``: uvloop where installed, as it is with ccxt):
 
@@ -48,6 +51,7 @@ runs on the event loop ``fundscan run``'s session runs its scans on
 
 Usage: python benchmarks/bench_scan.py [--json] [--latency-ms 50] [--cycles 5] [--pace-s 5]
        [--baseline-symbols 15] [--no-growth] [--no-baseline] [--one-emulator]
+       [--emulator-nice 10]
 Timings are wall-clock on a machine other jobs may share: the load average is printed with
 them, and the ratios (to the floor, to the baseline) are measured in one run.
 """
@@ -93,7 +97,7 @@ FLOOR_ROUNDS: dict[str, tuple[int, int]] = {
     "hyperliquid": (0, 1),  # metaAndAssetCtxs: the universe and every asset's funding at once
 }
 LAUNCH = """
-import asyncio, sys, zlib
+import asyncio, os, sys, zlib
 from emulator import Emulator
 
 class Half(Emulator):
@@ -103,6 +107,7 @@ class Half(Emulator):
         return {v: [x for x in xs if keep(x)] for v, xs in full.items()}
 
 async def main(latency_ms, half):
+    os.nice(int(sys.argv[3]))
     cls = Half if half else Emulator
     emu = cls(seed=1, latency_ms=latency_ms, history_days=3)
     await emu.start(0)
@@ -162,14 +167,15 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def serve(latency_ms: float, half: bool, per_venue: bool = True) -> Served:
+def serve(latency_ms: float, half: bool, per_venue: bool = True, nice: int = 0) -> Served:
     """The emulator: one process per venue (``per_venue``; real venues are separate servers,
     and one process answering all six serialised their answers on one core), or one process
-    for all six."""
+    for all six; ``nice``: their niceness (stand-ins for servers on other machines: at 10 they
+    take the CPU the scanner leaves idle instead of taking turns with it)."""
     groups = [[v] for v in ALL] if per_venue else [list(ALL)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(latency_ms), "half" if half else "full"],
+            [sys.executable, "-c", LAUNCH, str(latency_ms), "half" if half else "full", str(nice)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -381,13 +387,14 @@ def median(values: Sequence[float]) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     latency_s = args.latency_ms / 1000
     tmp = Path(tempfile.mkdtemp(prefix="fundscan-bench-"))
-    full = serve(args.latency_ms, half=False, per_venue=not args.one_emulator)
+    full = serve(args.latency_ms, False, not args.one_emulator, args.emulator_nice)
     out: dict[str, Any] = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "load_avg_before": os.getloadavg()[0],
         "latency_ms": args.latency_ms,
-        "emulators": "one for all venues" if args.one_emulator else "one process per venue",
+        "emulators": ("one for all venues" if args.one_emulator else "one process per venue")
+        + f", niceness {args.emulator_nice}",
     }
     try:
         main = await session_run(
@@ -462,7 +469,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["speedup_vs_sequential"] = out["baseline_s"] / cycle
         growth = []
         if not args.no_growth:
-            half = serve(args.latency_ms, half=True, per_venue=not args.one_emulator)
+            half = serve(args.latency_ms, True, not args.one_emulator, args.emulator_nice)
             try:
                 for size, served in (("half", half), ("full", full)):
                     for names in (ALL[:1], ALL[:3], ALL):
@@ -577,6 +584,12 @@ def main() -> None:
         "--one-emulator",
         action="store_true",
         help="serve all six venues from one emulator process (the default is one per venue)",
+    )
+    parser.add_argument(
+        "--emulator-nice",
+        type=int,
+        default=10,
+        help="the emulator processes' niceness (0: the scanner's priority)",
     )
     args = parser.parse_args()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:  # as ``fundscan run``'s scans
