@@ -13,7 +13,7 @@ from venue_fixtures import load_fixture
 from scanner.domain import Instrument, Kind
 from scanner.venues.bybit import parse_ticker
 from scanner.venues.specs import spec_of
-from scanner.venues.volume import lenient_volume, top_of_book
+from scanner.venues.volume import lenient_volume, top_of_book, tops_by_symbol
 
 
 def _spec(venue: str) -> Any:
@@ -77,6 +77,7 @@ def reference_top(spec: Any, record: Any) -> Any:
     return tuple(values)
 
 
+TEXTS = st.sampled_from(["1", "2", "0.5", "1e3", "3.25", "0", "-1", "nan", "inf", "100"])
 VALUES = st.one_of(
     st.none(),
     st.sampled_from(["", "0", "-0", "1", "2", "-1", "nan", "inf", "abc", "1e3", "0.5"]),
@@ -96,3 +97,24 @@ def test_top_of_book_reads_as_the_reference(venue: str, data: st.DataObject) -> 
     record: dict[str, Any] = {n: data.draw(VALUES) for n in names if not n.startswith("info.")}
     record["info"] = data.draw(st.sampled_from([info, None, [1]]))
     assert top_of_book(spec, record) == reference_top(spec, record)
+
+
+@pytest.mark.parametrize("venue", ["okx", "gate", "bitget", "binanceusdm"])
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_tops_by_symbol_read_as_the_reference(venue: str, data: st.DataObject) -> None:
+    """Mostly text ``float`` reads (read four at a time), some odd values (read one by one)."""
+    spec = _spec(venue)
+    names = (spec.bid, spec.bid_qty, spec.ask, spec.ask_qty)
+    values = st.one_of(TEXTS, TEXTS, VALUES)
+    records: dict[str, Any] = {}
+    for i in range(data.draw(st.integers(1, 6))):
+        info = {n[5:]: data.draw(values) for n in names if n.startswith("info.")}
+        record: dict[str, Any] = {n: data.draw(values) for n in names if not n.startswith("info.")}
+        holder = info or record  # where the spec's four values sit
+        if holder and data.draw(st.integers(0, 5)) == 0:
+            del holder[data.draw(st.sampled_from(sorted(holder)))]  # one value missing
+        record["info"] = data.draw(st.sampled_from([info, info, None, [1]]))
+        records[f"S{i}"] = record
+    want = {s: t for s, r in records.items() if (t := reference_top(spec, r)) is not None}
+    assert tops_by_symbol(spec, records) == want
