@@ -229,6 +229,8 @@ def to_float(value: Any) -> float | None:
     so are floats and integers up to 2**53 (ccxt's unified numbers, Gate's sizes: ~10,000 a
     scan), whose Decimal holds exactly the same number.
     """
+    if value is None:
+        return None  # missing (ccxt's structures hold None for every field a venue lacks)
     kind = type(value)
     if kind is float or (kind is int and -_EXACT_INT <= value <= _EXACT_INT):
         # what the Decimal gives back: a float's repr round-trips, such an int is exact
@@ -253,7 +255,7 @@ def to_int(value: Any) -> int | None:
     contracts report ``nextFundingTime: 0``).
     """
     # plain digits (every timestamp on the wire) skip the Decimal: ~3,000 per scan
-    if type(value) is int:
+    if type(value) is int or value is None:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
