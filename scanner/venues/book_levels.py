@@ -7,11 +7,19 @@ copied those lists into an array. Here a side that every venue sends already sor
 with one ``float()`` per number into the array. Same values by construction: ``float()`` is
 what ccxt's ``safe_float`` calls on the same item, and a side already in order is what a
 stable sort leaves as it is. Anything else - a level ``float()`` refuses, a side out of
-order, NaN - gives None, and the caller hands the body to ccxt's own parse.
+order, a price that is not finite - gives None, and the caller hands the body to ccxt's own
+parse.
+
+The order and finiteness checks run on the Python floats (``map`` over ``operator``'s
+comparisons, one ``sum``), not on numpy arrays: a side is ~50 levels, where numpy's per-call
+overhead (``fromiter``, ``diff``, ``all``, ``isnan``) cost more than the work (~0.1 ms -> ~0.05
+ms a book, ~100 books a steady scan).
 """
 
 from __future__ import annotations
 
+import operator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,21 +32,31 @@ def sorted_side(
     levels: Any, price: int | str, amount: int | str, descending: bool
 ) -> Levels | None:
     """``levels[i][price]``, ``levels[i][amount]`` as floats, when the side is a list sorted
-    the way ccxt sorts it (prices non-increasing for bids, non-decreasing for asks); else
-    None."""
+    the way ccxt sorts it (prices non-increasing for bids, non-decreasing for asks) and every
+    price is finite; else None."""
     if type(levels) is not list:
         return None
-    n = len(levels)
     try:
-        prices = np.fromiter(map(float, [level[price] for level in levels]), np.float64, n)
-        amounts = np.fromiter(map(float, [level[amount] for level in levels]), np.float64, n)
+        prices = list(map(float, map(operator.itemgetter(price), levels)))
+        amounts = list(map(float, map(operator.itemgetter(amount), levels)))
     except (TypeError, ValueError, KeyError, IndexError, OverflowError):
         return None
-    steps = np.diff(prices)
-    in_order = (steps <= 0).all() if descending else (steps >= 0).all()
-    if not in_order or np.isnan(prices[:1]).any():
+    if not finite_in_order(prices, descending):
         return None
-    out = np.empty((n, 2), dtype=np.float64)
+    out = np.empty((len(prices), 2), dtype=np.float64)
     out[:, 0] = prices
     out[:, 1] = amounts
     return out
+
+
+def finite_in_order(prices: list[float], descending: bool) -> bool:
+    """Every price finite, each no better than the one before it (ties allowed).
+
+    ``sum`` is finite only when every term is (a NaN or an infinity carries through; a sum
+    that overflows only sends the side to ccxt's parse); with finite prices the pairwise
+    comparison is exactly the sign of the step that ``numpy.diff`` used to test."""
+    total = sum(prices)
+    if total - total != 0.0:  # NaN or +-inf
+        return False
+    step_ok = operator.ge if descending else operator.le
+    return all(map(step_ok, prices, islice(prices, 1, None)))

@@ -250,25 +250,27 @@ def _levels(raw: Any, where: str) -> Levels:
 
 def _plain_levels(raw: Any) -> Levels | None:
     """What Bybit sends - lists of two decimal strings, prices > 0, sizes >= 0, all finite -
-    straight into one array (~44 books x 100 levels a scan): one ``float()`` per string in
-    ``numpy.fromiter``, the checks on the array; None at anything else, which the checked
-    parse then names."""
+    straight into one array (~44 books x 100 levels a scan): one ``float()`` per string, the
+    shape, type and range checks as C-level passes over the Python lists (``set(map(...))``,
+    one ``sum`` for finiteness, ``min``), which cost less than numpy's per-call overhead on
+    ~100 numbers; None at anything else, which the checked parse then names."""
     if type(raw) is not list:
         return None
-    n = len(raw)
-    if not all(type(level) is list and len(level) == 2 for level in raw):
+    if not raw:
+        return np.empty((0, 2), dtype=np.float64)
+    if set(map(type, raw)) != {list} or set(map(len, raw)) != {2}:
         return None
     flat = list(chain.from_iterable(raw))
-    if not all(type(x) is str for x in flat):  # bools and None are no numbers here
+    if set(map(type, flat)) != {str}:  # bools and None are no numbers here
         return None
     try:
-        arr = np.fromiter(map(float, flat), np.float64, 2 * n).reshape(n, 2)
+        numbers = list(map(float, flat))
     except ValueError:  # not a number
         return None
-    price, qty = arr[:, 0], arr[:, 1]
-    if not ((price > 0) & (price < math.inf) & (qty >= 0) & (qty < math.inf)).all():
+    total = sum(numbers)  # finite only when every number is (NaN and infinities carry)
+    if total - total != 0.0 or min(numbers[0::2]) <= 0 or min(numbers[1::2]) < 0:
         return None
-    return arr
+    return np.array(numbers, dtype=np.float64).reshape(len(raw), 2)
 
 
 def _checked_levels(raw: Any, where: str) -> Levels:
