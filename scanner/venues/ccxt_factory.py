@@ -5,7 +5,8 @@ a matter of overriding ``urls['api']`` entries, and which entries matter differs
 class. That knowledge is data in each ``VenueSpec`` (``url_keys``), together with the ccxt
 class name and the options that narrow ``load_markets`` to perpetual swaps (Bybit also spot,
 for same-venue carry), and the venue's real request budget for ccxt's own throttle
-(``RateBudget``: a rolling window instead of a one-request leaky bucket). Everything else in
+(``RateBudget``: a rolling window instead of a one-request leaky bucket), spent by
+``WindowThrottler`` (ccxt's rolling-window rule for less CPU a request). Everything else in
 ccxt is left alone.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from scanner.venues.specs import UnknownVenueError, spec_of
+from scanner.venues.window_throttle import WindowThrottler
 
 __all__ = ["UnknownVenueError", "make_exchange"]
 
@@ -65,4 +67,6 @@ def make_exchange(
         merged["urls"] = {"api": _urls(spec.url_keys, base_url.rstrip("/"))}
     _deep_merge(merged, config or {})
     exchange: ccxt_async.Exchange = cls(merged)
+    if exchange.throttler.config.get("algorithm") == "rollingWindow":
+        exchange.throttler = WindowThrottler(exchange.throttler.config, exchange.throttler.loop)
     return exchange

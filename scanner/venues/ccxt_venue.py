@@ -77,6 +77,7 @@ from scanner.venues.base import (
 )
 from scanner.venues.book_levels import sorted_side
 from scanner.venues.capabilities import RawBookSpec, RawFundingSpec, RawTickersSpec, VenueQuirks
+from scanner.venues.ccxt_lean import LeanCall
 from scanner.venues.funding_rows import read_funding_rows
 from scanner.venues.retry import send_then_retry
 from scanner.venues.specs import spec_of
@@ -220,6 +221,8 @@ class CcxtVenue:
         """How long the quotes wait for a still-running tickers call once they are in."""
         self._by_symbol: dict[str, Instrument] = {}
         self._symbol_by_id: dict[str, str] = {}
+        self._lean: dict[str, LeanCall] = {}
+        """ccxt's implicit methods of the raw books, sent by ``LeanCall``."""
         self.gate = BanGate(venue, spec.statuses, clock)
         """Nothing is sent while a ban the venue means as one holds."""
         _guard_responses(exchange, self.gate)
@@ -634,9 +637,13 @@ class CcxtVenue:
     async def _raw_book(
         self, raw: RawBookSpec, params: dict[str, Any], symbol: str, depth: int
     ) -> tuple[Levels, Levels, int | None]:
-        """One book request through ccxt's implicit method; its sides read by
+        """One book request as ccxt's implicit method sends it (``LeanCall``: the same bytes,
+        budget and hooks without ccxt's generic request path); its sides read by
         ``book_sides``."""
-        body = await getattr(self.exchange, raw.method)(params)
+        call = self._lean.get(raw.method)
+        if call is None:
+            call = self._lean[raw.method] = LeanCall(self.exchange, raw.method)
+        body = await call(params)
         return book_sides(self.exchange, raw, body, symbol, depth)
 
     async def close(self) -> None:
