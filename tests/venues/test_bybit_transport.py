@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from scanner.clock import FakeClock
 from scanner.venues.bybit_http import BybitCredentials, BybitHttp
 from scanner.venues.http_transport import AiohttpPoolTransport
+from tests.venues.venue_fixtures import serving
 
 NOW = 1_700_000_000_000
 
@@ -66,15 +67,8 @@ class Recorder:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Recorder, str]]:
     recorder = Recorder()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", recorder.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield recorder, f"http://127.0.0.1:{port}/bybit"
-    await runner.cleanup()
+    async with serving(recorder.handle) as root:
+        yield recorder, f"{root}/bybit"
 
 
 def clients(url: str) -> tuple[BybitHttp, BybitHttp]:

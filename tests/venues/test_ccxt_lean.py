@@ -27,6 +27,7 @@ from scanner.venues.ccxt_lean import LeanCall
 from scanner.venues.ccxt_venue import CcxtVenue
 from scanner.venues.registry import build_venue
 from scanner.venues.specs import ccxt_venue_ids, spec_of
+from tests.venues.venue_fixtures import serving
 
 CCXT_VENUES = ccxt_venue_ids()
 
@@ -113,15 +114,8 @@ class Recorder:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Recorder, str]]:
     recorder = Recorder()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", recorder.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield recorder, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(recorder.handle) as root:
+        yield recorder, root
 
 
 def adapter(venue: str, url: str, *, lean: bool) -> CcxtVenue:
