@@ -50,6 +50,7 @@ from scanner.venues.registry import build_venues, close_all, max_concurrency
 from scanner.venues.specs import default_fee_table
 from storage.queries import Queries
 from storage.repository import Repository
+from strategies.candidates import widest_spread_bases
 from strategies.costs import FeeSchedule
 from strategies.spread import (
     EngineParams,
@@ -57,7 +58,6 @@ from strategies.spread import (
     quotes_frame,
     top_of_book_books,
 )
-from strategies.spread import select_book_candidates as engine_candidates
 
 log = logging.getLogger(__name__)
 
@@ -152,26 +152,13 @@ def candidate_selector(top_n: int) -> Callable[[Sequence[FundingQuote]], list[st
 
     Counted per base asset, not per pair: a base listed on six venues in two settle coins has
     over a hundred ordered pairs and would otherwise take every slot. The collector fetches
-    books for these canonical ids on every venue that lists them.
+    books for these canonical ids on every venue that lists them. Chosen from the quotes
+    directly (``strategies.candidates``: the engine's rules without its pandas frame, ~8 ms
+    of every steady cycle's CPU).
     """
 
     def select(quotes: Sequence[FundingQuote]) -> list[str]:
-        if top_n <= 0:
-            return []  # no books wanted: the frame (~6 % of a quotes-only cycle) is not built
-        frame = quotes_frame(quotes)
-        if frame.empty:
-            return []
-        # columns as lists: iterating an Arrow-backed column boxes each value (~6 us a row)
-        venue, symbol = frame["venue"].tolist(), frame["venue_symbol"].tolist()
-        canonical, base = frame["canonical"].tolist(), frame["base"].tolist()
-        canon = dict(zip(zip(venue, symbol, strict=True), canonical, strict=True))
-        base_of = dict(zip(canonical, base, strict=True))
-        bases: dict[str, None] = {}
-        for leg in engine_candidates(frame, len(frame) ** 2):
-            bases.setdefault(base_of[canon[leg]], None)
-            if len(bases) >= top_n:
-                break
-        return [c for c in dict.fromkeys(canonical) if base_of[c] in bases]
+        return widest_spread_bases(quotes, top_n)
 
     return select
 

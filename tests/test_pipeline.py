@@ -280,6 +280,38 @@ def test_no_book_candidates_selects_nothing_and_one_selects_every_listing_of_a_b
     assert sorted(candidate_selector(1)(quotes)) == ["BTC/USDC:USDC", "BTC/USDT:USDT"]
 
 
+def test_candidates_on_the_emulators_universe_are_the_frame_based_ones(
+    emulator: Emulator,
+) -> None:
+    """Every venue's real quote set (the emulator's full universe, as a scan filters it):
+    ``strategies.candidates`` chooses what the engine's frame chose, for any number of
+    candidates up to every base."""
+    from scanner.collector import collect
+    from scanner.venues.registry import build_venues, close_all
+    from tests.strategies.test_candidates import frame_selection
+
+    settings = Settings(env={}).with_base_url(emulator.url)
+    names = list(settings.venues.enabled)
+
+    async def quotes() -> list[FundingQuote]:
+        venues = build_venues(settings, names)
+        try:
+            got = await collect(venues, deadline_s=ROOMY_DEADLINE_S, book_depth=0)
+        finally:
+            await close_all(venues)
+        assert all(r.status is VenueStatus.OK for r in got.results.values())
+        return got.quotes
+
+    every = asyncio.run(quotes())
+    scanned = in_universe(every, settings.universe)
+    assert len({q.venue for q in scanned}) == N and len(scanned) > 1000
+    for top_n in (1, 2, 10, settings.collector.book_candidates, 10_000):
+        for quote_set in (scanned, every):
+            got = candidate_selector(top_n)(quote_set)
+            assert got == frame_selection(quote_set, top_n)
+            assert got  # the emulator quotes bases on several venues with different rates
+
+
 def test_scan_command_prints_strict_json(emulator: Emulator, tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n")
