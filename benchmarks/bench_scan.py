@@ -28,7 +28,10 @@ runs on the event loop ``fundscan run``'s session runs its scans on
   cycle newly selected (those are fetched after the quotes);
 - client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
   over the same cycle (its processes' user + system time from ``/proc``, Linux only), so the
-  figures can be read on a loaded machine;
+  figures can be read on a loaded machine. Every collection (and scan) runs in the session's
+  collector pause, as ``ScanSession`` runs its scans (``scanner.gcpause.SessionGc``): the
+  young pass it defers to after the scan, and the refreeze after an instrument load, are not
+  in the cycle; the CPU with them is printed next to it (``cycle_cpu_with_gc_s``);
 - a whole ``scan`` (collect, store, rank, store the ranking) in that session, paced the same
   way, median;
 - per venue: its time within the collection, its requests, the floor, and a simple bulk-call
@@ -77,6 +80,7 @@ from typing import Any
 import httpx
 
 from scanner.collector import BookPrefetch, Collection, InstrumentCache, ProgressEvent, collect
+from scanner.gcpause import SessionGc
 from scanner.pipeline import candidate_selector, in_universe, scan_once
 from scanner.session import new_event_loop
 from scanner.settings import Settings, load_settings
@@ -211,6 +215,9 @@ class Timed:
     """This process's CPU time over the collection."""
     emulator_cpu_s: float = float("nan")
     """The emulator process's CPU time over the collection (nan where unknown)."""
+    cpu_with_gc_s: float = float("nan")
+    """``cpu_s`` plus the session's collector work once the collection ended (its young
+    pass; after an instrument load, the refreeze): CPU the session spends between scans."""
 
 
 async def timed_collect(
@@ -219,8 +226,27 @@ async def timed_collect(
     cache: InstrumentCache,
     served: Served | None = None,
     prefetch: BookPrefetch | None = None,
+    session_gc: SessionGc | None = None,
 ) -> Timed:
-    """One collection as the pipeline runs it; per venue: when its last stage ended."""
+    """One collection as the pipeline runs it; per venue: when its last stage ended. With
+    ``session_gc``, inside the session's collector pause (``ScanSession`` runs every scan in
+    it): its young pass runs after the collection, counted in ``cpu_with_gc_s`` only."""
+    if session_gc is None:
+        return await _timed_collect(settings, venues, cache, served, prefetch)
+    cpu0 = time.process_time()
+    with session_gc.scan(lambda: cache.loads):
+        timed = await _timed_collect(settings, venues, cache, served, prefetch)
+    timed.cpu_with_gc_s = time.process_time() - cpu0
+    return timed
+
+
+async def _timed_collect(
+    settings: Settings,
+    venues: dict[str, Any],
+    cache: InstrumentCache,
+    served: Served | None,
+    prefetch: BookPrefetch | None,
+) -> Timed:
     emu0 = served.cpu_s() if served is not None else None
     cpu0 = time.process_time()
     t0 = time.perf_counter()
@@ -246,7 +272,7 @@ async def timed_collect(
     cpu_s = time.process_time() - cpu0
     emu1 = served.cpu_s() if served is not None else None
     emu_s = emu1 - emu0 if emu0 is not None and emu1 is not None else float("nan")
-    return Timed(c, total_s, ends, cpu_s, emu_s)
+    return Timed(c, total_s, ends, cpu_s, emu_s, cpu_s)
 
 
 async def paced(started: float, pace_s: float) -> None:
@@ -283,10 +309,11 @@ async def session_run(
     venues = build_venues(settings, names)
     cache = InstrumentCache(settings.collector.instruments_refresh_s)
     prefetch = BookPrefetch() if prefetching else None
+    session_gc = SessionGc()  # as ScanSession runs each scan: see timed_collect
     try:
         before = len(served.requests())
         started = time.perf_counter()
-        first = await timed_collect(settings, venues, cache, served, prefetch)
+        first = await timed_collect(settings, venues, cache, served, prefetch, session_gc)
         log = served.requests()
         one_shot_requests = per_venue_requests(log[before:])
         steady: list[Timed] = []
@@ -295,14 +322,18 @@ async def session_run(
             await paced(started, pace_s)
             before = len(log)
             started = time.perf_counter()
-            steady.append(await timed_collect(settings, venues, cache, served, prefetch))
+            steady.append(
+                await timed_collect(settings, venues, cache, served, prefetch, session_gc)
+            )
             log = served.requests()
             steady_requests = per_venue_requests(log[before:])
         unpaced: list[Timed] = []
         if back_to_back:
             await paced(started, pace_s)
             for _ in range(cycles + 1):  # the first starts with the budgets refilled
-                unpaced.append(await timed_collect(settings, venues, cache, served, prefetch))
+                unpaced.append(
+                    await timed_collect(settings, venues, cache, served, prefetch, session_gc)
+                )
             started = time.perf_counter()
         scans: list[float] = []
         if with_scans:
@@ -312,14 +343,16 @@ async def session_run(
                 for _ in range(cycles + 1):
                     await paced(started, pace_s)
                     started = time.perf_counter()
-                    await scan_once(
-                        settings, repo, venues=venues, instruments=cache, prefetch=prefetch
-                    )
+                    with session_gc.scan(lambda: cache.loads):
+                        await scan_once(
+                            settings, repo, venues=venues, instruments=cache, prefetch=prefetch
+                        )
                     scans.append(time.perf_counter() - started)
             finally:
                 db.dispose()
     finally:
         await close_all(venues)
+        session_gc.release()
     books = any(r.books for r in first.collection.results.values())
     return {
         "one_shot": first,
@@ -412,6 +445,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             collect_floor_s=floor_s(ALL, latency_s, one_shot=True, books=main["books"]),
             cycle_s=cycle,
             cycle_cpu_s=median([t.cpu_s for t in steady]),
+            cycle_cpu_with_gc_s=median([t.cpu_with_gc_s for t in steady]),
             cycle_emulator_cpu_s=median([t.emulator_cpu_s for t in steady]),
             cycle_back_to_back_s=median([t.total_s for t in unpaced]),
             cycle_back_to_back_cpu_s=median([t.cpu_s for t in unpaced]),
@@ -537,7 +571,8 @@ def report(r: dict[str, Any]) -> str:
         f"{_fmt(r.get('collect_emulator_cpu_s'))} in the emulator); "
         f"steady-state cycle {_fmt(r['cycle_s'])} (cycles {r.get('pace_s', 0):g} s apart; "
         f"floor {_fmt(r['floor_s'])}, {r['ratio_to_floor']:.2f}x; "
-        f"CPU {_fmt(r.get('cycle_cpu_s'))} here, {_fmt(r.get('cycle_emulator_cpu_s'))} in the "
+        f"CPU {_fmt(r.get('cycle_cpu_s'))} here ({_fmt(r.get('cycle_cpu_with_gc_s'))} with the "
+        f"collector's pass after it), {_fmt(r.get('cycle_emulator_cpu_s'))} in the "
         f"emulator; newly selected candidates a cycle {r.get('cycle_new_candidates', nan):g} "
         f"of {r.get('cycle_candidates', nan):g}); without the book prefetch "
         f"{_fmt(r.get('cycle_no_prefetch_s'))} (CPU {_fmt(r.get('cycle_no_prefetch_cpu_s'))} here, "

@@ -31,7 +31,8 @@ moment - mostly bodies being parsed - to the oldest generation, so that every ~4
 a full pass walked the whole process (ccxt's markets included): ~170 ms of CPU, against a
 steady collection's ~150 ms. Paused, the objects the collection made are all still young
 when it ends, and the first young pass after it (a few ms) frees its cycles and keeps what
-survives; nothing of the bodies reaches the oldest generation.
+survives; nothing of the bodies reaches the oldest generation. A session pauses it over the
+whole scan and freezes what the instrument loads keep alive (``scanner.gcpause.SessionGc``).
 
 Status per venue:
     ok        instruments and quotes fetched, every requested book fetched
@@ -67,6 +68,9 @@ class InstrumentCache:
 
     refresh_s: float
     _loaded: dict[str, tuple[float, list[Instrument]]] = field(default_factory=dict)
+    loads: int = 0
+    """How many lists were put so far: it changes when a scan (re)loaded instruments, which
+    is when a session refreezes the heap (``scanner.gcpause.SessionGc``)."""
 
     def due(self, venue: str, now_ms: float) -> bool:
         got = self._loaded.get(venue)
@@ -78,6 +82,7 @@ class InstrumentCache:
 
     def put(self, venue: str, now_ms: float, instruments: list[Instrument]) -> None:
         self._loaded[venue] = (now_ms, list(instruments))
+        self.loads += 1
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from scanner.clock import SYSTEM_CLOCK, Clock
 from scanner.collector import BookPrefetch, InstrumentCache
+from scanner.gcpause import SessionGc
 from scanner.pipeline import ScanOutcome, scan_once
 from scanner.roles import collect_once, rank_stored
 from scanner.settings import Settings
@@ -83,6 +84,8 @@ class ScanSession:
         self.prefetch = BookPrefetch()
         """The last scan's book candidates: the next scan requests their books with its quotes
         (a round trip fewer while the candidates hold; ``scanner.collector``)."""
+        self.gc = SessionGc()
+        """The cyclic collector paused over each scan, the instrument loads' objects frozen."""
         self._loop = new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fundscan-venues", daemon=True
@@ -111,7 +114,7 @@ class ScanSession:
 
         Raises ``concurrent.futures.CancelledError`` if the session is closed meanwhile.
         """
-        coro = self._scan_coro()
+        coro = self._in_gc_scan(self._scan_coro())
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         with self._lock:
             self._running.add(future)
@@ -120,6 +123,12 @@ class ScanSession:
         finally:
             with self._lock:
                 self._running.discard(future)
+
+    async def _in_gc_scan(self, coro: Coroutine[Any, Any, ScanOutcome]) -> ScanOutcome:
+        """On the loop: the collector is paused for the whole scan; its young pass (and, after
+        an instrument load, the refreeze) runs once the outcome is stored, between scans."""
+        with self.gc.scan(lambda: self.instruments.loads):
+            return await coro
 
     def _scan_coro(self) -> Coroutine[Any, Any, ScanOutcome]:
         if self.role == "collect":
@@ -158,6 +167,7 @@ class ScanSession:
             log.warning("closing venue adapters: %s: %s", type(exc).__name__, exc)
         finally:
             self._stop()
+            self.gc.release()
 
     def _stop(self) -> None:
         """Cancel whatever still runs on the loop and wait for it (bounded), then stop it: a

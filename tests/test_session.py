@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,34 @@ def test_the_session_scans_on_uvloop(tmp_path: Path) -> None:
     assert issubclass(loop, uvloop.Loop)
     gate = outcome.collection.results["gate"]
     assert gate.status is VenueStatus.OK and gate.quotes
+
+
+def test_the_session_freezes_the_heap_after_each_instrument_load_and_releases_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``scanner.gcpause.SessionGc`` as ``fundscan run`` uses it: the first scan loads the
+    instrument lists and the heap is frozen after it, with the collector paused; a scan on
+    cached lists does not refreeze; a reload does; closing the session unfreezes."""
+    freezes: list[bool] = []
+    real_freeze = gc.freeze
+
+    def freeze() -> None:
+        freezes.append(gc.isenabled())
+        real_freeze()
+
+    monkeypatch.setattr(gc, "freeze", freeze)
+    with Emulator(seed=4).run_in_thread() as emu:
+        settings = Settings(env={}).with_base_url(emu.url)
+        db = open_database(f"sqlite:///{tmp_path / 'g.db'}")
+        try:
+            with ScanSession(settings, Repository(db), names=["gate", "okx"]) as session:
+                session.scan()
+                assert freezes == [False] and gc.get_freeze_count() > 0
+                session.scan()  # instruments cached (refreshed hourly)
+                assert freezes == [False]
+                session.instruments.refresh_s = 0  # due: the next scan reloads them
+                session.scan()
+                assert freezes == [False, False]
+        finally:
+            db.dispose()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
