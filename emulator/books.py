@@ -207,18 +207,28 @@ def _levels(
     half to even; ``_round_to``'s division is one IEEE division either way). A deep
     book cost ~0.4 ms in the loop (a steady bench cycle asks for ~140 of them); a test
     compares both ways on every listing."""
-    j = np.arange(jitter.shape[1], dtype=np.float64)
+    bid_px, ask_px, keep = _ladder(best_bid, best_ask, gap, tick, jitter.shape[1])
+    bid_jitter = jitter[0] if keep is None else jitter[0, keep]
+    bids = list(zip(bid_px, _sizes(listing, bid_px, level_usd * bid_jitter), strict=True))
+    asks = list(zip(ask_px, _sizes(listing, ask_px, level_usd * jitter[1]), strict=True))
+    return bids, asks
+
+
+@lru_cache(maxsize=2048)
+def _ladder(
+    best_bid: float, best_ask: float, gap: float, tick: float, depth: int
+) -> tuple[list[float], list[float], list[int] | None]:
+    """(bid prices above zero, ask prices, the bid levels kept or None for all) of a book of
+    ``depth`` levels a side. A function of its arguments only, which move with the mark (once
+    a minute) while a book is asked for every few seconds: cached (callers do not change the
+    lists). Rounding the two ladders was ~a fifth of a deep book's cost."""
+    j = np.arange(depth, dtype=np.float64)
     bid_px = _rounded(best_bid - j * gap, tick)
     ask_px = _rounded(best_ask + j * gap, tick)
     keep = [k for k, p in enumerate(bid_px) if p > 0]
     if len(keep) < len(bid_px):
-        bid_px = [bid_px[k] for k in keep]
-        bid_jitter = jitter[0, keep]
-    else:
-        bid_jitter = jitter[0]
-    bids = list(zip(bid_px, _sizes(listing, bid_px, level_usd * bid_jitter), strict=True))
-    asks = list(zip(ask_px, _sizes(listing, ask_px, level_usd * jitter[1]), strict=True))
-    return bids, asks
+        return [bid_px[k] for k in keep], ask_px, keep
+    return bid_px, ask_px, None
 
 
 def _rounded(x: np.ndarray, step: float, at_least: float | None = None) -> list[float]:
@@ -245,3 +255,60 @@ def _sizes(listing: Listing, prices: list[float], notional_usd: np.ndarray) -> l
         qty = notional_usd / (np.array(prices) * listing.contract_size)
     lot = listing.lot or 1.0
     return _rounded(np.floor(qty / lot) * lot, lot, at_least=lot)
+
+
+_Top = tuple[float, float, float]
+_TOPS: dict[tuple[str, str, float], _Top] = {}
+
+
+def _top_prices(listing: Listing, mark: float) -> _Top:
+    """(best bid, best ask, USD per level) of the listing's book at ``mark``: the first level's
+    prices as ``synth_book``'s loop rounds them. Cached like ``_skeleton`` (they move with the
+    mark, once a minute)."""
+    cache_key = (listing.venue, listing.symbol, mark)
+    got = _TOPS.get(cache_key)
+    if got is None:
+        tick, best_bid, best_ask, gap, level_usd = _skeleton(listing, mark)
+        if len(_TOPS) >= _SKELETONS_MAX:
+            _TOPS.clear()
+        bid = _round_to(best_bid - 0 * gap, tick)
+        got = _TOPS[cache_key] = (bid, _round_to(best_ask + 0 * gap, tick), level_usd)
+    return got
+
+
+def top_books(
+    items: list[tuple[Listing, float, tuple[int, int, int]]],
+) -> list[tuple[Levels, Levels]]:
+    """``[synth_book(x, mark, 1, key) for x, mark, key in items]``: the same levels, the sizes
+    of all rows computed as arrays (each step the same IEEE operation as ``level_size``'s).
+
+    A tickers body prints the top of book of every listing of the venue (Bybit ~800 rows), and
+    the per-row book was most of the body's cost."""
+    if not items:
+        return []
+    tops = [_top_prices(x, mark) for x, mark, _ in items]
+    jitter = np.array([top_jitter(key) for _, _, key in items])
+    xs = [x for x, _, _ in items]
+    lot = np.array([x.lot or 1.0 for x in xs])
+    size = np.array([x.contract_size for x in xs])
+    inverse = np.array([x.inverse for x in xs], dtype=bool)
+    steps = [_decimal_step(x.lot or 1.0) for x in xs]
+    usd = np.array([t[2] for t in tops])
+    sides = []
+    for side in (0, 1):
+        price = np.array([t[side] for t in tops])
+        notional = usd * jitter[:, side]
+        with np.errstate(all="ignore"):
+            qty = np.where(inverse, notional / size, notional / (price * size))
+            units = qty / lot
+        if not np.isfinite(units).all() or None in steps:  # the scalar path (and its errors)
+            return [synth_book(x, mark, 1, key) for x, mark, key in items]
+        k = np.rint(np.floor(units) * lot / lot)
+        num = np.array([d[0] for d in steps if d is not None])
+        den = np.array([d[1] for d in steps if d is not None])
+        rounded = k * num / den
+        sides.append(np.where(rounded > lot, rounded, lot).tolist())
+    out: list[tuple[Levels, Levels]] = []
+    for (bid, ask, _), bid_size, ask_size in zip(tops, sides[0], sides[1], strict=True):
+        out.append(([(bid, bid_size)] if bid > 0 else [], [(ask, ask_size)]))
+    return out

@@ -212,7 +212,7 @@ class BybitPublic:
             (i, mark, index, rate, next_ms),
             lambda: self._linear_row(x, mark, index, rate, next_ms),
         )
-        bids, asks = synth_book(x, mark, 1, (self.model.seed, i, now // 1000))
+        bids, asks = self.model.top_book("bybit", x.symbol, now)
         row["ask1Size"] = fmt(asks[0][1], x.lot)
         row["bid1Price"] = fmt(bids[0][0], x.tick)
         row["ask1Price"] = fmt(asks[0][0], x.tick)

@@ -110,6 +110,8 @@ class MarketModel:
         self._perp = np.array([x.perpetual for x in self.listings])
         self._mult = np.array([x.multiplier for x in self.listings])
         self._listeners: list[SettlementListener] = []
+        self._tops: dict[str, tuple[int, dict[str, tuple[Levels, Levels]]]] = {}
+        """Venue -> (second, symbol -> top of book): ``top_book``'s, for the last second asked."""
         # The clock may be stepped from a test thread while the server thread reads: the lazy
         # extension of the hourly/minute grids must not interleave.
         self._lock = threading.RLock()
@@ -402,6 +404,30 @@ class MarketModel:
         return float(self._volume[self._ix(venue, venue_symbol)])
 
     # ---------------------------------------------------------------- books
+    def top_book(self, venue: str, venue_symbol: str, now_ms: int) -> tuple[Levels, Levels]:
+        """``book(venue, venue_symbol, 1)`` at ``now_ms``: the top of book a tickers row prints.
+
+        Every listing of the venue at once (``books.top_books``), kept for the second: a tickers
+        body asks for each of its rows' (Bybit ~800), and one at a time that was most of the
+        body's cost."""
+        second = now_ms // 1000
+        tops = self._tops.get(venue)
+        if tops is None or tops[0] != second:  # the second fixes the minute's prices too
+            from emulator.books import top_books
+
+            with self._lock:
+                marks = self.mark_prices(now_ms)
+                ix = [i for (v, _), i in self._index.items() if v == venue]
+                books = top_books(
+                    [(self.listings[i], marks[i], (self.seed, i, second)) for i in ix]
+                )
+                by_symbol = {self.listings[i].symbol: b for i, b in zip(ix, books, strict=True)}
+                tops = self._tops[venue] = (second, by_symbol)
+        got = tops[1].get(venue_symbol)
+        if got is None:
+            self._ix(venue, venue_symbol)  # raises UnknownSymbol, as book() does
+        return got  # type: ignore[return-value]
+
     def book(self, venue: str, venue_symbol: str, depth: int = 200) -> tuple[Levels, Levels]:
         from emulator.books import synth_book
 

@@ -212,7 +212,7 @@ class BinancePublic:
         return json_response([self._ticker_row(x, now) for x in self.by_symbol.values()])
 
     def _book_ticker_row(self, x: Listing, now: int) -> dict[str, Any] | None:
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        bids, asks = self.model.top_book(self.venue, x.symbol, now)
         if not bids or not asks:
             return None  # a contract without a book (settled, delivering)
         return {

@@ -94,7 +94,7 @@ class BitgetPublic:
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        bids, asks = self.model.top_book(self.venue, x.symbol, now)
         p = lambda v: fmt(v, x.tick)  # noqa: E731
         usd = self.model.volume_24h_usd(self.venue, x.symbol)
         last = float(p(mark))

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import RowCache, fmt, fmt_column, int_param, json_response, rate_str
+from emulator.wire import RowCache, fmt, fmt_prices, int_param, json_response, rate_str
 
 VENUE = "gate"
 SETTLE = "usdt"
@@ -126,7 +126,7 @@ class GatePublic:
     def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
         """Field set of the real ``tickers?contract=BTC_USDT`` body."""
         row = self._row_cache.get(self._values(x, now), lambda: self._ticker_row(x, now))
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        bids, asks = self.model.top_book(self.venue, x.symbol, now)
         row["highest_bid"] = fmt(bids[0][0], x.tick)
         row["highest_size"] = str(int(bids[0][1]))
         row["lowest_ask"] = fmt(asks[0][0], x.tick)
@@ -213,5 +213,5 @@ class GatePublic:
 
 def _gate_levels(levels: list[tuple[float, float]], tick: float) -> list[dict[str, Any]]:
     """``{"p": price text, "s": contracts}`` per level, the prices formatted at once."""
-    prices = fmt_column([p for p, _ in levels], tick)
+    prices = fmt_prices([p for p, _ in levels], tick)
     return [{"p": p, "s": int(s)} for p, (_, s) in zip(prices, levels, strict=True)]

@@ -75,7 +75,7 @@ class HyperliquidPublic:
         sz = int(x.raw["szDecimals"])
         mark = float(self.model.mark_prices(now)[i])
         oracle = float(self.model.index_prices(now)[i])
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        bids, asks = self.model.top_book(self.venue, x.symbol, now)
         rate = float(self.model.funding_rates(now)[i])
         recorded = x.raw.get("ctx", {})
         usd = self.model.volume_24h_usd(self.venue, x.symbol)

@@ -18,7 +18,16 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_json
-from emulator.wire import RowCache, fmt, fmt_column, int_param, json_response, rate_str, volume_str
+from emulator.wire import (
+    RowCache,
+    fmt,
+    fmt_column,
+    fmt_prices,
+    int_param,
+    json_response,
+    rate_str,
+    volume_str,
+)
 
 VENUE = "okx"
 HOUR_MS = 3_600_000
@@ -164,7 +173,7 @@ class OkxPublic:
         i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
         row = self._row_cache.get((i, mark), lambda: self._ticker_row(x, mark))
-        bids, asks = self.model.book(self.venue, x.symbol, 1)
+        bids, asks = self.model.top_book(self.venue, x.symbol, now)
         row["askPx"] = fmt(asks[0][0], x.tick)
         row["askSz"] = fmt(asks[0][1], x.lot)
         row["bidPx"] = fmt(bids[0][0], x.tick)
@@ -212,7 +221,7 @@ class OkxPublic:
 def _okx_levels(levels: list[tuple[float, float]], x: Listing) -> list[list[str]]:
     """``[price, size, "0", number of orders]`` per level (the order count made up from the
     size), each column formatted at once."""
-    prices = fmt_column([p for p, _ in levels], x.tick)
+    prices = fmt_prices([p for p, _ in levels], x.tick)
     sizes = fmt_column([s for _, s in levels], x.lot)
     orders = [str(1 + int(s) % 7) for _, s in levels]
     return [[p, s, "0", n] for p, s, n in zip(prices, sizes, orders, strict=True)]

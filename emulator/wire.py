@@ -48,8 +48,23 @@ def fmt_levels(levels: list[tuple[float, float]], tick: float, lot: float) -> li
     steady bench cycle serves ~140 books)."""
     prices = [p for p, _ in levels]
     sizes = [s for _, s in levels]
-    columns = zip(fmt_column(prices, tick), fmt_column(sizes, lot), strict=True)
-    return [list(pair) for pair in columns]
+    columns = zip(fmt_prices(prices, tick), fmt_column(sizes, lot), strict=True)
+    return [[p, s] for p, s in columns]
+
+
+def fmt_prices(values: list[float], step: float) -> list[str]:
+    """``fmt_column(values, step)`` for a book's price ladder: kept by the prices themselves
+    (a ladder moves with the mark, once a minute, and its listing's book is asked for every
+    few seconds; looking 50 prices up costs a fraction of printing them). Positive finite
+    prices only (``-0.0 == 0.0`` would share a key and print differently)."""
+    if values and min(values) > 0 and max(values) < math.inf:
+        return list(_fmt_prices(tuple(values), step))
+    return fmt_column(values, step)
+
+
+@lru_cache(maxsize=2048)
+def _fmt_prices(values: tuple[float, ...], step: float) -> tuple[str, ...]:
+    return tuple(fmt_column(list(values), step))
 
 
 def fmt_column(values: list[float], step: float) -> list[str]:

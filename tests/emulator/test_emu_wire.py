@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from emulator.wire import fmt, fmt_levels
+from emulator.wire import fmt, fmt_levels, fmt_prices
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,25 @@ def test_a_level_that_is_not_finite_prints_as_fmt_prints_it() -> None:
     want = [[fmt(p, 0.01), fmt(s, 1.0)] for p, s in levels]
     assert fmt_levels(levels, 0.01, 1.0) == want
     assert want[0][1] == "0" and want[1][0] == "0"
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [
+        [104_123.45, 104_123.55, 2.675],
+        [0.0, 1.5],
+        [-0.0, 1.5],
+        [1.5, -0.0],
+        [math.nan, 0.0],
+        [2.0, math.nan, -0.0],
+        [1.5, math.inf],
+        [],
+    ],
+)
+def test_a_kept_price_ladder_prints_as_fmt_prints_each_price(prices: list[float]) -> None:
+    """``fmt_prices`` keeps ladders by their values: asked twice, and after a ladder whose
+    values compare equal but print differently (``0.0`` / ``-0.0``), it prints each price as
+    ``fmt`` does."""
+    twin = [0.0 if p == 0 else p for p in prices]
+    for values in (twin, prices, prices):
+        assert fmt_prices(values, 0.01) == [fmt(p, 0.01) for p in values]
