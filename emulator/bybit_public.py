@@ -16,7 +16,7 @@ from aiohttp import web
 from emulator.books import synth_book
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import RowCache, fmt, fmt_levels, int_param, json_response, rate_str
+from emulator.wire import RowText, fmt, fmt_levels, int_param, json_response, rate_str
 
 ORDERBOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25), "inverse": (1, 1000, 25)}
 INSTRUMENT_LIMIT = (1, 1000, 500)
@@ -97,7 +97,7 @@ def spot_listings(linear: list[Listing]) -> list[Listing]:
 class BybitPublic:
     def __init__(self, model: MarketModel) -> None:
         self.model = model
-        self._row_cache = RowCache()
+        self._row_text = RowText(("ask1Size", "bid1Price", "ask1Price", "bid1Size"))
         self.linear: dict[str, Listing] = {}
         for x in model.venue_listings("bybit"):
             self.linear.setdefault(x.symbol, x)  # the first of a symbol, as the list walk found
@@ -206,18 +206,21 @@ class BybitPublic:
 
     def _linear_ticker(
         self, x: Listing, i: int, mark: float, index: float, rate: float, now: int
-    ) -> dict[str, Any]:
+    ) -> Any:
+        """The row (a dict, or its JSON text as an ``orjson.Fragment``: ``wire.RowText``)."""
         next_ms = self.model.next_funding_ms("bybit", x.symbol, now) if x.perpetual else 0
-        row = self._row_cache.get(
+        bids, asks = self.model.top_book("bybit", x.symbol, now)
+        book = {
+            "ask1Size": fmt(asks[0][1], x.lot),
+            "bid1Price": fmt(bids[0][0], x.tick),
+            "ask1Price": fmt(asks[0][0], x.tick),
+            "bid1Size": fmt(bids[0][1], x.lot),
+        }
+        return self._row_text.row(
             (i, mark, index, rate, next_ms),
             lambda: self._linear_row(x, mark, index, rate, next_ms),
+            book,
         )
-        bids, asks = self.model.top_book("bybit", x.symbol, now)
-        row["ask1Size"] = fmt(asks[0][1], x.lot)
-        row["bid1Price"] = fmt(bids[0][0], x.tick)
-        row["ask1Price"] = fmt(asks[0][0], x.tick)
-        row["bid1Size"] = fmt(bids[0][1], x.lot)
-        return row
 
     def _linear_row(
         self, x: Listing, mark: float, index: float, rate: float, next_ms: int

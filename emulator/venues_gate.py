@@ -17,7 +17,7 @@ from aiohttp import web
 
 from emulator.model import MarketModel
 from emulator.universe import Listing
-from emulator.wire import RowCache, fmt, fmt_prices, int_param, json_response, rate_str
+from emulator.wire import RowCache, RowText, fmt, fmt_prices, int_param, json_response, rate_str
 
 VENUE = "gate"
 SETTLE = "usdt"
@@ -32,8 +32,9 @@ class GatePublic:
         self.model = model
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
-        self._row_cache = RowCache()
+        self._row_text = RowText(("highest_bid", "highest_size", "lowest_ask", "lowest_size"))
         self._contracts = RowCache()
+        self._contract_texts = RowText(())
 
     def register(self, app: web.Application, prefix: str) -> None:
         base = prefix + "/api/v4/futures/{settle}"
@@ -73,6 +74,12 @@ class GatePublic:
         values = self._values(x, now)
         return self._contracts.get(values, lambda: self._new_contract_row(x, *values[1:]))
 
+    def _contract_text(self, x: Listing, now: int) -> Any:
+        """``_contract_row`` as JSON text (``wire.RowText``): the contracts body asks for
+        every row each cycle, and they change once a minute."""
+        values = self._values(x, now)
+        return self._contract_texts.row(values, lambda: self._new_contract_row(x, *values[1:]), {})
+
     def _new_contract_row(
         self, x: Listing, mark: float, index: float, rate: float, next_ms: int
     ) -> dict[str, Any]:
@@ -105,7 +112,7 @@ class GatePublic:
         if request.match_info["settle"] != SETTLE:
             return json_response([])
         now = self.model.clock.now_ms()
-        return json_response([self._contract_row(x, now) for x in self.by_symbol.values()])
+        return json_response([self._contract_text(x, now) for x in self.by_symbol.values()])
 
     async def contract(self, request: web.Request) -> web.Response:
         x = self._find(request, request.match_info["contract"])
@@ -123,15 +130,17 @@ class GatePublic:
             rows = list(self.by_symbol.values())
         return json_response([self._ticker(x, now) for x in rows])
 
-    def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
-        """Field set of the real ``tickers?contract=BTC_USDT`` body."""
-        row = self._row_cache.get(self._values(x, now), lambda: self._ticker_row(x, now))
+    def _ticker(self, x: Listing, now: int) -> Any:
+        """Field set of the real ``tickers?contract=BTC_USDT`` body (a dict, or its JSON text
+        as an ``orjson.Fragment``: ``wire.RowText``)."""
         bids, asks = self.model.top_book(self.venue, x.symbol, now)
-        row["highest_bid"] = fmt(bids[0][0], x.tick)
-        row["highest_size"] = str(int(bids[0][1]))
-        row["lowest_ask"] = fmt(asks[0][0], x.tick)
-        row["lowest_size"] = str(int(asks[0][1]))
-        return row
+        book = {
+            "highest_bid": fmt(bids[0][0], x.tick),
+            "highest_size": str(int(bids[0][1])),
+            "lowest_ask": fmt(asks[0][0], x.tick),
+            "lowest_size": str(int(asks[0][1])),
+        }
+        return self._row_text.row(self._values(x, now), lambda: self._ticker_row(x, now), book)
 
     def _ticker_row(self, x: Listing, now: int) -> dict[str, Any]:
         """The row's fields that depend on prices and rates only (book fields left empty)."""

@@ -19,7 +19,7 @@ from aiohttp import web
 from emulator.model import MarketModel
 from emulator.universe import Listing, load_json
 from emulator.wire import (
-    RowCache,
+    RowText,
     fmt,
     fmt_column,
     fmt_prices,
@@ -46,8 +46,8 @@ class OkxPublic:
         self.model = model
         self.venue = venue
         self.by_symbol = {x.symbol: x for x in model.venue_listings(self.venue)}
-        self._row_cache = RowCache()
-        self._rate_rows = RowCache()
+        self._row_text = RowText(("askPx", "askSz", "bidPx", "bidSz", "ts"))
+        self._rate_rows = RowText(("ts",))
         self.template = load_json("okx_api_v5_public_funding-rate_XRP-USDT-SWAP.json")["data"][0]
 
     def register(self, app: web.Application, prefix: str) -> None:
@@ -72,15 +72,16 @@ class OkxPublic:
             rows = [r for r in rows if r["instId"] == request.query["instId"]]
         return ok(rows)
 
-    def _rate_row(self, x: Listing, now: int) -> dict[str, Any]:
+    def _rate_row(self, x: Listing, now: int) -> Any:
         """Kept by (listing, live rate, next funding time): the last settlement is the one
-        before the next, so the key fixes every field but ``ts``."""
+        before the next, so the key fixes every field but ``ts`` (the row as JSON text:
+        ``wire.RowText``)."""
         i = self.model.index_of(self.venue, x.symbol)
         nxt = self.model.next_funding_ms(self.venue, x.symbol, now)
         rate = float(self.model.funding_rates(now)[i])
-        row = self._rate_rows.get((i, rate, nxt), lambda: self._new_rate_row(x, rate, nxt, now))
-        row["ts"] = str(now)
-        return row
+        return self._rate_rows.row(
+            (i, rate, nxt), lambda: self._new_rate_row(x, rate, nxt, now), {"ts": str(now)}
+        )
 
     def _new_rate_row(self, x: Listing, rate: float, nxt: int, now: int) -> dict[str, Any]:
         history = self.model.history(self.venue, x.symbol, now)
@@ -169,17 +170,19 @@ class OkxPublic:
             ]
         )
 
-    def _ticker(self, x: Listing, now: int) -> dict[str, Any]:
+    def _ticker(self, x: Listing, now: int) -> Any:
+        """A tickers row (a dict, or its JSON text as an ``orjson.Fragment``: ``wire.RowText``)."""
         i = self.model.index_of(self.venue, x.symbol)
         mark = float(self.model.mark_prices(now)[i])
-        row = self._row_cache.get((i, mark), lambda: self._ticker_row(x, mark))
         bids, asks = self.model.top_book(self.venue, x.symbol, now)
-        row["askPx"] = fmt(asks[0][0], x.tick)
-        row["askSz"] = fmt(asks[0][1], x.lot)
-        row["bidPx"] = fmt(bids[0][0], x.tick)
-        row["bidSz"] = fmt(bids[0][1], x.lot)
-        row["ts"] = str(now)
-        return row
+        book = {
+            "askPx": fmt(asks[0][0], x.tick),
+            "askSz": fmt(asks[0][1], x.lot),
+            "bidPx": fmt(bids[0][0], x.tick),
+            "bidSz": fmt(bids[0][1], x.lot),
+            "ts": str(now),
+        }
+        return self._row_text.row((i, mark), lambda: self._ticker_row(x, mark), book)
 
     def _ticker_row(self, x: Listing, mark: float) -> dict[str, Any]:
         """The row's fields that depend on the price only (book fields and time left empty)."""
