@@ -8,21 +8,24 @@ lookups (two ``handle_option_and_params`` walks, ~15-30 us), the proxy settings,
 cache, multipart bodies, verbose logging, and the throttle's hand-off through its own task.
 
 What is kept, by calling ccxt's own code in ccxt's order: the cost of the endpoint
-(``calculate_rate_limiter_cost``) spent on the exchange's throttle, the request
-(``sign``, ``prepare_request_headers``), the exchange's own aiohttp session (the same pool)
-with ccxt's timeouts, the response hooks (``on_rest_response``, ``parse_json``,
-``handle_errors``, ``handle_http_status_code``: every status and error body maps as through
-ccxt), ccxt's mapping of aiohttp's exceptions, and the last-request/response fields ccxt
-keeps. Where any skipped part would apply - a private endpoint, an exchange class that
-overrides ``fetch2``/``fetch`` (or ``request`` beyond Binance's private-key flag), retry or
-proxy settings, the fetch cache, verbose mode, a multipart body - the call goes through
-ccxt's own implicit method instead.
+(``calculate_rate_limiter_cost``) spent on the exchange's throttle, the request (``sign``,
+``prepare_request_headers``), the request and answer of the exchange's own aiohttp session
+with ccxt's timeouts (sent by ``scanner.venues.lean_http`` where it mirrors that session
+exactly: the same bytes and answers for ~1/6 of the CPU; else by the session), the response
+hooks (``on_rest_response``, ``parse_json``, ``handle_errors``, ``handle_http_status_code``:
+every status and error body maps as through ccxt), ccxt's mapping of aiohttp's exceptions,
+and the last-request/response fields ccxt keeps. Where any skipped part would apply - a
+private endpoint, an exchange class that overrides ``fetch2``/``fetch`` (or ``request``
+beyond Binance's private-key flag), retry or proxy settings, the fetch cache, verbose mode,
+a multipart body - the call goes through ccxt's own implicit method instead.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import socket
+import ssl
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +35,8 @@ import yarl
 from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 from ccxt.base.errors import ExchangeError, ExchangeNotAvailable, RequestTimeout
 from ccxt.base.types import Entry
+
+from scanner.venues.lean_http import KEEPALIVE_S, LeanHttp, Reply, takes
 
 _PROXY_ATTRS = (
     "proxyUrl",
@@ -184,20 +189,30 @@ async def lean_fetch(
     ex.open(True)
     ex.logger.debug("%s %s, Request: %s %s", method, url, headers, body)
     encoded_body = body.encode() if body else None
-    session_method = getattr(ex.session, method.lower())
     timeout_s = ex.timeout / 1000
+    timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=timeout_s, sock_read=timeout_s)
+    http = lean_http_of(ex, method)
     try:
-        async with session_method(
-            yarl.URL(url, encoded=True),
-            data=encoded_body,
-            headers=request_headers,
-            timeout=aiohttp.ClientTimeout(
-                total=timeout_s, sock_connect=timeout_s, sock_read=timeout_s
-            ),
-            proxy=None,
-        ) as response:
-            text = await response.text(errors="replace")
-            got = _received(ex, response, text, url, method, request_headers, body)
+        if http is not None:  # the same request and answer as aiohttp's (scanner.venues.lean_http)
+            reply = await http.request(
+                method,
+                yarl.URL(url, encoded=True),
+                request_headers,
+                encoded_body,
+                timeout,
+                on_cookies=ex.session.cookie_jar.update_cookies,
+            )
+            got = _received(ex, reply, reply.text(), url, method, request_headers, body)
+        else:
+            async with getattr(ex.session, method.lower())(
+                yarl.URL(url, encoded=True),
+                data=encoded_body,
+                headers=request_headers,
+                timeout=timeout,
+                proxy=None,
+            ) as response:
+                text = await response.text(errors="replace")
+                got = _received(ex, response, text, url, method, request_headers, body)
     except socket.gaierror as e:
         raise ExchangeNotAvailable(" ".join([ex.id, method, url])) from e
     except (TimeoutError, concurrent.futures.TimeoutError) as e:
@@ -213,7 +228,7 @@ async def lean_fetch(
 class _Received:
     """What ``fetch`` holds once the body is in: status, headers, text and its JSON."""
 
-    response: aiohttp.ClientResponse
+    response: aiohttp.ClientResponse | Reply
     status: int
     reason: str | None
     headers: dict[str, str]
@@ -223,7 +238,7 @@ class _Received:
 
 def _received(
     ex: ccxt_async.Exchange,
-    response: aiohttp.ClientResponse,
+    response: aiohttp.ClientResponse | Reply,
     text: str,
     url: str,
     method: str,
@@ -284,4 +299,33 @@ def _checked(
         return got.text
     if got.text == "" or got.text is None:
         return got.text
+    if isinstance(got.response, Reply):
+        return got.response.body  # aiohttp's stream would give the same bytes
     return got.response.content
+
+
+_POOLS: weakref.WeakKeyDictionary[ccxt_async.Exchange, LeanHttp] = weakref.WeakKeyDictionary()
+"""Each exchange's lean connections (closed by ``close_lean_http``)."""
+
+
+def lean_http_of(ex: ccxt_async.Exchange, method: str) -> LeanHttp | None:
+    """The exchange's ``LeanHttp`` where it sends ``method`` as the exchange's aiohttp session
+    would (``lean_http.takes``), else None (the session sends)."""
+    if not takes(ex.session, method):
+        return None
+    http = _POOLS.get(ex)
+    if http is None:
+        connector = ex.session.connector
+        http = _POOLS[ex] = LeanHttp(
+            ssl=ex.ssl_context if isinstance(ex.ssl_context, ssl.SSLContext) else ex.verify,
+            limit=connector.limit,
+            keepalive_s=getattr(connector, "_keepalive_timeout", KEEPALIVE_S),
+        )
+    return http
+
+
+async def close_lean_http(ex: ccxt_async.Exchange) -> None:
+    """Close the exchange's lean connections (its adapter's ``close``)."""
+    http = _POOLS.pop(ex, None)
+    if http is not None:
+        await http.close()

@@ -77,7 +77,7 @@ from scanner.venues.base import (
 )
 from scanner.venues.book_levels import sorted_side
 from scanner.venues.capabilities import RawBookSpec, RawFundingSpec, RawTickersSpec, VenueQuirks
-from scanner.venues.ccxt_lean import LeanCall
+from scanner.venues.ccxt_lean import LeanCall, close_lean_http
 from scanner.venues.funding_rows import read_funding_rows
 from scanner.venues.retry import send_then_retry
 from scanner.venues.specs import spec_of
@@ -647,6 +647,7 @@ class CcxtVenue:
         return book_sides(self.exchange, raw, body, symbol, depth)
 
     async def close(self) -> None:
+        await close_lean_http(self.exchange)
         await self.exchange.close()
 
 

@@ -14,6 +14,10 @@ streaming the body through them (~0.15 ms of CPU a request; a steady scan sends 
 books). ``BybitHttp`` sends that way when it owns the transport; tests that inject an
 ``httpx.MockTransport`` keep speaking httpx.
 
+Under ``send``, the session's requests go out through ``scanner.venues.lean_http`` where it
+mirrors the session exactly (the same bytes, answers and aiohttp exceptions, ~50 instead of
+~300 us of CPU a request); the session sends the rest.
+
 One correction on top: the library maps every aiohttp connection error (a reset, a server
 that hung up) to ``httpx.ConnectTimeout``. A reset is not a timeout - callers report it as
 "venue unavailable", not "timed out" - so connection errors that were not timeouts become
@@ -31,6 +35,8 @@ import yarl
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 from multidict import CIMultiDictProxy
+
+from scanner.venues.lean_http import KEEPALIVE_S, LeanHttp, takes
 
 Reply = tuple[int, "CIMultiDictProxy[str]", bytes]
 """HTTP status, response headers (case-insensitive), body (decoded as httpx decoded it)."""
@@ -65,6 +71,26 @@ class _Body(httpx.AsyncByteStream):
 class AiohttpPoolTransport(AiohttpTransport):
     """``httpx_aiohttp.AiohttpTransport`` whose timeouts are only real timeouts."""
 
+    _lean_http: LeanHttp | None = None
+
+    def _lean(self, session: aiohttp.ClientSession) -> LeanHttp:
+        """The lean connections beside the session's pool, with its limits."""
+        if self._lean_http is None:
+            connector = session.connector
+            assert connector is not None  # takes() checked it
+            self._lean_http = LeanHttp(
+                ssl=self.ssl_context,
+                limit=connector.limit,
+                keepalive_s=getattr(connector, "_keepalive_timeout", KEEPALIVE_S),
+            )
+        return self._lean_http
+
+    async def aclose(self) -> None:
+        if self._lean_http is not None:
+            await self._lean_http.close()
+            self._lean_http = None
+        await super().aclose()
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _timeouts_only_when_timed_out():
             response = await super().handle_async_request(request)
@@ -92,6 +118,16 @@ class AiohttpPoolTransport(AiohttpTransport):
             sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
         )
         with _timeouts_only_when_timed_out(), map_aiohttp_exceptions():
+            if takes(self.client, method):  # the session's request, sent lean (lean_http)
+                reply = await self._lean(self.client).request(
+                    method,
+                    yarl.URL(url, encoded=True),
+                    headers,
+                    content,
+                    limits,
+                    on_cookies=self.client.cookie_jar.update_cookies,
+                )
+                return reply.status, reply.headers, reply.body
             async with self.client.request(
                 method,
                 yarl.URL(url, encoded=True),
