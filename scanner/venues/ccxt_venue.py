@@ -222,7 +222,8 @@ class CcxtVenue:
         self._by_symbol: dict[str, Instrument] = {}
         self._symbol_by_id: dict[str, str] = {}
         self._lean: dict[str, LeanCall] = {}
-        """ccxt's implicit methods of the raw books, sent by ``LeanCall``."""
+        """ccxt's implicit methods of the raw requests (books, bulk quotes), sent by
+        ``LeanCall``."""
         self.gate = BanGate(venue, spec.statuses, clock)
         """Nothing is sent while a ban the venue means as one holds."""
         _guard_responses(exchange, self.gate)
@@ -400,12 +401,16 @@ class CcxtVenue:
     async def _raw_body(
         self, raw: RawFundingSpec | RawTickersSpec, params: Mapping[str, Any] | None = None
     ) -> Any:
-        """One raw request through ccxt's implicit method (its transport, throttle, response
-        hook and errors), with ``raw.params`` or ``params``; the body as ccxt's JSON parse
-        gave it."""
-        return await getattr(self.exchange, raw.method)(
-            dict(raw.params if params is None else params)
-        )
+        """One raw request as ccxt's implicit method sends it (``LeanCall``: its transport,
+        throttle, response hook and errors), with ``raw.params`` or ``params``; the body as
+        ccxt's JSON parse gave it."""
+        return await self._lean_call(raw.method)(dict(raw.params if params is None else params))
+
+    def _lean_call(self, method: str) -> LeanCall:
+        call = self._lean.get(method)
+        if call is None:
+            call = self._lean[method] = LeanCall(self.exchange, method)
+        return call
 
     def _parsed_rates(self, got: Any) -> dict[str, Mapping[str, Any]]:
         """``_funding_rates``' result as ccxt's structures by symbol (raw bodies parsed by
@@ -640,10 +645,7 @@ class CcxtVenue:
         """One book request as ccxt's implicit method sends it (``LeanCall``: the same bytes,
         budget and hooks without ccxt's generic request path); its sides read by
         ``book_sides``."""
-        call = self._lean.get(raw.method)
-        if call is None:
-            call = self._lean[raw.method] = LeanCall(self.exchange, raw.method)
-        body = await call(params)
+        body = await self._lean_call(raw.method)(params)
         return book_sides(self.exchange, raw, body, symbol, depth)
 
     async def close(self) -> None:

@@ -251,3 +251,51 @@ async def test_every_injected_fault_maps_as_through_ccxt(venue: str) -> None:
         finally:
             await lean.close()
             await plain.close()
+
+
+def quote_requests() -> list[tuple[str, str, dict[str, Any]]]:
+    """(venue, implicit method, params) of every raw bulk-quote request the adapters send."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for venue in CCXT_VENUES:
+        quirks = spec_of(venue).quirks
+        specs: list[Any] = [*quirks.raw_funding, quirks.raw_intervals]
+        specs += [quirks.raw_tickers, quirks.raw_bids_asks]
+        for raw in specs:
+            if raw is None:
+                continue
+            calls = getattr(raw, "calls", None) or (raw.params,)
+            out += [(venue, raw.method, dict(params)) for params in calls]
+    return out
+
+
+QUOTE_REQUESTS = quote_requests()
+
+
+@pytest.mark.parametrize("request_", QUOTE_REQUESTS, ids=lambda r: f"{r[0]}-{r[1]}")
+async def test_lean_quote_calls_are_ccxts_calls(
+    server: tuple[Recorder, str], request_: tuple[str, str, dict[str, Any]]
+) -> None:
+    """The bulk quote requests (``CcxtVenue._raw_body``) go the lean way too, with the same
+    bytes and outcomes as through ccxt."""
+    venue, method, params = request_
+    recorder, url = server
+    lean, plain = adapter(venue, url, lean=True), adapter(venue, url, lean=False)
+    ours, ccxts = LeanCall(lean.exchange, method), LeanCall(plain.exchange, method)
+    assert ours.applies(params) and not ccxts.applies(params)
+    try:
+        for mode in ("ok", "list", "429", "500", "not json", "empty", "hang up"):
+            recorder.mode = mode
+            start = len(recorder.seen)
+            got = await outcome(ours, params)
+            sent = recorder.seen[start:]
+            start = len(recorder.seen)
+            want = await outcome(ccxts, params)
+            assert sent == recorder.seen[start:] and sent, (venue, method, mode)
+            assert got == want, (venue, method, mode)
+    finally:
+        await lean.close()
+        await plain.close()
+
+
+def test_every_venue_sends_some_quote_request_lean() -> None:
+    assert {venue for venue, _, _ in QUOTE_REQUESTS} >= set(CCXT_VENUES) - {"hyperliquid"}
