@@ -499,3 +499,25 @@ def test_on_uvloop_the_same_bytes_answers_and_failures() -> None:
 
     assert isinstance(uvloop.new_event_loop(), uvloop.Loop)
     uvloop.run(main())
+
+
+async def test_the_total_timeout_covers_the_wait_for_a_free_connection() -> None:
+    async with serving() as (server, root):
+        server.script = silent
+        http = LeanHttp(limit=1)
+        try:
+            first = asyncio.ensure_future(
+                http.request("GET", yarl.URL(root + "/"), {}, None, aiohttp.ClientTimeout(1.0))
+            )
+            for _ in range(100):  # bounded: the first request reaches the server within turns
+                if server.seen:
+                    break
+                await asyncio.sleep(0.01)
+            second = await outcome(
+                http.request("GET", yarl.URL(root + "/"), {}, None, aiohttp.ClientTimeout(0.2))
+            )
+            seen_then = len(server.seen)  # the second never had a connection to send on
+            assert await outcome(first) == (TimeoutError, "")
+        finally:
+            await http.close()
+    assert second == (TimeoutError, "") and seen_then == 1
