@@ -199,6 +199,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self._answer: asyncio.Future[Reply] | None = None
+        self._read_timeout_s: float | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._reset()
 
@@ -206,7 +207,6 @@ class _Connection(asyncio.Protocol):
         self._reason = b""
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
-        self._started = False
         self._headers_done = False
         self._done = False
         self._read_timer: asyncio.TimerHandle | None = None
@@ -216,7 +216,9 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        self._started = True
+        if self._answer is None:  # bytes nobody asked for (a server's parting 408): not reused
+            self.close()
+            return
         self._rearm()
         try:
             self._parser.feed_data(data)
@@ -233,13 +235,13 @@ class _Connection(asyncio.Protocol):
         self.transport = None
         if self._answer is None or self._answer.done():
             return
-        if not self._started:
+        if not self._headers_done:  # aiohttp: a reset is an OSError, a clean close not
             error: BaseException = (
-                aiohttp.ServerDisconnectedError()
-                if exc is None
-                else aiohttp.ClientOSError(*getattr(exc, "args", ()))
+                aiohttp.ClientOSError(*exc.args)
+                if isinstance(exc, OSError)
+                else aiohttp.ServerDisconnectedError()
             )
-        elif self._headers_done:
+        else:
             cut = self._cut_short()
             if cut is None:  # a body read until the connection closes: complete
                 self.on_message_complete()
@@ -248,8 +250,6 @@ class _Connection(asyncio.Protocol):
             if exc is not None:
                 message = f"{message}. {exc!r}"
             error = aiohttp.ClientPayloadError(message)
-        else:
-            error = aiohttp.ServerDisconnectedError()
         self._fail(error)
 
     def _cut_short(self) -> Exception | None:

@@ -521,3 +521,25 @@ async def test_the_total_timeout_covers_the_wait_for_a_free_connection() -> None
         finally:
             await http.close()
     assert second == (TimeoutError, "") and seen_then == 1
+
+
+async def test_a_connection_that_spoke_unasked_is_not_reused() -> None:
+    async def script(request: bytes, transport: asyncio.Transport) -> None:
+        transport.write(answer())
+        await asyncio.sleep(0.01)
+        transport.write(answer(b"late", status="408 Request Timeout"))  # then, unasked
+
+    async with serving() as (server, root):
+        server.script = script
+        http = LeanHttp()
+        try:
+            first = await http.request("GET", yarl.URL(root + "/"), {}, None, TIMEOUT)
+            for _ in range(100):  # bounded: the unasked answer arrives within a few turns
+                await asyncio.sleep(0.01)
+                if all(conn.closed for conns in http._idle.values() for conn in conns):
+                    break
+            second = await http.request("GET", yarl.URL(root + "/"), {}, None, TIMEOUT)
+        finally:
+            await http.close()
+    assert first.body == second.body == JSON and first.status == second.status == 200
+    assert server.connections == 2
