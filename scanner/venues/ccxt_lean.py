@@ -36,7 +36,7 @@ from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 from ccxt.base.errors import ExchangeError, ExchangeNotAvailable, RequestTimeout
 from ccxt.base.types import Entry
 
-from scanner.venues.lean_http import KEEPALIVE_S, LeanHttp, Reply, takes
+from scanner.venues.lean_http import LeanHttp, Reply, takes
 
 _PROXY_ATTRS = (
     "proxyUrl",
@@ -315,12 +315,8 @@ def lean_http_of(ex: ccxt_async.Exchange, method: str) -> LeanHttp | None:
         return None
     http = _POOLS.get(ex)
     if http is None:
-        connector = ex.session.connector
-        http = _POOLS[ex] = LeanHttp(
-            ssl=ex.ssl_context if isinstance(ex.ssl_context, ssl.SSLContext) else ex.verify,
-            limit=connector.limit,
-            keepalive_s=getattr(connector, "_keepalive_timeout", KEEPALIVE_S),
-        )
+        tls = ex.ssl_context if isinstance(ex.ssl_context, ssl.SSLContext) else ex.verify
+        http = _POOLS[ex] = LeanHttp.beside(ex.session, tls)
     return http
 
 

@@ -36,7 +36,7 @@ from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 from multidict import CIMultiDictProxy
 
-from scanner.venues.lean_http import KEEPALIVE_S, LeanHttp, takes
+from scanner.venues.lean_http import LeanHttp, takes
 
 Reply = tuple[int, "CIMultiDictProxy[str]", bytes]
 """HTTP status, response headers (case-insensitive), body (decoded as httpx decoded it)."""
@@ -76,13 +76,7 @@ class AiohttpPoolTransport(AiohttpTransport):
     def _lean(self, session: aiohttp.ClientSession) -> LeanHttp:
         """The lean connections beside the session's pool, with its limits."""
         if self._lean_http is None:
-            connector = session.connector
-            assert connector is not None  # takes() checked it
-            self._lean_http = LeanHttp(
-                ssl=self.ssl_context,
-                limit=connector.limit,
-                keepalive_s=getattr(connector, "_keepalive_timeout", KEEPALIVE_S),
-            )
+            self._lean_http = LeanHttp.beside(session, self.ssl_context)
         return self._lean_http
 
     async def aclose(self) -> None:

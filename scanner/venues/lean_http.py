@@ -383,6 +383,14 @@ class LeanHttp:
         self._busy: set[_Connection] = set()
         self.closed = False
 
+    @classmethod
+    def beside(cls, session: aiohttp.ClientSession, ssl: ssl_module.SSLContext | bool) -> LeanHttp:
+        """Connections beside ``session``'s pool, with its connector's limit and keep-alive."""
+        connector = session.connector
+        assert connector is not None  # takes() checked it
+        keepalive_s = getattr(connector, "_keepalive_timeout", KEEPALIVE_S)
+        return cls(ssl=ssl, limit=connector.limit, keepalive_s=keepalive_s)
+
     async def request(
         self,
         method: str,

@@ -146,20 +146,33 @@ async def test_lean_calls_are_ccxts_calls(server: tuple[Recorder, str], venue: s
     assert raw is not None
     params = raw.request(MARKET, 50)
     assert params is not None
+    await same_as_ccxt(recorder, venue, url, raw.method, params, ANSWERS)
+
+
+async def same_as_ccxt(
+    recorder: Recorder,
+    venue: str,
+    url: str,
+    method: str,
+    params: dict[str, Any],
+    modes: tuple[str, ...],
+) -> None:
+    """``LeanCall`` and ccxt's own path send the same bytes and give the same outcome and
+    last-response fields for each answer mode."""
     lean, plain = adapter(venue, url, lean=True), adapter(venue, url, lean=False)
-    ours, ccxts = LeanCall(lean.exchange, raw.method), LeanCall(plain.exchange, raw.method)
+    ours, ccxts = LeanCall(lean.exchange, method), LeanCall(plain.exchange, method)
     assert ours.applies(params) and not ccxts.applies(params)
     try:
-        for mode in ANSWERS:
+        for mode in modes:
             recorder.mode = mode
             start = len(recorder.seen)
             got = await outcome(ours, params)
             sent = recorder.seen[start:]
             start = len(recorder.seen)
             want = await outcome(ccxts, params)
-            assert sent == recorder.seen[start:], (venue, mode)
-            assert sent, (venue, mode)  # aiohttp sends a GET once more after a hang-up
-            assert got == want, (venue, mode)
+            assert sent == recorder.seen[start:], (venue, method, mode)
+            assert sent, (venue, method, mode)  # aiohttp sends a GET once more after a hang-up
+            assert got == want, (venue, method, mode)
             assert lean.exchange.last_http_response == plain.exchange.last_http_response
             assert undated(lean.exchange.last_response_headers) == undated(
                 plain.exchange.last_response_headers
@@ -279,22 +292,8 @@ async def test_lean_quote_calls_are_ccxts_calls(
     bytes and outcomes as through ccxt."""
     venue, method, params = request_
     recorder, url = server
-    lean, plain = adapter(venue, url, lean=True), adapter(venue, url, lean=False)
-    ours, ccxts = LeanCall(lean.exchange, method), LeanCall(plain.exchange, method)
-    assert ours.applies(params) and not ccxts.applies(params)
-    try:
-        for mode in ("ok", "list", "429", "500", "not json", "empty", "hang up"):
-            recorder.mode = mode
-            start = len(recorder.seen)
-            got = await outcome(ours, params)
-            sent = recorder.seen[start:]
-            start = len(recorder.seen)
-            want = await outcome(ccxts, params)
-            assert sent == recorder.seen[start:] and sent, (venue, method, mode)
-            assert got == want, (venue, method, mode)
-    finally:
-        await lean.close()
-        await plain.close()
+    modes = ("ok", "list", "429", "500", "not json", "empty", "hang up")
+    await same_as_ccxt(recorder, venue, url, method, params, modes)
 
 
 def test_every_venue_sends_some_quote_request_lean() -> None:

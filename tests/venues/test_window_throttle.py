@@ -72,7 +72,7 @@ def reference(calls: list[tuple[float, float]], budget: float) -> list[float]:
     now = 0.0
     for called, cost in calls:
         now = max(now, called)
-        while True:
+        for _ in range(len(stamps) + 1):  # each pass drops a stamp, or the request goes
             stamps = [(t, c) for t, c in stamps if t > now - WINDOW_MS]
             total: float = 0
             for _, c in stamps:
@@ -82,6 +82,8 @@ def reference(calls: list[tuple[float, float]], budget: float) -> list[float]:
                 out.append(now)
                 break
             now = stamps[0][0] + WINDOW_MS
+        else:
+            raise AssertionError(f"a request of cost {cost} never fits a budget of {budget}")
     return out
 
 
