@@ -194,14 +194,8 @@ async def lean_fetch(
     http = lean_http_of(ex, method)
     try:
         if http is not None:  # the same request and answer as aiohttp's (scanner.venues.lean_http)
-            reply = await http.request(
-                method,
-                yarl.URL(url, encoded=True),
-                request_headers,
-                encoded_body,
-                timeout,
-                on_cookies=ex.session.cookie_jar.update_cookies,
-            )
+            lean_url = yarl.URL(url, encoded=True)
+            reply = await http.request(method, lean_url, request_headers, encoded_body, timeout)
             got = _received(ex, reply, reply.text(), url, method, request_headers, body)
         else:
             async with getattr(ex.session, method.lower())(

@@ -113,13 +113,9 @@ class AiohttpPoolTransport(AiohttpTransport):
         )
         with _timeouts_only_when_timed_out(), map_aiohttp_exceptions():
             if takes(self.client, method):  # the session's request, sent lean (lean_http)
-                reply = await self._lean(self.client).request(
-                    method,
-                    yarl.URL(url, encoded=True),
-                    headers,
-                    content,
-                    limits,
-                    on_cookies=self.client.cookie_jar.update_cookies,
+                lean = self._lean(self.client)
+                reply = await lean.request(
+                    method, yarl.URL(url, encoded=True), headers, content, limits
                 )
                 return reply.status, reply.headers, reply.body
             async with self.client.request(

@@ -42,6 +42,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, cast
 
 import aiohttp
+import aiohttp.abc
 import httptools
 import yarl
 from aiohttp import http_exceptions
@@ -360,9 +361,6 @@ class _Connection(asyncio.Protocol):
         self.closed = True
 
 
-Connector = Callable[[], Any]
-
-
 class LeanHttp:
     """Kept-alive connections per origin and the requests sent over them (module doc)."""
 
@@ -373,8 +371,11 @@ class LeanHttp:
         limit: int = 100,
         keepalive_s: float = KEEPALIVE_S,
         clock: Callable[[], float] | None = None,
+        cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
     ) -> None:
         self._ssl = ssl
+        self._cookie_jar = cookie_jar
+        """Where cookies a venue sets go (the mirrored session's jar, as aiohttp puts them)."""
         self._limit = asyncio.Semaphore(limit) if limit else None
         self._keepalive_s = keepalive_s
         self._clock = clock
@@ -385,11 +386,17 @@ class LeanHttp:
 
     @classmethod
     def beside(cls, session: aiohttp.ClientSession, ssl: ssl_module.SSLContext | bool) -> LeanHttp:
-        """Connections beside ``session``'s pool, with its connector's limit and keep-alive."""
+        """Connections beside ``session``'s pool, with its connector's limit and keep-alive and
+        its cookie jar."""
         connector = session.connector
         assert connector is not None  # takes() checked it
         keepalive_s = getattr(connector, "_keepalive_timeout", KEEPALIVE_S)
-        return cls(ssl=ssl, limit=connector.limit, keepalive_s=keepalive_s)
+        return cls(
+            ssl=ssl,
+            limit=connector.limit,
+            keepalive_s=keepalive_s,
+            cookie_jar=session.cookie_jar,
+        )
 
     async def request(
         self,
@@ -398,7 +405,6 @@ class LeanHttp:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: Timeouts,
-        on_cookies: Callable[[SimpleCookie, yarl.URL], None] | None = None,
     ) -> Reply:
         """Send and read one request (module doc): aiohttp's errors on failure."""
         data = request_bytes(method, url, headers, body)
@@ -406,8 +412,8 @@ class LeanHttp:
         if timeout.total is not None:
             deadline = asyncio.get_running_loop().time() + timeout.total
         reply = await self._send(method, url, data, timeout, deadline)
-        if on_cookies is not None and "Set-Cookie" in reply.headers:
-            on_cookies(cookies_of(reply.headers.getall("Set-Cookie")), url)
+        if self._cookie_jar is not None and "Set-Cookie" in reply.headers:
+            self._cookie_jar.update_cookies(cookies_of(reply.headers.getall("Set-Cookie")), url)
         return reply
 
     async def _send(

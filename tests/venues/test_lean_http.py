@@ -339,27 +339,24 @@ async def test_a_refused_connection_fails_as_aiohttp_fails() -> None:
     assert got[0] is want[0] is aiohttp.ClientConnectorError
 
 
-async def test_idle_connections_expire_after_keepalive_s() -> None:
+async def connections_for(request_times_s: tuple[float, ...]) -> int:
+    """Connections the server saw for one request at each (injected-clock) time."""
     now = [0.0]
     async with serving() as (server, root):
         http = LeanHttp(keepalive_s=15.0, clock=lambda: now[0])
         try:
-            for at in (0.0, 14.9, 29.0, 29.1):
+            for at in request_times_s:
                 now[0] = at
                 await http.request("GET", yarl.URL(root + "/"), {}, None, TIMEOUT)
         finally:
             await http.close()
+    return server.connections
+
+
+async def test_idle_connections_expire_after_keepalive_s() -> None:
     # 14.9 s idle: reused; 14.1 s after that: reused; 29.0 -> 29.1: reused. Then a gap:
-    assert server.connections == 1
-    async with serving() as (server, root):
-        http = LeanHttp(keepalive_s=15.0, clock=lambda: now[0])
-        try:
-            for at in (0.0, 15.0, 15.5, 40.0):
-                now[0] = at
-                await http.request("GET", yarl.URL(root + "/"), {}, None, TIMEOUT)
-        finally:
-            await http.close()
-    assert server.connections == 3  # new at 0, at 15.0 (15 s idle), at 40.0
+    assert await connections_for((0.0, 14.9, 29.0, 29.1)) == 1
+    assert await connections_for((0.0, 15.0, 15.5, 40.0)) == 3  # new at 0, 15.0 (15 s idle), 40.0
 
 
 async def test_concurrent_requests_use_separate_connections_up_to_the_limit() -> None:
@@ -414,17 +411,10 @@ async def test_cookies_go_to_the_sessions_jar_and_then_aiohttp_sends() -> None:
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for an IP address (ours: 127.0.0.1)
     async with serving() as (server, root), aiohttp.ClientSession(cookie_jar=jar) as session:
         server.script = script
-        http = LeanHttp()
+        http = LeanHttp.beside(session, True)  # the session's jar
         try:
             assert takes(session, "GET")
-            await http.request(
-                "GET",
-                yarl.URL(root + "/"),
-                {},
-                None,
-                TIMEOUT,
-                on_cookies=session.cookie_jar.update_cookies,
-            )
+            await http.request("GET", yarl.URL(root + "/"), {}, None, TIMEOUT)
             assert not takes(session, "GET")  # the session has a cookie: it sends from now on
             await via_aiohttp(session, "GET", root + "/", {}, None)
         finally:
