@@ -26,6 +26,9 @@ runs on the event loop ``fundscan run``'s session runs its scans on
   same session's cycles without it, every book after the cycle's quotes as before the prefetch
   existed, are printed next to it (``cycle_no_prefetch_s``), with how many candidates a
   cycle newly selected (those are fetched after the quotes);
+- the same steady cycle against emulators with no latency injected
+  (``cycle_zero_latency_s``, with both sides' CPU): what is left of a cycle without the round
+  trip is the CPU of the scanner and of the emulator, which share this machine's cores;
 - client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
   over the same cycle (its processes' user + system time from ``/proc``, Linux only), so the
   figures can be read on a loaded machine. Every collection (and scan) runs in the session's
@@ -100,6 +103,14 @@ FLOOR_ROUNDS: dict[str, tuple[int, int]] = {
     "gate": (0, 1),  # contracts (carries rate, interval, next time) + tickers: no prior list
     "hyperliquid": (0, 1),  # metaAndAssetCtxs: the universe and every asset's funding at once
 }
+# The emulator processes run with the cyclic garbage collector off. They stand in for venues'
+# servers, whose CPU is not the scanner's, but here they share its two cores, so their CPU is
+# in every cycle. Their collector's passes (~700 new container objects start one; a steady
+# cycle's answers make tens of thousands) were ~15-20 % of their CPU a cycle (6 x 9 paced
+# cycles, 2026-12-01: 0.13-0.14 -> 0.105-0.115 s). They free nothing the reference counts do
+# not: over 150 cycles against the same emulators, resident memory went from 69-73 MB to
+# 74-100 MB a process with the collector on and off alike (the request log and the row caches,
+# which grow by design).
 LAUNCH = """
 import asyncio, gc, os, sys, zlib
 from emulator import Emulator
@@ -117,6 +128,7 @@ async def main(latency_ms, half):
     await emu.start(0)
     gc.collect()  # the model's arrays and tables live as long as the process: a full
     gc.freeze()  # collection walked them every few dozen cycles (~1.5 ms a cycle on Bybit's)
+    gc.disable()  # see the comment above LAUNCH
     sys.stdout.write(f"{emu.url}\\n")
     sys.stdout.flush()
     await asyncio.Event().wait()
@@ -470,6 +482,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["cycle_no_prefetch_emulator_cpu_s"] = median(
             [t.emulator_cpu_s for t in plain["steady"]]
         )
+        out.update(await zero_latency_cycle(args, tmp))
         venues: dict[str, Any] = {}
         for v in ALL:
             res = first.collection.results[v]
@@ -535,6 +548,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+async def zero_latency_cycle(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """The steady cycle of the same session against emulators with no latency injected.
+
+    Why: on a machine whose cores the scanner shares with the emulator that stands in for six
+    venues' servers, a cycle is latency plus CPU, both sides' CPU. With the latency at zero,
+    what is left is that CPU alone (the scanner's and the emulator's, on the same cores), so
+    the difference to ``cycle_s`` is what the round trip adds. The floor assumes servers and
+    a scanner that take no time; this figure says how far this machine is from that."""
+    zero = serve(0.0, False, not args.one_emulator, args.emulator_nice)
+    try:
+        got = await session_run(zero, ALL, args.cycles, tmp, with_scans=False, pace_s=args.pace_s)
+    finally:
+        zero.stop()
+    steady: list[Timed] = got["steady"]
+    return {
+        "cycle_zero_latency_s": median([t.total_s for t in steady]),
+        "cycle_zero_latency_cpu_s": median([t.cpu_s for t in steady]),
+        "cycle_zero_latency_emulator_cpu_s": median([t.emulator_cpu_s for t in steady]),
+    }
+
+
 def _fmt(v: Any, unit: str = "s") -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "-"
@@ -579,6 +613,10 @@ def report(r: dict[str, Any]) -> str:
         f"of {r.get('cycle_candidates', nan):g}); without the book prefetch "
         f"{_fmt(r.get('cycle_no_prefetch_s'))} (CPU {_fmt(r.get('cycle_no_prefetch_cpu_s'))} here, "
         f"{_fmt(r.get('cycle_no_prefetch_emulator_cpu_s'))} in the emulator); "
+        f"with no latency injected {_fmt(r.get('cycle_zero_latency_s'))} (CPU "
+        f"{_fmt(r.get('cycle_zero_latency_cpu_s'))} here, "
+        f"{_fmt(r.get('cycle_zero_latency_emulator_cpu_s'))} in the emulator: the cycle's CPU "
+        "alone, on the cores the two share); "
         f"back to back {_fmt(r.get('cycle_back_to_back_s'))} "
         f"(CPU {_fmt(r.get('cycle_back_to_back_cpu_s'))}); "
         f"whole scan (collect, store, rank) {_fmt(r['scan_s'])}",
