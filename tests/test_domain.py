@@ -34,6 +34,22 @@ def test_canonical_ids_separate_perp_spot_and_dated() -> None:
     )
 
 
+def test_an_instruments_canonical_id_follows_its_fields_through_replace_and_pickle() -> None:
+    """The id is formatted once, when the instrument is made: a copy made with other fields
+    (``dataclasses.replace``, as adapters set an interval) gets its own, and neither equality,
+    hashing nor repr sees the stored id."""
+    perp = Instrument("bybit", "BTCUSDT", "BTC", "USDT", "USDT", Kind.PERPETUAL)
+    assert perp.canonical == "BTC/USDT:USDT"
+    dated = dataclasses.replace(perp, kind=Kind.DATED, expiry_ms=1_798_185_600_000)
+    assert dated.canonical == "BTC/USDT:USDT-261225"
+    assert dataclasses.replace(perp, base="ETH", quote="USDC").canonical == "ETH/USDC:USDT"
+    assert dataclasses.replace(perp, kind=Kind.SPOT).canonical == "BTC/USDT"
+    assert pickle.loads(pickle.dumps(dated)).canonical == dated.canonical
+    twin = Instrument("bybit", "BTCUSDT", "BTC", "USDT", "USDT", Kind.PERPETUAL)
+    assert twin == perp and hash(twin) == hash(perp)
+    assert "_canonical" not in repr(perp)
+
+
 def test_multiplier_and_contract_size_rescale_to_canonical_units() -> None:
     inst = Instrument(
         "okx", "PEPE-USDT-SWAP", "PEPE", "USDT", "USDT", Kind.PERPETUAL,

@@ -175,6 +175,9 @@ class BybitHttp:
         self._pool = AiohttpPoolTransport() if transport is None else None
         """Our own transport: requests skip httpx's objects (``AiohttpPoolTransport.send``)."""
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport or self._pool)
+        self._default_headers = dict(self._client.headers)
+        """The client's default headers as httpx adds them, read once: reading httpx's
+        ``Headers`` decodes and joins every value each time (~10 us a request)."""
 
     def __repr__(self) -> str:
         keyed = "with key" if self._credentials else "public only"
@@ -310,7 +313,7 @@ class BybitHttp:
         if self._pool is None:
             resp = await self._client.request(method, url, content=content, headers=headers)
             return resp.status_code, resp.headers, resp.content
-        merged = {**self._client.headers, **headers}
+        merged = {**self._default_headers, **headers}
         data = content.encode() if content is not None else None
         return await self._pool.send(method, url, merged, data, self._client.timeout)
 
