@@ -106,11 +106,11 @@ FLOOR_ROUNDS: dict[str, tuple[int, int]] = {
 # The emulator processes run with the cyclic garbage collector off. They stand in for venues'
 # servers, whose CPU is not the scanner's, but here they share its two cores, so their CPU is
 # in every cycle. Their collector's passes (~700 new container objects start one; a steady
-# cycle's answers make tens of thousands) were ~15-20 % of their CPU a cycle (6 x 9 paced
-# cycles, 2026-12-01: 0.13-0.14 -> 0.105-0.115 s). They free nothing the reference counts do
-# not: over 150 cycles against the same emulators, resident memory went from 69-73 MB to
-# 74-100 MB a process with the collector on and off alike (the request log and the row caches,
-# which grow by design).
+# cycle's answers make tens of thousands) were ~15-20 % of their CPU a cycle (medians of two
+# runs each way of 8 paced cycles, 2026-12-01: 0.13-0.14 -> 0.105-0.115 s). They free nothing
+# the reference counts do not: over 150 cycles against the same emulators, resident memory
+# went from 69-73 MB to 74-100 MB a process with the collector on and off alike (the request
+# log and the row caches, which grow by design).
 LAUNCH = """
 import asyncio, gc, os, sys, zlib
 from emulator import Emulator
