@@ -31,7 +31,9 @@ runs on the event loop ``fundscan run``'s session runs its scans on
   trip is the CPU of the scanner and of the emulator, which share this machine's cores;
 - client CPU per steady cycle (``time.process_time`` of this process) and the emulator's CPU
   over the same cycle (its processes' user + system time from ``/proc``, Linux only), so the
-  figures can be read on a loaded machine. Every collection (and scan) runs in the session's
+  figures can be read on a loaded machine; their sum over the cores, median of the cycles, is
+  the shortest cycle this host allows (``cycle_cpu_bound_s``, ``cpu_bound_ratio_to_floor``:
+  ``cpu_bound_s``). Every collection (and scan) runs in the session's
   collector pause, as ``ScanSession`` runs its scans (``scanner.gcpause.SessionGc``): the
   young pass it defers to after the scan, and the refreeze after an instrument load, are not
   in the cycle; the CPU with them is printed next to it (``cycle_cpu_with_gc_s``);
